@@ -1,0 +1,188 @@
+/**
+ * Training/eval rows: one JSON object per line (JSONL).
+ *
+ * A row is one of
+ * - `{"text": s}`: loss on every token;
+ * - `{"prompt": s, "completion": s}` or `{"question": s, "answer": s}`: loss on the completion/answer only;
+ * - `{"input_ids": [int…]}` or `{"input_ids": [...], "labels": [int|-100…]}`: pre-tokenized, no tokenizer
+ *   needed; `labels` follow the Hugging Face convention (aligned with `input_ids`, unshifted, -100 = ignore).
+ *
+ * Extra fields (e.g. "source", "id") are allowed and kept. When a row has the keys of several kinds, the first
+ * of input_ids, prompt/completion, question/answer, text wins (so a pre-tokenized row may keep its "text").
+ * Rows parsed by {@link parseJsonl} remember their source and 1-based line number ({@link rowOrigin}), which
+ * later errors (too long, unknown token, no tokenizer) use to name the row.
+ * @module
+ */
+import { z } from "zod";
+
+const str = (what: string) => z.string({ error: "must be a string" }).describe(what);
+const tokenId = z.int({ error: "must be a non-negative integer" }).min(0, {
+  error: "must be a non-negative integer",
+});
+const labelId = z.int({ error: "must be an integer ≥ 0 or -100" }).refine((v) => v >= 0 || v === -100, {
+  error: "must be an integer ≥ 0 or -100",
+});
+
+/** `{"text": s}`: plain text, loss on every token. */
+export const TextRowSchema = z.looseObject({
+  text: str("Plain text; the loss covers every token."),
+}).describe("Plain-text row");
+
+/** `{"prompt": s, "completion": s}`: loss on the completion tokens only. */
+export const PromptRowSchema = z.looseObject({
+  prompt: str("Context the model is conditioned on; no loss on these tokens."),
+  completion: str("Continuation the model learns to produce; the loss covers these tokens (and EOS)."),
+}).describe("Prompt/completion row");
+
+/** `{"question": s, "answer": s}`: same as prompt/completion. */
+export const QaRowSchema = z.looseObject({
+  question: str("Question, used as the prompt; no loss on these tokens."),
+  answer: str("Answer, used as the completion; the loss covers these tokens (and EOS)."),
+}).describe("Question/answer row");
+
+/** `{"input_ids": [...], "labels"?: [...]}`: pre-tokenized. */
+export const TokensRowSchema = z.looseObject({
+  input_ids: z.array(tokenId, { error: "must be an array of non-negative integers" })
+    .min(1, { error: "must not be empty" })
+    .describe("Token ids of the whole row (non-negative integers)."),
+  labels: z.array(labelId, { error: "must be an array of integers ≥ 0 or -100" })
+    .optional()
+    .describe(
+      "Optional per-token targets aligned with input_ids (Hugging Face convention, unshifted): " +
+        "labels[i] is the token expected at position i, -100 = no loss. Default: loss on every token.",
+    ),
+}).superRefine((row, ctx) => {
+  if (row.labels && row.labels.length !== row.input_ids.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["labels"],
+      message: `has length ${row.labels.length} but "input_ids" has length ${row.input_ids.length}; ` +
+        "they must be equal",
+    });
+  }
+}).describe("Pre-tokenized row");
+
+/** Any data row. */
+export const RowSchema = z.union([TokensRowSchema, PromptRowSchema, QaRowSchema, TextRowSchema])
+  .describe("One training/eval row (a JSONL line)");
+
+export type TextRow = z.infer<typeof TextRowSchema>;
+export type PromptRow = z.infer<typeof PromptRowSchema>;
+export type QaRow = z.infer<typeof QaRowSchema>;
+export type TokensRow = z.infer<typeof TokensRowSchema>;
+export type Row = z.infer<typeof RowSchema>;
+/** Which kind of row this is. */
+export type RowKind = "input_ids" | "prompt" | "question" | "text";
+
+const NEEDS = "a row needs one of text, prompt+completion, question+answer, input_ids";
+
+/** The kind of a row by its keys (see the module header for precedence), or undefined. */
+export function rowKind(row: Record<string, unknown>): RowKind | undefined {
+  if ("input_ids" in row || "labels" in row) return "input_ids";
+  if ("prompt" in row || "completion" in row) return "prompt";
+  if ("question" in row || "answer" in row) return "question";
+  if ("text" in row) return "text";
+  return undefined;
+}
+
+const SCHEMAS = {
+  input_ids: TokensRowSchema,
+  prompt: PromptRowSchema,
+  question: QaRowSchema,
+  text: TextRowSchema,
+} as const;
+
+const origins = new WeakMap<object, { source: string; line: number }>();
+
+/**
+ * Where a row came from, if it was parsed by {@link parseJsonl}.
+ *
+ * @example
+ * ```ts
+ * const [row] = parseJsonl('\n{"text": "hi"}', "a.jsonl");
+ * rowOrigin(row); // { source: "a.jsonl", line: 2 }
+ * ```
+ */
+export function rowOrigin(row: object): { source: string; line: number } | undefined {
+  return origins.get(row);
+}
+
+function fieldPath(path: PropertyKey[]): string {
+  if (path.length === 0) return "row";
+  const [head, ...rest] = path;
+  return `"${String(head)}"` + rest.map((p) => `[${String(p)}]`).join("");
+}
+
+/**
+ * Validates one parsed JSON value as a row; throws `Error("<where>: <problem>")`.
+ *
+ * @example
+ * ```ts
+ * validateRow({ prompt: "2+2=", completion: "4" }, "row 1"); // ok
+ * validateRow({ prompt: "2+2=" }, "row 1"); // throws 'row 1: "completion" must be a string'
+ * ```
+ */
+export function validateRow(value: unknown, where: string): Row {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`${where}: a row must be a JSON object`);
+  }
+  const kind = rowKind(value as Record<string, unknown>);
+  if (!kind) throw new Error(`${where}: ${NEEDS}`);
+  const res = SCHEMAS[kind].safeParse(value);
+  if (!res.success) {
+    const issue = res.error.issues[0];
+    throw new Error(`${where}: ${fieldPath(issue.path)} ${issue.message}`);
+  }
+  return res.data as Row;
+}
+
+/**
+ * Parses JSONL text into rows. Empty (whitespace-only) lines are skipped; any other bad line throws an error
+ * naming `source` and the 1-based line number.
+ *
+ * @example
+ * ```ts
+ * const rows = parseJsonl('{"text": "hello"}\n{"prompt": "Q: 1+1?", "completion": " 2"}\n', "train.jsonl");
+ * rows.length; // 2
+ * parseJsonl('{"prompt": "x", "completion": 3}', "data.jsonl");
+ * // throws: data.jsonl line 1: "completion" must be a string
+ * ```
+ */
+export function parseJsonl(text: string, source = "data"): Row[] {
+  const rows: Row[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "") continue;
+    const where = `${source} line ${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new Error(`${where}: invalid JSON`);
+    }
+    const row = validateRow(value, where);
+    origins.set(row, { source, line: i + 1 });
+    rows.push(row);
+  }
+  return rows;
+}
+
+/**
+ * Reads and parses a JSONL file (see {@link parseJsonl}); errors name the path.
+ *
+ * @example
+ * ```ts
+ * const rows = await readJsonl("data/train.jsonl");
+ * ```
+ */
+export async function readJsonl(path: string): Promise<Row[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`data file not found: ${path}`);
+    throw new Error(`cannot read data file ${path}: ${(e as Error).message}`);
+  }
+  return parseJsonl(text, path);
+}

@@ -1,0 +1,201 @@
+/**
+ * Rows → token examples, with the label convention the training graphs consume.
+ *
+ * Convention (Hugging Face-like inputs, labels ALREADY SHIFTED): a row of n tokens x_0..x_{n-1}, each either a
+ * loss token or not, gives
+ * - `inputIds` = x_0..x_{n-1} (all n tokens);
+ * - `labels[t]` = x_{t+1} if token t+1 is a loss token, else -100; `labels[n-1]` = -100.
+ * So `labels[t]` is the target of the logits at position t and no shift happens downstream.
+ *
+ * Loss tokens: every token of a `text` row; the completion/answer tokens (plus the EOS appended after them)
+ * of a prompt/completion or question/answer row; for `input_ids` rows every token, or, with explicit HF
+ * `labels` (aligned, unshifted, -100 = ignore), `labels` shifted the same way: `labels[t]` = row.labels[t+1].
+ *
+ * Prompt/completion rows: prompt and completion are tokenized separately and concatenated; the prompt with
+ * the tokenizer's default special tokens (e.g. a LLaMA BOS; see `addBos`), the completion without, then EOS
+ * when the tokenizer has one. `text` rows are tokenized like a prompt. `input_ids` rows are used as they are.
+ *
+ * Rows longer than `maxLength` are an error naming the row, unless `truncate: true`, which keeps the first
+ * `maxLength` positions (labels computed before the cut, so the last kept position still predicts the next
+ * token of the row when that is a loss token).
+ * @module
+ */
+import { resolve } from "node:path";
+import { type PromptRow, type QaRow, type Row, rowKind, rowOrigin, validateRow } from "./rows.ts";
+
+/** The slice of a transformers.js tokenizer this module uses (a `PreTrainedTokenizer` fits). */
+export interface Tok {
+  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
+  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
+  readonly bos_token_id?: number | null;
+  readonly eos_token_id?: number | null;
+}
+
+/** One tokenized row. */
+export interface Example {
+  /** All tokens of the row. */
+  inputIds: Int32Array;
+  /** Same length; labels[t] = target token for position t (already shifted), -100 = no loss. */
+  labels: Int32Array;
+  /** 1-based line number in the source JSONL (from {@link rowOrigin}), else the 1-based index in `rows`. */
+  row: number;
+}
+
+/** Options of {@link encodeRows}. */
+export interface EncodeOptions {
+  /** Needed for text, prompt/completion and question/answer rows; not for pre-tokenized ones. */
+  tokenizer?: Tok;
+  /** The model's context length: longest allowed row, in tokens. */
+  maxLength: number;
+  /** Cut rows longer than maxLength instead of throwing. Default false. */
+  truncate?: boolean;
+  /**
+   * true: prepend the tokenizer's BOS to prompts/texts; false: no special tokens at all.
+   * Default: whatever the tokenizer adds by itself (`add_special_tokens: true`).
+   */
+  addBos?: boolean;
+  /** Append EOS (a loss token) after completions/answers when the tokenizer has one. Default true. */
+  addEos?: boolean;
+  /** When given, every token id (and explicit label) must be below it. */
+  vocabSize?: number;
+  /** Template hook for prompt/completion and question/answer rows. Default: the row's own fields. */
+  format?: (row: PromptRow | QaRow) => { prompt: string; completion: string };
+}
+
+/**
+ * Loads `tokenizer.json` (+ `tokenizer_config.json`) from a local directory with transformers.js, offline.
+ * transformers.js is imported lazily, so pre-tokenized data never loads it.
+ *
+ * @example
+ * ```ts
+ * const tok = await loadTokenizer("models/gpt2");
+ * tok.decode(tok.encode("hello")); // "hello"
+ * ```
+ */
+export async function loadTokenizer(dir: string): Promise<Tok> {
+  // Absolute path: transformers.js treats a relative path that looks like "org/name" as a hub model id and
+  // looks for it under env.localModelPath; an absolute path is read from the file system as is.
+  const abs = resolve(dir);
+  const exists = async (name: string) => {
+    try {
+      return (await Deno.stat(`${abs}/${name}`)).isFile;
+    } catch {
+      return false;
+    }
+  };
+  if (!(await exists("tokenizer.json"))) {
+    let isDir = false;
+    try {
+      isDir = (await Deno.stat(abs)).isDirectory;
+    } catch { /* missing */ }
+    throw new Error(isDir ? `${dir} has no tokenizer.json` : `tokenizer directory not found: ${dir}`);
+  }
+  const { AutoTokenizer, PreTrainedTokenizer, env } = await import("@huggingface/transformers");
+  env.allowLocalModels = true;
+  if (await exists("tokenizer_config.json")) {
+    return await AutoTokenizer.from_pretrained(abs, { local_files_only: true });
+  }
+  // transformers.js needs tokenizer_config.json; without one, build the base class with an empty config.
+  const json = JSON.parse(await Deno.readTextFile(`${abs}/tokenizer.json`));
+  return new PreTrainedTokenizer(json, {});
+}
+
+const KIND_NAME = {
+  input_ids: "input_ids",
+  prompt: "prompt/completion",
+  question: "question/answer",
+  text: "text",
+} as const;
+
+/**
+ * Tokenizes rows into {@link Example}s (see the module header for the label convention).
+ *
+ * @example
+ * ```ts
+ * const [ex] = encodeRows([{ input_ids: [5, 6, 7] }], { maxLength: 1024 });
+ * ex.inputIds; // Int32Array [5, 6, 7]
+ * ex.labels; // Int32Array [6, 7, -100]
+ * const tok = await loadTokenizer("models/gpt2");
+ * encodeRows([{ prompt: "2+2=", completion: "4" }], { tokenizer: tok, maxLength: 1024 });
+ * // labels are -100 except where the next token is "4" or EOS
+ * ```
+ */
+export function encodeRows(rows: Row[], opts: EncodeOptions): Example[] {
+  const { maxLength, truncate = false, vocabSize } = opts;
+  if (!Number.isInteger(maxLength) || maxLength < 1) {
+    throw new Error(`maxLength must be a positive integer, got ${maxLength}`);
+  }
+  return rows.map((row, i) => {
+    const origin = rowOrigin(row);
+    const where = origin ? `${origin.source} line ${origin.line}` : `row ${i + 1}`;
+    if (!origin) validateRow(row, where);
+    const { tokens, targets } = rowTokens(row, where, opts);
+    const n = tokens.length;
+    if (n === 0) throw new Error(`${where}: the row has no tokens`);
+    for (let j = 0; j < n; j++) {
+      checkId(tokens[j], where, vocabSize);
+      if (targets[j] !== -100) checkId(targets[j], where, vocabSize);
+    }
+    const len = Math.min(n, maxLength);
+    if (n > maxLength && !truncate) {
+      throw new Error(
+        `${where}: ${n} tokens is longer than the model's context (${maxLength} tokens); ` +
+          "shorten the row or set truncate: true",
+      );
+    }
+    const inputIds = new Int32Array(len);
+    const labels = new Int32Array(len);
+    for (let t = 0; t < len; t++) {
+      inputIds[t] = tokens[t];
+      labels[t] = t + 1 < n ? targets[t + 1] : -100;
+    }
+    return { inputIds, labels, row: origin?.line ?? i + 1 };
+  });
+}
+
+function checkId(id: number, where: string, vocabSize?: number): void {
+  if (!Number.isInteger(id) || id < 0) {
+    throw new Error(`${where}: invalid token id ${id} (the tokenizer may lack an unknown token)`);
+  }
+  if (vocabSize !== undefined && id >= vocabSize) {
+    throw new Error(`${where}: token id ${id} is out of range for the model (vocab size ${vocabSize})`);
+  }
+}
+
+/** Tokens and unshifted targets (targets[j] = token expected at position j, or -100) of one row. */
+function rowTokens(row: Row, where: string, opts: EncodeOptions): { tokens: number[]; targets: number[] } {
+  const kind = rowKind(row)!;
+  if (kind === "input_ids") {
+    const r = row as { input_ids: number[]; labels?: number[] };
+    return { tokens: [...r.input_ids], targets: [...(r.labels ?? r.input_ids)] };
+  }
+  const tok = opts.tokenizer;
+  if (!tok) {
+    throw new Error(`${where} is ${KIND_NAME[kind]}: the model dir has no tokenizer.json`);
+  }
+  if (kind === "text") {
+    const tokens = encodeFirst(tok, (row as { text: string }).text, where, opts.addBos);
+    return { tokens, targets: tokens };
+  }
+  const pair = row as PromptRow | QaRow;
+  const { prompt, completion } = opts.format
+    ? opts.format(pair)
+    : kind === "prompt"
+    ? { prompt: (pair as PromptRow).prompt, completion: (pair as PromptRow).completion }
+    : { prompt: (pair as QaRow).question, completion: (pair as QaRow).answer };
+  const p = encodeFirst(tok, prompt, where, opts.addBos);
+  const c = tok.encode(completion, { add_special_tokens: false });
+  if (opts.addEos !== false && typeof tok.eos_token_id === "number") c.push(tok.eos_token_id);
+  return { tokens: [...p, ...c], targets: [...p.map(() => -100), ...c] };
+}
+
+/** Encodes the first segment of a row (a prompt or a text) with the BOS policy. */
+function encodeFirst(tok: Tok, text: string, where: string, addBos?: boolean): number[] {
+  if (addBos === undefined) return tok.encode(text);
+  const ids = tok.encode(text, { add_special_tokens: false });
+  if (!addBos) return ids;
+  if (typeof tok.bos_token_id !== "number") {
+    throw new Error(`${where}: addBos is set but the tokenizer has no BOS`);
+  }
+  return [tok.bos_token_id, ...ids];
+}

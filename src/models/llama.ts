@@ -1,0 +1,41 @@
+/**
+ * @module LLaMA-family forward graph (LLaMA, SmolLM, Qwen2, Mistral; HF `modeling_llama.py`):
+ * RMSNorm, RoPE (rotate-half), GQA via `num_key_value_heads`, SwiGLU MLP, optional q/k/v bias
+ * (Qwen2), nn.Linear weights stored [out, in], tied or untied head.
+ * Legend: B batch, T sequence, D width, H heads, K kv heads, E head dim, F MLP width, V vocab.
+ */
+import type { Tensor } from "../graph/ir.ts";
+import { add, gatherRows, matmul, mul, transposeLast } from "../graph/ops.ts";
+import { applyRope, causalAttention, mergeHeads, repeatKv, rmsNorm, ropeTables, silu, splitHeads } from "../graph/nn.ts";
+import type { DecoderConfig } from "./config.ts";
+import type { Init, ParamTable } from "./params.ts";
+import type { ForwardInputs } from "./model.ts";
+
+/** Build the logits (B,T,V) of a LLaMA-family model, declaring parameters in `p`. */
+export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs): Tensor {
+  const { hidden: D, ffn: F, layers: L, heads: H, kvHeads: K, headDim: E, vocabSize: V } = c;
+  const std = { normal: 0.02 };
+  /** x @ Wᵀ (+ b) for an nn.Linear stored [out, in]. */
+  const proj = (h: Tensor, name: string, out: number, inp: number, bias: boolean, init: Init = std) => {
+    const y = matmul(h, transposeLast(p.add(`${name}.weight`, [out, inp], init)));
+    return bias ? add(y, p.add(`${name}.bias`, [out], "zeros")) : y;
+  };
+  const embed = p.add("model.embed_tokens.weight", [V, D], std);
+  const { cos, sin } = ropeTables(x.positionIds, E, c.ropeTheta); // (B,1,T,E)
+  let h = gatherRows(embed, x.inputIds); // (B,T,D)
+  for (let i = 0; i < L; i++) {
+    const b = `model.layers.${i}`;
+    const a = rmsNorm(h, p.add(`${b}.input_layernorm.weight`, [D], "ones"), c.normEps);
+    const q = applyRope(splitHeads(proj(a, `${b}.self_attn.q_proj`, H * E, D, c.qkvBias), H, E), cos, sin);
+    const k = applyRope(splitHeads(proj(a, `${b}.self_attn.k_proj`, K * E, D, c.qkvBias), K, E), cos, sin);
+    const v = splitHeads(proj(a, `${b}.self_attn.v_proj`, K * E, D, c.qkvBias), K, E);
+    const att = causalAttention(q, repeatKv(k, H / K), repeatKv(v, H / K), x.attentionMask); // (B,H,T,E)
+    h = add(h, proj(mergeHeads(att), `${b}.self_attn.o_proj`, D, H * E, c.oBias));
+    const m = rmsNorm(h, p.add(`${b}.post_attention_layernorm.weight`, [D], "ones"), c.normEps);
+    const gate = silu(proj(m, `${b}.mlp.gate_proj`, F, D, c.mlpBias));
+    h = add(h, proj(mul(gate, proj(m, `${b}.mlp.up_proj`, F, D, c.mlpBias)), `${b}.mlp.down_proj`, D, F, c.mlpBias));
+  }
+  h = rmsNorm(h, p.add("model.norm.weight", [D], "ones"), c.normEps);
+  const head = c.tieEmbeddings ? embed : p.add("lm_head.weight", [V, D], std);
+  return matmul(h, transposeLast(head)); // (B,T,V)
+}

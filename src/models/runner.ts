@@ -1,0 +1,95 @@
+/**
+ * @module Runs a model's graphs on a backend: compiles the logits and loss/gradient graphs once
+ * (lazily) and feeds weights + a token batch each call.
+ */
+import { lowerGraph } from "../graph/lower.ts";
+import type { Batch } from "../data/batch.ts";
+import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { DecoderConfig } from "./config.ts";
+import { buildForward, buildLossGraph, gradName, INPUT_NAMES } from "./model.ts";
+import type { ParamSpec } from "./params.ts";
+
+/** Weights by HF name, float32, in storage layout. */
+export type Weights = Map<string, Float32Array>;
+
+/** Loss and gradients of one call. */
+export interface LossAndGrad {
+  /** Σ NLL · loss_weight. */
+  lossSum: number;
+  /** Number of target tokens in the batch. */
+  tokens: number;
+  /** Gradients by parameter name. */
+  grads: Map<string, Float32Array>;
+}
+
+/** Holds a model's config, specs and compiled sessions for one backend. */
+export class ModelRunner {
+  #logits?: Promise<Session>;
+  #loss?: Promise<Session>;
+  #trainable: string[] = [];
+  readonly specs: ParamSpec[];
+
+  constructor(
+    readonly config: DecoderConfig,
+    readonly backend: Backend = "wasm",
+    readonly trainable?: (name: string) => boolean,
+  ) {
+    this.specs = buildForward(config).params.specs;
+  }
+
+  /** Names of the parameters that get gradients. */
+  get trainableNames(): string[] {
+    return this.#trainable;
+  }
+
+  #tokenFeeds(b: Batch): Record<string, HostTensor> {
+    const bt = [b.B, b.T];
+    return {
+      [INPUT_NAMES.inputIds]: { dtype: "int64", shape: bt, data: b.inputIds },
+      [INPUT_NAMES.attentionMask]: { dtype: "int64", shape: bt, data: b.attentionMask },
+      [INPUT_NAMES.positionIds]: { dtype: "int64", shape: bt, data: b.positionIds },
+      [INPUT_NAMES.labels]: { dtype: "int64", shape: bt, data: b.labels },
+    };
+  }
+
+  #weightFeeds(w: Weights, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+    for (const s of this.specs) {
+      const data = w.get(s.name);
+      if (!data) throw new Error(`missing weight ${s.name}`);
+      feeds[s.name] = { dtype: "float32", shape: s.shape, data };
+    }
+    return feeds;
+  }
+
+  /** Logits (B,T,V) of a batch. */
+  async logits(w: Weights, b: Batch): Promise<HostTensor> {
+    this.#logits ??= createSession(lowerGraph({ logits: buildForward(this.config).logits }).bytes, {
+      backend: this.backend,
+    });
+    const s = await this.#logits;
+    const res = await s.run(this.#weightFeeds(w, this.#tokenFeeds(b)), ["logits"]);
+    return res.logits;
+  }
+
+  /** Σ NLL·weight over the batch's target tokens and its gradients (weight defaults to 1/tokens). */
+  async lossAndGrad(w: Weights, b: Batch, weight = 1 / Math.max(1, b.targetTokens)): Promise<LossAndGrad> {
+    if (!this.#loss) {
+      const g = buildLossGraph(this.config, { trainable: this.trainable });
+      this.#trainable = g.trainable;
+      this.#loss = createSession(lowerGraph(g.outputs).bytes, { backend: this.backend });
+    }
+    const s = await this.#loss;
+    const feeds = this.#weightFeeds(w, this.#tokenFeeds(b));
+    feeds[INPUT_NAMES.lossWeight] = { dtype: "float32", shape: [], data: new Float32Array([weight]) };
+    const res = await s.run(feeds);
+    const grads = new Map<string, Float32Array>();
+    for (const n of this.#trainable) grads.set(n, res[gradName(n)].data as Float32Array);
+    return { lossSum: (res.loss_sum.data as Float32Array)[0], tokens: (res.tokens.data as Float32Array)[0], grads };
+  }
+
+  /** Free compiled sessions. */
+  async release(): Promise<void> {
+    for (const p of [this.#logits, this.#loss]) if (p) await (await p).release();
+    this.#logits = this.#loss = undefined;
+  }
+}

@@ -1,0 +1,57 @@
+/** Shared test helpers: run an IR graph, float comparisons, a seeded RNG. */
+import { lowerGraph } from "../src/graph/lower.ts";
+import type { Tensor } from "../src/graph/ir.ts";
+import { type Backend, createSession, type HostTensor } from "../src/runtime/session.ts";
+
+/** Lower `outputs`, run once on `backend` with `feeds`, return the outputs. */
+export async function runGraph(
+  outputs: Record<string, Tensor>,
+  feeds: Record<string, HostTensor>,
+  backend: Backend = "node",
+): Promise<Record<string, HostTensor>> {
+  const s = await createSession(lowerGraph(outputs).bytes, { backend });
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
+}
+
+/** Mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform floats in [lo, hi). */
+export function randn(n: number, rand: () => number, lo = -1, hi = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
+}
+
+/** Max |a−b| / (atol + rtol·|b|) ≤ 1, with a readable failure listing the worst entries. */
+export function assertClose(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  { atol = 1e-5, rtol = 1e-4, label = "" } = {},
+): void {
+  if (got.length !== want.length) throw new Error(`${label}: length ${got.length} ≠ ${want.length}`);
+  let worst = 0, at = -1;
+  for (let i = 0; i < got.length; i++) {
+    const r = Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i]));
+    if (!(r <= worst)) [worst, at] = [Number.isNaN(r) ? Infinity : r, i];
+  }
+  if (worst > 1) {
+    throw new Error(
+      `${label}: mismatch at ${at}: got ${got[at]}, want ${want[at]} (ratio ${worst.toFixed(2)}); ` +
+        `first got [${Array.from(got).slice(0, 5).map((x) => x.toFixed(5))}] want [${
+          Array.from(want).slice(0, 5).map((x) => x.toFixed(5))
+        }]`,
+    );
+  }
+}
