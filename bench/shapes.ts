@@ -1,5 +1,5 @@
 /** Benchmark shapes, identical to ../shared/peers/torch_train_step.py's SHAPES. */
-import { parseConfig, type DecoderConfig } from "../src/models/config.ts";
+import { type DecoderConfig, parseConfig } from "../src/models/config.ts";
 
 /** name → [arch, layers, d, heads, kvHeads, ffn, vocab, seq, batch]. */
 export const SHAPES = {
@@ -13,7 +13,15 @@ export type ShapeName = keyof typeof SHAPES;
 export function shapeConfig(name: ShapeName): { config: DecoderConfig; seq: number; batch: number } {
   const [arch, L, d, h, kvh, ffn, V, T, B] = SHAPES[name];
   const config = arch === "gpt2"
-    ? parseConfig({ model_type: "gpt2", vocab_size: V, n_embd: d, n_layer: L, n_head: h, n_inner: ffn, n_positions: T })
+    ? parseConfig({
+      model_type: "gpt2",
+      vocab_size: V,
+      n_embd: d,
+      n_layer: L,
+      n_head: h,
+      n_inner: ffn,
+      n_positions: T,
+    })
     : parseConfig({
       model_type: "llama",
       vocab_size: V,

@@ -10,15 +10,21 @@ import { initParams } from "../src/models/params.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { makeBatch } from "../src/data/batch.ts";
 import { peakRssMb } from "../src/util/rss.ts";
-import { BACKENDS, type Backend } from "../src/runtime/session.ts";
-import { type ShapeName, SHAPES, shapeConfig } from "./shapes.ts";
+import { type Backend, BACKENDS } from "../src/runtime/session.ts";
+import { shapeConfig, type ShapeName, SHAPES } from "./shapes.ts";
 
 const { values } = parseArgs({
-  options: { shape: { type: "string", default: "tiny" }, backend: { type: "string", default: "wasm" }, steps: { type: "string", default: "5" } },
+  options: {
+    shape: { type: "string", default: "tiny" },
+    backend: { type: "string", default: "wasm" },
+    steps: { type: "string", default: "5" },
+  },
 });
 const shape = values.shape as ShapeName, backend = values.backend as Backend;
 if (!(shape in SHAPES)) throw new Error(`--shape must be one of ${Object.keys(SHAPES)}`);
-if (!BACKENDS.includes(backend)) throw new Error(`--backend must be one of ${BACKENDS}`);
+if (!(BACKENDS as readonly string[]).includes(backend)) {
+  throw new Error(`--backend must be one of ${BACKENDS}`);
+}
 const { config, seq, batch } = shapeConfig(shape);
 const runner = new ModelRunner(config, backend);
 const weights = initParams(runner.specs, 0);
@@ -41,7 +47,11 @@ async function step() {
   return lossSum;
 }
 const tc = performance.now();
-console.error(`loss at step 1: ${(await step()).toFixed(4)} (incl. compile: ${((performance.now() - tc) / 1000).toFixed(1)} s)`);
+console.error(
+  `loss at step 1: ${(await step()).toFixed(4)} (incl. compile: ${
+    ((performance.now() - tc) / 1000).toFixed(1)
+  } s)`,
+);
 await step();
 timing.graph = timing.optim = 0;
 const n = Number(values.steps);
@@ -49,7 +59,11 @@ const t0 = performance.now();
 let loss = 0;
 for (let i = 0; i < n; i++) loss = await step();
 const ms = (performance.now() - t0) / n;
-console.error(`loss ${loss.toFixed(4)}; per step: graph ${(timing.graph / n).toFixed(0)} ms, AdamW ${(timing.optim / n).toFixed(0)} ms`);
+console.error(
+  `loss ${loss.toFixed(4)}; per step: graph ${(timing.graph / n).toFixed(0)} ms, AdamW ${
+    (timing.optim / n).toFixed(0)
+  } ms`,
+);
 console.log(JSON.stringify({
   shape,
   backend,

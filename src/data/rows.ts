@@ -15,33 +15,49 @@
  */
 import { z } from "zod";
 
-const str = (what: string) => z.string({ error: "must be a string" }).describe(what);
-const tokenId = z.int({ error: "must be a non-negative integer" }).min(0, {
+const str = (what: string): z.ZodString => z.string({ error: "must be a string" }).describe(what);
+const tokenId: z.ZodNumber = z.int({ error: "must be a non-negative integer" }).min(0, {
   error: "must be a non-negative integer",
 });
-const labelId = z.int({ error: "must be an integer ≥ 0 or -100" }).refine((v) => v >= 0 || v === -100, {
-  error: "must be an integer ≥ 0 or -100",
-});
+const labelId: z.ZodType<number> = z.int({ error: "must be an integer ≥ 0 or -100" }).refine(
+  (v) => v >= 0 || v === -100,
+  {
+    error: "must be an integer ≥ 0 or -100",
+  },
+);
+
+/** Extra fields (e.g. "source", "id") ride along untouched. */
+type Extra = { [key: string]: unknown };
+/** `{"text": s}`. */
+export type TextRow = { text: string } & Extra;
+/** `{"prompt": s, "completion": s}`. */
+export type PromptRow = { prompt: string; completion: string } & Extra;
+/** `{"question": s, "answer": s}`. */
+export type QaRow = { question: string; answer: string } & Extra;
+/** `{"input_ids": [...], "labels"?: [...]}`. */
+export type TokensRow = { input_ids: number[]; labels?: number[] } & Extra;
+/** Any data row. */
+export type Row = TokensRow | PromptRow | QaRow | TextRow;
 
 /** `{"text": s}`: plain text, loss on every token. */
-export const TextRowSchema = z.looseObject({
+export const TextRowSchema: z.ZodType<TextRow> = z.looseObject({
   text: str("Plain text; the loss covers every token."),
 }).describe("Plain-text row");
 
 /** `{"prompt": s, "completion": s}`: loss on the completion tokens only. */
-export const PromptRowSchema = z.looseObject({
+export const PromptRowSchema: z.ZodType<PromptRow> = z.looseObject({
   prompt: str("Context the model is conditioned on; no loss on these tokens."),
   completion: str("Continuation the model learns to produce; the loss covers these tokens (and EOS)."),
 }).describe("Prompt/completion row");
 
 /** `{"question": s, "answer": s}`: same as prompt/completion. */
-export const QaRowSchema = z.looseObject({
+export const QaRowSchema: z.ZodType<QaRow> = z.looseObject({
   question: str("Question, used as the prompt; no loss on these tokens."),
   answer: str("Answer, used as the completion; the loss covers these tokens (and EOS)."),
 }).describe("Question/answer row");
 
 /** `{"input_ids": [...], "labels"?: [...]}`: pre-tokenized. */
-export const TokensRowSchema = z.looseObject({
+export const TokensRowSchema: z.ZodType<TokensRow> = z.looseObject({
   input_ids: z.array(tokenId, { error: "must be an array of non-negative integers" })
     .min(1, { error: "must not be empty" })
     .describe("Token ids of the whole row (non-negative integers)."),
@@ -63,14 +79,14 @@ export const TokensRowSchema = z.looseObject({
 }).describe("Pre-tokenized row");
 
 /** Any data row. */
-export const RowSchema = z.union([TokensRowSchema, PromptRowSchema, QaRowSchema, TextRowSchema])
+export const RowSchema: z.ZodType<Row> = z.union([
+  TokensRowSchema,
+  PromptRowSchema,
+  QaRowSchema,
+  TextRowSchema,
+])
   .describe("One training/eval row (a JSONL line)");
 
-export type TextRow = z.infer<typeof TextRowSchema>;
-export type PromptRow = z.infer<typeof PromptRowSchema>;
-export type QaRow = z.infer<typeof QaRowSchema>;
-export type TokensRow = z.infer<typeof TokensRowSchema>;
-export type Row = z.infer<typeof RowSchema>;
 /** Which kind of row this is. */
 export type RowKind = "input_ids" | "prompt" | "question" | "text";
 

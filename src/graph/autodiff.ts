@@ -6,7 +6,7 @@
  * ordinary IR, so it can be differentiated again: `grad(sum(grad(y, w) · v), w)` is a
  * Hessian-vector product.
  */
-import { isFloat, Tensor } from "./ir.ts";
+import { isFloat, type Tensor } from "./ir.ts";
 import { add, constant, expandLike, mul, OPS, reduceSum } from "./ops.ts";
 
 /** Nodes reachable from `root` through inputs (including `root`). */

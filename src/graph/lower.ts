@@ -76,7 +76,9 @@ export function lowerGraph(outputs: Record<string, Tensor>, name = "posttrain"):
   };
   const constant = (t: Tensor) => {
     const v = t.attrs.value as Float32Array | BigInt64Array;
-    const key = `${t.dtype}:${t.shape}:${v.length <= 16 ? Array.from(v as ArrayLike<unknown>).join(",") : t.id}`;
+    const key = `${t.dtype}:${t.shape}:${
+      v.length <= 16 ? Array.from(v as ArrayLike<unknown>).join(",") : t.id
+    }`;
     let n = constNames.get(key);
     if (!n) {
       n = fresh("c");

@@ -63,7 +63,11 @@ OPS.input = {
 };
 
 /** A constant (float32 by default); `shape` defaults to a scalar. */
-export function constant(value: number | number[] | Float32Array, shape: Dim[] = [], dtype: DType = "float32"): Tensor {
+export function constant(
+  value: number | number[] | Float32Array,
+  shape: Dim[] = [],
+  dtype: DType = "float32",
+): Tensor {
   const vals = typeof value === "number" ? [value] : Array.from(value);
   const data = dtype === "int64" ? BigInt64Array.from(vals.map(BigInt)) : Float32Array.from(vals);
   return new Tensor("const", [], { value: data }, dtype, shape);
@@ -200,7 +204,8 @@ const ONNX_DTYPE: Record<DType, number> = {
   float16: 10,
 };
 /** Convert dtype; float→float casts pass gradients back through the reverse cast. */
-export const cast = (x: Tensor, dtype: DType): Tensor => x.dtype === dtype ? x : apply("cast", [x], { dtype });
+export const cast = (x: Tensor, dtype: DType): Tensor =>
+  x.dtype === dtype ? x : apply("cast", [x], { dtype });
 OPS.cast = {
   infer: (ins, a) => ({ dtype: a.dtype as DType, shape: [...ins[0].shape] }),
   lower: (e, t, ins) => e.node("Cast", ins, { to: { i: ONNX_DTYPE[t.dtype] } }),
@@ -354,7 +359,10 @@ OPS.unsqueeze = {
     const r = x.rank + (a.axes as number[]).length;
     const axes = (a.axes as number[]).map((ax) => normAxis(ax, r));
     const rest = [...x.shape];
-    return { dtype: x.dtype, shape: Array.from({ length: r }, (_, i) => (axes.includes(i) ? 1 : rest.shift()!)) };
+    return {
+      dtype: x.dtype,
+      shape: Array.from({ length: r }, (_, i) => (axes.includes(i) ? 1 : rest.shift()!)),
+    };
   },
   lower: (e, t, ins) => e.node("Unsqueeze", [ins[0], e.i64(t.attrs.axes as number[])]),
   vjp: (g, t) => [reshapeLike(g, t.inputs[0])],
@@ -409,7 +417,9 @@ OPS.pad_axis = {
   infer: ([x], a) => {
     const shape = [...x.shape];
     const d = shape[a.axis as number];
-    shape[a.axis as number] = typeof d === "number" ? d + (a.before as number) + (a.after as number) : `${d}+pad`;
+    shape[a.axis as number] = typeof d === "number"
+      ? d + (a.before as number) + (a.after as number)
+      : `${d}+pad`;
     return { dtype: x.dtype, shape };
   },
   lower: (e, t, ins) => {
@@ -440,7 +450,7 @@ OPS.concat = {
     let off = 0;
     return t.inputs.map((x) => {
       const n = x.shape[axis] as number;
-      return slice(g, axis, off, (off += n));
+      return slice(g, axis, off, off += n);
     });
   },
 };
@@ -460,7 +470,7 @@ export const scatterAddRows = (g: Tensor, ids: Tensor, like: Tensor): Tensor =>
 OPS.scatter_add_rows = {
   infer: ([g, , like]) => ({ dtype: g.dtype, shape: [...like.shape] }),
   lower: (e, _t, [g, ids, like]) => {
-    const zeros = e.node("ConstantOfShape", [e.node("Shape", [like])]) // default value: float 0;
+    const zeros = e.node("ConstantOfShape", [e.node("Shape", [like])]); // default value: float 0;
     const idx = e.node("Unsqueeze", [ids, e.i64([-1])]);
     return e.node("ScatterND", [zeros, idx, g], { reduction: { s: "add" } });
   },
@@ -479,11 +489,12 @@ OPS.gather_last = {
   vjp: (g, t) => [scatterLast(g, t.inputs[1], t.inputs[0]), undefined],
 };
 /** Zeros like `like` [..., V] with g[...] added at idx[...] on the last axis (gather_last's VJP). */
-export const scatterLast = (g: Tensor, idx: Tensor, like: Tensor): Tensor => apply("scatter_last", [g, idx, like]);
+export const scatterLast = (g: Tensor, idx: Tensor, like: Tensor): Tensor =>
+  apply("scatter_last", [g, idx, like]);
 OPS.scatter_last = {
   infer: ([g, , like]) => ({ dtype: g.dtype, shape: [...like.shape] }),
   lower: (e, t, [g, idx, like]) => {
-    const zeros = e.node("ConstantOfShape", [e.node("Shape", [like])]) // default value: float 0;
+    const zeros = e.node("ConstantOfShape", [e.node("Shape", [like])]); // default value: float 0;
     const ax = e.i64([-1]);
     const axis = t.inputs[2].rank - 1;
     return e.node("ScatterElements", [zeros, e.node("Unsqueeze", [idx, ax]), e.node("Unsqueeze", [g, ax])], {
@@ -508,10 +519,16 @@ OPS.causal_mask = {
     const tq = e.node("Gather", [e.node("Shape", [q]), ax]);
     const tk = e.node("Gather", [e.node("Shape", [k]), ax]);
     const one = e.i64([1], []), zero = e.i64([0], []);
-    const qi = e.node("Add", [e.node("Range", [zero, e.node("Squeeze", [tq]), one]), e.node("Sub", [tk, tq])]);
+    const qi = e.node("Add", [
+      e.node("Range", [zero, e.node("Squeeze", [tq]), one]),
+      e.node("Sub", [tk, tq]),
+    ]);
     const kj = e.node("Range", [zero, e.node("Squeeze", [tk]), one]);
     // allowed[i, j] = kj[j] <= qpos[i]  ⇔  not (kj[j] > qpos[i])
-    const gt = e.node("Greater", [e.node("Unsqueeze", [kj, e.i64([0])]), e.node("Unsqueeze", [qi, e.i64([1])])]);
+    const gt = e.node("Greater", [
+      e.node("Unsqueeze", [kj, e.i64([0])]),
+      e.node("Unsqueeze", [qi, e.i64([1])]),
+    ]);
     return e.node("Not", [gt]);
   },
 };

@@ -57,7 +57,10 @@ const LlamaSchema = z.looseObject({
   max_position_embeddings: pos.default(2048).describe("context length"),
   rms_norm_eps: z.number().positive().default(1e-6).describe("RMSNorm ε"),
   rope_theta: z.number().positive().optional().describe("RoPE base θ (pre-v5 configs)"),
-  rope_parameters: z.looseObject({ rope_theta: z.number().positive().optional(), rope_type: z.string().optional() })
+  rope_parameters: z.looseObject({
+    rope_theta: z.number().positive().optional(),
+    rope_type: z.string().optional(),
+  })
     .nullish().describe("RoPE parameters (transformers v5)"),
   rope_scaling: z.looseObject({ rope_type: z.string().optional(), type: z.string().optional() }).nullish()
     .describe("RoPE scaling; only the default (none) is supported"),
@@ -101,13 +104,17 @@ export function parseConfig(json: unknown, source = "config.json"): DecoderConfi
   const r = LlamaSchema.safeParse(json);
   if (!r.success) {
     if (typeof type !== "string" || !["llama", "qwen2", "mistral", "smollm", "smollm3"].includes(type)) {
-      throw new Error(`${source}: model_type: expected gpt2, llama, qwen2 or mistral, got ${JSON.stringify(type)}`);
+      throw new Error(
+        `${source}: model_type: expected gpt2, llama, qwen2 or mistral, got ${JSON.stringify(type)}`,
+      );
     }
     return fail(r.error);
   }
   const c = r.data;
   const scaling = c.rope_scaling?.rope_type ?? c.rope_scaling?.type ?? c.rope_parameters?.rope_type;
-  if (scaling && scaling !== "default") throw new Error(`${source}: rope scaling "${scaling}" is not supported`);
+  if (scaling && scaling !== "default") {
+    throw new Error(`${source}: rope scaling "${scaling}" is not supported`);
+  }
   const heads = c.num_attention_heads, kvHeads = c.num_key_value_heads ?? heads;
   if (heads % kvHeads) throw new Error(`${source}: num_key_value_heads must divide num_attention_heads`);
   return {

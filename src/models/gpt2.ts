@@ -20,16 +20,38 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs): 
   let h = add(gatherRows(wte, x.inputIds), gatherRows(wpe, x.positionIds)); // (B,T,D)
   for (let i = 0; i < L; i++) {
     const b = (s: string) => n(`h.${i}.${s}`);
-    const a = layerNorm(h, p.add(b("ln_1.weight"), [D], "ones"), p.add(b("ln_1.bias"), [D], "zeros"), c.normEps);
-    const qkv = linear(a, p.add(b("attn.c_attn.weight"), [D, 3 * D], std), p.add(b("attn.c_attn.bias"), [3 * D], "zeros"));
+    const a = layerNorm(
+      h,
+      p.add(b("ln_1.weight"), [D], "ones"),
+      p.add(b("ln_1.bias"), [D], "zeros"),
+      c.normEps,
+    );
+    const qkv = linear(
+      a,
+      p.add(b("attn.c_attn.weight"), [D, 3 * D], std),
+      p.add(b("attn.c_attn.bias"), [3 * D], "zeros"),
+    );
     const q = splitHeads(slice(qkv, -1, 0, D), H, E); // (B,H,T,E)
     const k = splitHeads(slice(qkv, -1, D, 2 * D), H, E);
     const v = splitHeads(slice(qkv, -1, 2 * D, 3 * D), H, E);
     const att = mergeHeads(causalAttention(q, k, v, x.attentionMask)); // (B,T,D)
-    h = add(h, linear(att, p.add(b("attn.c_proj.weight"), [D, D], resid), p.add(b("attn.c_proj.bias"), [D], "zeros")));
-    const m = layerNorm(h, p.add(b("ln_2.weight"), [D], "ones"), p.add(b("ln_2.bias"), [D], "zeros"), c.normEps);
-    const up = geluTanh(linear(m, p.add(b("mlp.c_fc.weight"), [D, F], std), p.add(b("mlp.c_fc.bias"), [F], "zeros")));
-    h = add(h, linear(up, p.add(b("mlp.c_proj.weight"), [F, D], resid), p.add(b("mlp.c_proj.bias"), [D], "zeros")));
+    h = add(
+      h,
+      linear(att, p.add(b("attn.c_proj.weight"), [D, D], resid), p.add(b("attn.c_proj.bias"), [D], "zeros")),
+    );
+    const m = layerNorm(
+      h,
+      p.add(b("ln_2.weight"), [D], "ones"),
+      p.add(b("ln_2.bias"), [D], "zeros"),
+      c.normEps,
+    );
+    const up = geluTanh(
+      linear(m, p.add(b("mlp.c_fc.weight"), [D, F], std), p.add(b("mlp.c_fc.bias"), [F], "zeros")),
+    );
+    h = add(
+      h,
+      linear(up, p.add(b("mlp.c_proj.weight"), [F, D], resid), p.add(b("mlp.c_proj.bias"), [D], "zeros")),
+    );
   }
   h = layerNorm(h, p.add(n("ln_f.weight"), [D], "ones"), p.add(n("ln_f.bias"), [D], "zeros"), c.normEps);
   const head = c.tieEmbeddings ? wte : p.add("lm_head.weight", [V, D], std);

@@ -6,7 +6,16 @@
  */
 import type { Tensor } from "../graph/ir.ts";
 import { add, gatherRows, matmul, mul, transposeLast } from "../graph/ops.ts";
-import { applyRope, causalAttention, mergeHeads, repeatKv, rmsNorm, ropeTables, silu, splitHeads } from "../graph/nn.ts";
+import {
+  applyRope,
+  causalAttention,
+  mergeHeads,
+  repeatKv,
+  rmsNorm,
+  ropeTables,
+  silu,
+  splitHeads,
+} from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import type { Init, ParamTable } from "./params.ts";
 import type { ForwardInputs } from "./model.ts";
@@ -33,7 +42,10 @@ export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs):
     h = add(h, proj(mergeHeads(att), `${b}.self_attn.o_proj`, D, H * E, c.oBias));
     const m = rmsNorm(h, p.add(`${b}.post_attention_layernorm.weight`, [D], "ones"), c.normEps);
     const gate = silu(proj(m, `${b}.mlp.gate_proj`, F, D, c.mlpBias));
-    h = add(h, proj(mul(gate, proj(m, `${b}.mlp.up_proj`, F, D, c.mlpBias)), `${b}.mlp.down_proj`, D, F, c.mlpBias));
+    h = add(
+      h,
+      proj(mul(gate, proj(m, `${b}.mlp.up_proj`, F, D, c.mlpBias)), `${b}.mlp.down_proj`, D, F, c.mlpBias),
+    );
   }
   h = rmsNorm(h, p.add("model.norm.weight", [D], "ones"), c.normEps);
   const head = c.tieEmbeddings ? embed : p.add("lm_head.weight", [V, D], std);

@@ -8,7 +8,7 @@ import { grad } from "../graph/autodiff.ts";
 import { input, mul } from "../graph/ops.ts";
 import { crossEntropySum } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
-import { ParamTable, type ParamSpec } from "./params.ts";
+import { type ParamSpec, ParamTable } from "./params.ts";
 import { gpt2Forward } from "./gpt2.ts";
 import { llamaForward } from "./llama.ts";
 

@@ -19,7 +19,7 @@ export interface ParamSpec {
 /** Collects parameter specs and creates their graph inputs (named by the HF key). */
 export class ParamTable {
   readonly specs: ParamSpec[] = [];
-  readonly inputs = new Map<string, Tensor>();
+  readonly inputs: Map<string, Tensor> = new Map();
 
   /** Declare a parameter and return its graph input. */
   add(name: string, shape: number[], init: Init): Tensor {

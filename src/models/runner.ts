@@ -72,7 +72,11 @@ export class ModelRunner {
   }
 
   /** Σ NLL·weight over the batch's target tokens and its gradients (weight defaults to 1/tokens). */
-  async lossAndGrad(w: Weights, b: Batch, weight = 1 / Math.max(1, b.targetTokens)): Promise<LossAndGrad> {
+  async lossAndGrad(
+    w: Weights,
+    b: Batch,
+    weight: number = 1 / Math.max(1, b.targetTokens),
+  ): Promise<LossAndGrad> {
     if (!this.#loss) {
       const g = buildLossGraph(this.config, { trainable: this.trainable });
       this.#trainable = g.trainable;
@@ -84,7 +88,11 @@ export class ModelRunner {
     const res = await s.run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const n of this.#trainable) grads.set(n, res[gradName(n)].data as Float32Array);
-    return { lossSum: (res.loss_sum.data as Float32Array)[0], tokens: (res.tokens.data as Float32Array)[0], grads };
+    return {
+      lossSum: (res.loss_sum.data as Float32Array)[0],
+      tokens: (res.tokens.data as Float32Array)[0],
+      grads,
+    };
   }
 
   /** Free compiled sessions. */

@@ -16,9 +16,9 @@ export interface AdamWOptions {
 
 /** Per-parameter AdamW state: step count and the two moments. */
 export class AdamW {
-  readonly m = new Map<string, Float32Array>();
-  readonly v = new Map<string, Float32Array>();
-  step = 0;
+  readonly m: Map<string, Float32Array> = new Map();
+  readonly v: Map<string, Float32Array> = new Map();
+  step: number = 0;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -53,8 +53,8 @@ export class AdamW {
       if (!w) throw new Error(`AdamW: no weight for gradient ${name}`);
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v) {
-        this.m.set(name, (m = new Float32Array(w.length)));
-        this.v.set(name, (v = new Float32Array(w.length)));
+        this.m.set(name, m = new Float32Array(w.length));
+        this.v.set(name, v = new Float32Array(w.length));
       }
       const keep = this.#decay(name) ? 1 - lr * this.weightDecay : 1;
       for (let i = 0; i < w.length; i++) {

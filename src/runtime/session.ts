@@ -6,10 +6,10 @@
  */
 import type { DType } from "../graph/ir.ts";
 
-/** Which onnxruntime build executes graphs. */
-export type Backend = "wasm" | "webgpu" | "node";
 /** The backends, for validation and help texts. */
-export const BACKENDS: readonly Backend[] = ["wasm", "webgpu", "node"];
+export const BACKENDS = ["wasm", "webgpu", "node"] as const;
+/** Which onnxruntime build executes graphs. */
+export type Backend = typeof BACKENDS[number];
 
 /** Typed-array data of a host tensor. */
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
@@ -48,14 +48,16 @@ async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   const ort = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web");
   // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
-  ort.env.wasm.numThreads = backend === "webgpu" ? 1 : threads ?? Math.min(2, navigator.hardwareConcurrency || 1);
+  ort.env.wasm.numThreads = backend === "webgpu"
+    ? 1
+    : threads ?? Math.min(2, navigator.hardwareConcurrency || 1);
   ort.env.logLevel = "error";
   return ort;
 }
 
 function ortFor(backend: Backend, threads?: number): Promise<Ort> {
   let p = ortCache.get(backend);
-  if (!p) ortCache.set(backend, (p = loadOrt(backend, threads)));
+  if (!p) ortCache.set(backend, p = loadOrt(backend, threads));
   return p;
 }
 
@@ -83,7 +85,9 @@ const TYPE_OF: Record<string, DType> = {
  */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const backend = opts.backend ?? "wasm";
-  if (!BACKENDS.includes(backend)) throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got ${backend}`);
+  if (!BACKENDS.includes(backend)) {
+    throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got ${backend}`);
+  }
   const ort = await ortFor(backend, opts.threads);
   const so: Record<string, unknown> = {
     executionProviders: [backend === "node" ? "cpu" : backend],
@@ -94,7 +98,9 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     so.intraOpNumThreads = opts.threads ?? navigator.hardwareConcurrency ?? 2;
     so.interOpNumThreads = 1;
   }
-  if (backend === "webgpu" && !("gpu" in navigator)) throw new Error("backend webgpu: navigator.gpu is unavailable");
+  if (backend === "webgpu" && !("gpu" in navigator)) {
+    throw new Error("backend webgpu: navigator.gpu is unavailable");
+  }
   const sess = await ort.InferenceSession.create(bytes, so);
   return {
     backend,
@@ -132,5 +138,9 @@ export function f32(data: Float32Array | number[], shape: number[]): HostTensor 
 }
 /** An int64 host tensor from numbers. */
 export function i64(data: ArrayLike<number> | BigInt64Array, shape: number[]): HostTensor {
-  return { dtype: "int64", shape, data: data instanceof BigInt64Array ? data : BigInt64Array.from(data, (x) => BigInt(x)) };
+  return {
+    dtype: "int64",
+    shape,
+    data: data instanceof BigInt64Array ? data : BigInt64Array.from(data, (x) => BigInt(x)),
+  };
 }

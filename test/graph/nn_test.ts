@@ -13,7 +13,8 @@ Deno.test("rmsNorm: VJP matches finite differences", () =>
   gradCheck("rmsNorm", [[2, 3, 4], [4]], ([x, g]) => nn.rmsNorm(x, g)));
 Deno.test("geluTanh: VJP matches finite differences", () =>
   gradCheck("gelu", [[2, 5]], ([x]) => nn.geluTanh(x), { lo: -3, hi: 3 }));
-Deno.test("silu: VJP matches finite differences", () => gradCheck("silu", [[2, 5]], ([x]) => nn.silu(x), { lo: -3, hi: 3 }));
+Deno.test("silu: VJP matches finite differences", () =>
+  gradCheck("silu", [[2, 5]], ([x]) => nn.silu(x), { lo: -3, hi: 3 }));
 Deno.test("linear: VJP matches finite differences", () =>
   gradCheck("linear", [[2, 3, 4], [4, 5], [5]], ([x, w, b]) => nn.linear(x, w, b)));
 
@@ -62,7 +63,12 @@ Deno.test("causalAttention: padded keys get zero weight and the first query sees
       input("v", "float32", [1, 1, 3, 1]),
       input("m", "int64", [1, 3]),
     ),
-  }, { q: f32([0, 0, 0], [1, 1, 3, 1]), k: f32([0, 0, 0], [1, 1, 3, 1]), v: f32(v, [1, 1, 3, 1]), m: i64([1, 0, 1], [1, 3]) });
+  }, {
+    q: f32([0, 0, 0], [1, 1, 3, 1]),
+    k: f32([0, 0, 0], [1, 1, 3, 1]),
+    v: f32(v, [1, 1, 3, 1]),
+    m: i64([1, 0, 1], [1, 3]),
+  });
   assertClose(o.data as Float32Array, [1, 1, 50.5], { label: "attn" });
 });
 
@@ -88,7 +94,12 @@ Deno.test("grad of grad: Hessian-vector product matches finite differences of gr
   const [hv] = grad(reduceSum(mul(g!, v), [0, 1]), [w]);
   const rand = rng(9);
   const wd = randn(6, rand), vd = randn(6, rand), xd = randn(8, rand, -2, 2);
-  const feeds = (wv: Float32Array) => ({ w: f32(wv, [2, 3]), v: f32(vd, [2, 3]), x: f32(xd, [4, 2]), y: i64([0, 2, 1, 2], [4]) });
+  const feeds = (wv: Float32Array) => ({
+    w: f32(wv, [2, 3]),
+    v: f32(vd, [2, 3]),
+    x: f32(xd, [4, 2]),
+    y: i64([0, 2, 1, 2], [4]),
+  });
   const { hv: got } = await runGraph({ hv: hv! }, feeds(wd));
   const eps = 1e-2;
   const gAt = async (s: number) =>

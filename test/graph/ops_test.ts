@@ -35,7 +35,11 @@ const cases: [string, number[][], Parameters<typeof gradCheck>[2], Parameters<ty
   ["softmax axis 0", [[3, 2]], ([a]) => op.softmax(a, 0)],
   ["logSoftmax", [[2, 5]], ([a]) => op.logSoftmax(a, -1)],
   ["reshape", [[2, 3, 4]], ([a]) => op.reshape(a, [0, -1])],
-  ["unsqueeze/squeeze", [[2, 3]], ([a]) => op.mul(op.squeeze(op.unsqueeze(a, [1]), [1]), op.unsqueeze(a, [0]))],
+  [
+    "unsqueeze/squeeze",
+    [[2, 3]],
+    ([a]) => op.mul(op.squeeze(op.unsqueeze(a, [1]), [1]), op.unsqueeze(a, [0])),
+  ],
   ["transpose", [[2, 3, 4]], ([a]) => op.transpose(a, [2, 0, 1])],
   ["slice", [[2, 6]], ([a]) => op.slice(a, 1, 1, 4)],
   ["padAxis", [[2, 3]], ([a]) => op.padAxis(a, 1, 2, 1)],
@@ -51,7 +55,9 @@ for (const [name, shapes, build, opts] of cases) {
 
 const ids = { ids: i64([2, 0, 2, 1], [2, 2]) };
 Deno.test("op gatherRows: VJP (scatter-add of rows) matches finite differences", () =>
-  gradCheck("gatherRows", [[3, 4]], ([w]) => op.gatherRows(w, op.input("ids", "int64", [2, 2])), { extra: ids }));
+  gradCheck("gatherRows", [[3, 4]], ([w]) => op.gatherRows(w, op.input("ids", "int64", [2, 2])), {
+    extra: ids,
+  }));
 Deno.test("op scatterAddRows: VJP matches finite differences", () =>
   gradCheck(
     "scatterAddRows",
@@ -61,7 +67,9 @@ Deno.test("op scatterAddRows: VJP matches finite differences", () =>
   ));
 const idx = { idx: i64([4, 0, 1], [3]) };
 Deno.test("op gatherLast: VJP matches finite differences", () =>
-  gradCheck("gatherLast", [[3, 5]], ([x]) => op.gatherLast(x, op.input("idx", "int64", [3])), { extra: idx }));
+  gradCheck("gatherLast", [[3, 5]], ([x]) => op.gatherLast(x, op.input("idx", "int64", [3])), {
+    extra: idx,
+  }));
 Deno.test("op scatterLast: VJP matches finite differences", () =>
   gradCheck(
     "scatterLast",

@@ -29,7 +29,10 @@ async function checkModelGrad(cfg: DecoderConfig, seed: number) {
       g.forEach((x, i) => ((an += x * d[i]), (gn += x * x), (dn += d[i] * d[i])));
     }
     const scale = Math.sqrt(gn * dn);
-    assert.ok(Math.abs(fd - an) < 5e-3 * scale, `direction ${k}: analytic ${an} vs FD ${fd} (scale ${scale})`);
+    assert.ok(
+      Math.abs(fd - an) < 5e-3 * scale,
+      `direction ${k}: analytic ${an} vs FD ${fd} (scale ${scale})`,
+    );
   }
   assert.equal(runner.trainableNames.length, runner.specs.length);
   await runner.release();
@@ -48,21 +51,22 @@ for (const [name, cfg] of [["GPT-2", tinyGpt2()], ["LLaMA", tinyLlama()]] as con
     const w = initParams(runner.specs, 0);
     const b = randomBatch(big.vocabSize, [16, 16, 16, 16], 2);
     const { lossSum } = await runner.lossAndGrad(w, b);
-    assert.ok(Math.abs(lossSum - Math.log(big.vocabSize)) < 0.05, `loss ${lossSum} vs ln V ${Math.log(big.vocabSize)}`);
+    assert.ok(
+      Math.abs(lossSum - Math.log(big.vocabSize)) < 0.05,
+      `loss ${lossSum} vs ln V ${Math.log(big.vocabSize)}`,
+    );
     await runner.release();
   });
 }
 function bigger(c: DecoderConfig): Record<string, unknown> {
-  return c.arch === "gpt2"
-    ? { vocab_size: 1000, n_embd: 32, n_layer: 2, n_head: 2, n_positions: 32 }
-    : {
-      vocab_size: 1000,
-      hidden_size: 32,
-      intermediate_size: 48,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-    };
+  return c.arch === "gpt2" ? { vocab_size: 1000, n_embd: 32, n_layer: 2, n_head: 2, n_positions: 32 } : {
+    vocab_size: 1000,
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+  };
 }
 
 Deno.test("padding a row does not change its logits (attention mask honoured)", async () => {

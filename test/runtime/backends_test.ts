@@ -22,7 +22,8 @@ async function compare(other: Backend, rtol: number, layers = 2) {
   }
 }
 
-Deno.test("wasm and node backends agree on loss and every gradient to 1e-5 relative", () => compare("wasm", 1e-5));
+Deno.test("wasm and node backends agree on loss and every gradient to 1e-5 relative", () =>
+  compare("wasm", 1e-5));
 
 Deno.test("webgpu agrees with node where an adapter exists", async (t) => {
   const adapter = "gpu" in navigator ? await navigator.gpu.requestAdapter() : null;
@@ -30,5 +31,8 @@ Deno.test("webgpu agrees with node where an adapter exists", async (t) => {
     console.log("skipped: no WebGPU adapter on this machine");
     return;
   }
-  await t.step(`adapter: ${adapter.info.description || adapter.info.vendor}`, () => compare("webgpu", 1e-4, 1));
+  await t.step(
+    `adapter: ${adapter.info.description || adapter.info.vendor}`,
+    () => compare("webgpu", 1e-4, 1),
+  );
 });

@@ -1,0 +1,18 @@
+/** @module `GET /health` → `{"status":"ok"}`. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+
+const Health = z.object({ status: z.literal("ok").describe("always ok while the server runs") }).openapi(
+  "Health",
+);
+
+/** Health routes. */
+export const health: OpenAPIHono = new OpenAPIHono().openapi(
+  createRoute({
+    method: "get",
+    path: "/health",
+    responses: {
+      200: { description: "the server is up", content: { "application/json": { schema: Health } } },
+    },
+  }),
+  (c) => c.json({ status: "ok" as const }, 200),
+);

@@ -1,0 +1,65 @@
+/**
+ * @module Shared CLI plumbing: flag parsing against zod schemas, model and data loading,
+ * stderr progress, and the contract's last-line JSON on stdout.
+ */
+import { z } from "zod";
+import { BACKENDS } from "../runtime/session.ts";
+import { type LoadedModel, loadModel } from "../models/load.ts";
+import { readJsonl } from "../data/rows.ts";
+import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
+
+/** Flags every command takes. */
+export const CommonFlags = z.object({
+  backend: z.enum(BACKENDS).default("wasm").describe("onnxruntime backend: wasm | webgpu | node"),
+  truncate: z.boolean().default(false).describe("cut rows longer than the context instead of failing"),
+});
+
+/** Parse `--kebab-case value` flags into an object checked by `schema`; errors name the flag. */
+export function parseFlags<S extends z.ZodType>(schema: S, argv: string[]): z.infer<S> {
+  const raw: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error(`unexpected argument ${JSON.stringify(a)}`);
+    const key = a.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith("--")) raw[key] = true;
+    else raw[key] = next, i++;
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const flag = String(issue.path[0] ?? "").replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+    throw new Error(flag ? `--${flag}: ${issue.message}` : issue.message);
+  }
+  return r.data;
+}
+
+/** Progress line to stderr. */
+export function progress(msg: string): void {
+  console.error(msg);
+}
+
+/** Resolve `--model` ("default" is the built-in model's directory). */
+export function modelPath(model: string): string {
+  return model === "default" ? new URL("../../models/default", import.meta.url).pathname : model;
+}
+
+/** Load a model and tokenize a JSONL file against it. */
+export async function loadModelAndData(
+  model: string,
+  data: string,
+  truncate: boolean,
+): Promise<{ model: LoadedModel; examples: Example[] }> {
+  const m = await loadModel(modelPath(model));
+  const rows = await readJsonl(data);
+  if (rows.length === 0) throw new Error(`${data}: no rows`);
+  const needsTok = rows.some((r) => !("input_ids" in r));
+  const tokenizer = needsTok && m.hasTokenizer ? await loadTokenizer(m.dir) : undefined;
+  const examples = encodeRows(rows, {
+    tokenizer,
+    maxLength: m.config.maxPositions,
+    truncate,
+    vocabSize: m.config.vocabSize,
+  });
+  return { model: m, examples };
+}

@@ -1,0 +1,30 @@
+/**
+ * posttrain CLI: `deno task cli <command> [--flag value]…`. Progress goes to stderr; the last
+ * stdout line is one JSON object; bad input exits 1 with a one-line error.
+ */
+import { gradCommand } from "./grad.ts";
+import { logitsCommand } from "./logits.ts";
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
+  grad: gradCommand,
+  logits: logitsCommand,
+};
+
+/** Run one CLI invocation; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const run = cmd ? COMMANDS[cmd] : undefined;
+  if (!run) {
+    console.error(`usage: posttrain <${Object.keys(COMMANDS).join("|")}> [--flag value]…`);
+    return 2;
+  }
+  try {
+    console.log(JSON.stringify(await run(rest)));
+    return 0;
+  } catch (e) {
+    console.error(`error: ${(e as Error).message.split("\n")[0]}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

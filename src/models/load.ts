@@ -1,0 +1,44 @@
+/**
+ * @module Load an HF model dir into a config + float32 weights keyed by the names the graph
+ * builders use (GPT-2 keys with or without "transformer."; buffers such as `attn.bias` ignored).
+ */
+import { loadModelDir } from "../io/hf_dir.ts";
+import { toFloat32 } from "../io/safetensors.ts";
+import { type DecoderConfig, parseConfig } from "./config.ts";
+import { paramSpecs } from "./model.ts";
+import type { Weights } from "./runner.ts";
+import { join } from "node:path";
+
+/** A model ready to run: config, weights by HF name, its dir. */
+export interface LoadedModel {
+  config: DecoderConfig;
+  weights: Weights;
+  dir: string;
+  hasTokenizer: boolean;
+}
+
+/**
+ * Read `dir` (config.json + model.safetensors or a sharded index) and check every parameter the
+ * architecture needs is present with the right shape.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await loadModel("./my-gpt2");
+ * console.log(m.config.layers, m.weights.size);
+ * ```
+ */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const md = await loadModelDir(dir);
+  const config = parseConfig(md.config, join(dir, "config.json"));
+  if (config.arch === "gpt2" && md.weights.has("transformer.wte.weight")) config.prefix = "transformer.";
+  const weights: Weights = new Map();
+  for (const s of paramSpecs(config)) {
+    const t = md.weights.get(s.name);
+    if (!t) throw new Error(`${dir}: weight ${s.name} is missing from the safetensors files`);
+    if (t.shape.join(",") !== s.shape.join(",")) {
+      throw new Error(`${dir}: weight ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
+    }
+    weights.set(s.name, toFloat32(t));
+  }
+  return { config, weights, dir, hasTokenizer: md.hasTokenizer };
+}
