@@ -43,7 +43,11 @@ function toAttribute(name: string, a: OnnxAttr): OnnxAttribute {
  * const { bytes } = lowerGraph({ y: mul(x, x) });
  * ```
  */
-export function lowerGraph(outputs: Record<string, Tensor>, name = "posttrain"): LoweredGraph {
+export function lowerGraph(
+  outputs: Record<string, Tensor>,
+  opts: { name?: string; initializers?: ReadonlyMap<string, Float32Array> } = {},
+): LoweredGraph {
+  const name = opts.name ?? "posttrain";
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensorProto[] = [];
   const constNames = new Map<string, string>();
@@ -91,7 +95,13 @@ export function lowerGraph(outputs: Record<string, Tensor>, name = "posttrain"):
   const order = [...ancestors(Object.values(outputs))].sort((a, b) => a.id - b.id);
   const inputs: OnnxValueInfo[] = [];
   for (const t of order) {
-    if (t.op === "input") {
+    if (t.op === "input" && opts.initializers?.has(t.inputName!)) {
+      // A baked weight (exported models carry their weights inside the file).
+      const n = t.inputName!, data = opts.initializers.get(n)!;
+      if (inits.some((i) => i.name === n)) throw new Error(`two graph inputs named ${n}`);
+      inits.push({ name: n, dataType: "float32", dims: t.shape as number[], data });
+      names.set(t, n);
+    } else if (t.op === "input") {
       const n = t.inputName!;
       if (inputs.some((i) => i.name === n)) throw new Error(`two graph inputs named ${n}`);
       inputs.push({ name: n, dataType: t.dtype as OnnxDataType, shape: [...t.shape] });

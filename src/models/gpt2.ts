@@ -8,10 +8,10 @@ import { add, gatherRows, matmul, slice, transposeLast } from "../graph/ops.ts";
 import { causalAttention, geluTanh, layerNorm, linear, mergeHeads, splitHeads } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import type { ParamTable } from "./params.ts";
-import type { ForwardInputs } from "./model.ts";
+import { type ForwardInputs, type KV, withPast } from "./model.ts";
 
-/** Build GPT-2's logits (B,T,V) and its hidden states, declaring parameters in `p`. */
-export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs): Tensor {
+/** Build GPT-2's logits (B,T,V), declaring parameters in `p`; KV-cache entries go to `present`. */
+export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, present: KV[] = []): Tensor {
   const { hidden: D, ffn: F, layers: L, heads: H, headDim: E, vocabSize: V } = c;
   const n = (s: string) => c.prefix + s;
   const std = { normal: 0.02 }, resid = { normal: 0.02 / Math.sqrt(2 * L) };
@@ -32,8 +32,13 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs): 
       p.add(b("attn.c_attn.bias"), [3 * D], "zeros"),
     );
     const q = splitHeads(slice(qkv, -1, 0, D), H, E); // (B,H,T,E)
-    const k = splitHeads(slice(qkv, -1, D, 2 * D), H, E);
-    const v = splitHeads(slice(qkv, -1, 2 * D, 3 * D), H, E);
+    const [k, v] = withPast(
+      x,
+      i,
+      present,
+      splitHeads(slice(qkv, -1, D, 2 * D), H, E),
+      splitHeads(slice(qkv, -1, 2 * D, 3 * D), H, E),
+    );
     const att = mergeHeads(causalAttention(q, k, v, x.attentionMask)); // (B,T,D)
     h = add(
       h,

@@ -18,10 +18,10 @@ import {
 } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import type { Init, ParamTable } from "./params.ts";
-import type { ForwardInputs } from "./model.ts";
+import { type ForwardInputs, type KV, withPast } from "./model.ts";
 
-/** Build the logits (B,T,V) of a LLaMA-family model, declaring parameters in `p`. */
-export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs): Tensor {
+/** Build the logits (B,T,V) of a LLaMA-family model, declaring parameters in `p`; KV-cache entries go to `present`. */
+export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, present: KV[] = []): Tensor {
   const { hidden: D, ffn: F, layers: L, heads: H, kvHeads: K, headDim: E, vocabSize: V } = c;
   const std = { normal: 0.02 };
   /** x @ Wᵀ (+ b) for an nn.Linear stored [out, in]. */
@@ -36,8 +36,13 @@ export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs):
     const b = `model.layers.${i}`;
     const a = rmsNorm(h, p.add(`${b}.input_layernorm.weight`, [D], "ones"), c.normEps);
     const q = applyRope(splitHeads(proj(a, `${b}.self_attn.q_proj`, H * E, D, c.qkvBias), H, E), cos, sin);
-    const k = applyRope(splitHeads(proj(a, `${b}.self_attn.k_proj`, K * E, D, c.qkvBias), K, E), cos, sin);
-    const v = splitHeads(proj(a, `${b}.self_attn.v_proj`, K * E, D, c.qkvBias), K, E);
+    const [k, v] = withPast(
+      x,
+      i,
+      present,
+      applyRope(splitHeads(proj(a, `${b}.self_attn.k_proj`, K * E, D, c.qkvBias), K, E), cos, sin),
+      splitHeads(proj(a, `${b}.self_attn.v_proj`, K * E, D, c.qkvBias), K, E),
+    ); // (B,K,P+T,E)
     const att = causalAttention(q, repeatKv(k, H / K), repeatKv(v, H / K), x.attentionMask); // (B,H,T,E)
     h = add(h, proj(mergeHeads(att), `${b}.self_attn.o_proj`, D, H * E, c.oBias));
     const m = rmsNorm(h, p.add(`${b}.post_attention_layernorm.weight`, [D], "ones"), c.normEps);

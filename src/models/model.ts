@@ -5,18 +5,34 @@
  */
 import type { Tensor } from "../graph/ir.ts";
 import { grad } from "../graph/autodiff.ts";
-import { input, mul } from "../graph/ops.ts";
+import { concat, input, mul } from "../graph/ops.ts";
 import { crossEntropySum } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import { type ParamSpec, ParamTable } from "./params.ts";
 import { gpt2Forward } from "./gpt2.ts";
 import { llamaForward } from "./llama.ts";
 
-/** Token-level graph inputs, all int64 (B,T). */
+/** One layer's key/value cache (B, kv heads, positions, head dim), keys after RoPE. */
+export interface KV {
+  key: Tensor;
+  value: Tensor;
+}
+
+/** Token-level graph inputs, all int64: ids and positions (B,T), mask (B, P+T); optional KV cache. */
 export interface ForwardInputs {
   inputIds: Tensor;
   attentionMask: Tensor;
   positionIds: Tensor;
+  /** Cached keys/values of P earlier positions, per layer (transformers.js `past_key_values.N.*`). */
+  past?: KV[];
+}
+
+/** Prepend layer `i`'s cached keys/values (if any) and record the result as the layer's present cache. */
+export function withPast(x: ForwardInputs, i: number, present: KV[], k: Tensor, v: Tensor): [Tensor, Tensor] {
+  const p = x.past?.[i];
+  const key = p ? concat([p.key, k], 2) : k, value = p ? concat([p.value, v], 2) : v;
+  present.push({ key, value });
+  return [key, value];
 }
 
 /** Graph input names of the token tensors (transformers.js names). */
@@ -28,14 +44,22 @@ export const INPUT_NAMES = {
   lossWeight: "loss_weight",
 } as const;
 
-/** Create the (B,T) int64 token inputs. */
-export function forwardInputs(): ForwardInputs {
+/** Create the int64 token inputs; with `pastOf`, also `past_key_values.N.key/value` inputs. */
+export function forwardInputs(pastOf?: DecoderConfig): ForwardInputs {
   const bt = ["batch", "seq"];
-  return {
+  const x: ForwardInputs = {
     inputIds: input(INPUT_NAMES.inputIds, "int64", bt),
-    attentionMask: input(INPUT_NAMES.attentionMask, "int64", bt),
+    attentionMask: input(INPUT_NAMES.attentionMask, "int64", pastOf ? ["batch", "total"] : bt),
     positionIds: input(INPUT_NAMES.positionIds, "int64", bt),
   };
+  if (pastOf) {
+    const shape = ["batch", pastOf.kvHeads, "past", pastOf.headDim];
+    x.past = Array.from({ length: pastOf.layers }, (_, i) => ({
+      key: input(`past_key_values.${i}.key`, "float32", shape),
+      value: input(`past_key_values.${i}.value`, "float32", shape),
+    }));
+  }
+  return x;
 }
 
 /** The forward graph of `config`: logits (B,T,V) plus the parameter table it declared. */
@@ -43,10 +67,30 @@ export function buildForward(config: DecoderConfig, x: ForwardInputs = forwardIn
   logits: Tensor;
   params: ParamTable;
   inputs: ForwardInputs;
+  present: KV[];
 } {
   const params = new ParamTable();
-  const logits = config.arch === "gpt2" ? gpt2Forward(config, params, x) : llamaForward(config, params, x);
-  return { logits, params, inputs: x };
+  const present: KV[] = [];
+  const fwd = config.arch === "gpt2" ? gpt2Forward : llamaForward;
+  const logits = fwd(config, params, x, present);
+  return { logits, params, inputs: x, present };
+}
+
+/**
+ * The forward graph with a KV cache, in transformers.js' causal-LM layout: inputs `input_ids`,
+ * `attention_mask` (B, P+T), `position_ids`, `past_key_values.N.key/value`; outputs `logits` and
+ * `present.N.key/value`.
+ */
+export function buildCachedForward(
+  config: DecoderConfig,
+): { outputs: Record<string, Tensor>; params: ParamTable } {
+  const { logits, params, present } = buildForward(config, forwardInputs(config));
+  const outputs: Record<string, Tensor> = { logits };
+  present.forEach((kv, i) => {
+    outputs[`present.${i}.key`] = kv.key;
+    outputs[`present.${i}.value`] = kv.value;
+  });
+  return { outputs, params };
 }
 
 /** Parameter specs of `config` (HF names, storage shapes, init) without building a graph. */

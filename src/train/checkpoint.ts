@@ -1,0 +1,59 @@
+/**
+ * @module Training checkpoints: weights, AdamW moments + step, and the trainer state (step, data
+ * cursor, epoch, losses), written atomically to a directory (temp sibling, then rename), so a run
+ * resumed from it follows the uninterrupted trajectory exactly.
+ */
+import { basename, dirname, join } from "node:path";
+import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
+import type { Trainer, TrainerState } from "./trainer.ts";
+
+const WEIGHTS = "weights.safetensors", OPTIM = "optimizer.safetensors", STATE = "trainer_state.json";
+
+/**
+ * Save `trainer` to `dir` (replacing an older checkpoint there).
+ *
+ * @example
+ * ```ts ignore
+ * await saveCheckpoint("./ckpt", trainer);
+ * ```
+ */
+export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<void> {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const shapes = new Map(trainer.runner.specs.map((s) => [s.name, s.shape]));
+  const f32 = (m: Map<string, Float32Array>, prefix = "") =>
+    Object.fromEntries([...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]));
+  try {
+    await Deno.mkdir(tmp, { recursive: true });
+    await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors(f32(trainer.weights)));
+    const opt = trainer.optimizer;
+    await Deno.writeFile(
+      join(tmp, OPTIM),
+      serializeSafetensors({ ...f32(opt.m, "m."), ...f32(opt.v, "v.") }, { step: String(opt.step) }),
+    );
+    await Deno.writeTextFile(join(tmp, STATE), JSON.stringify({ state: trainer.state, options: trainer.opts }));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(tmp, dir);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Load a checkpoint from `dir` into `trainer` (weights in place, moments, step, data cursor). */
+export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<TrainerState> {
+  const { state } = JSON.parse(await Deno.readTextFile(join(dir, STATE))) as { state: TrainerState };
+  const w = await readSafetensors(join(dir, WEIGHTS));
+  for (const [k, arr] of trainer.weights) {
+    const t = w.tensors.get(k);
+    if (!t) throw new Error(`checkpoint ${dir}: weight ${k} is missing`);
+    arr.set(toFloat32(t));
+  }
+  const o = await readSafetensors(join(dir, OPTIM));
+  const opt = trainer.optimizer;
+  opt.m.clear();
+  opt.v.clear();
+  for (const [k, t] of o.tensors) (k.startsWith("m.") ? opt.m : opt.v).set(k.slice(2), toFloat32(t).slice());
+  opt.step = Number(o.metadata.step);
+  trainer.restore(state);
+  return state;
+}

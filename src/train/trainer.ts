@@ -1,0 +1,141 @@
+/**
+ * @module The post-training loop: seeded data order, micro-batches with gradient accumulation
+ * (the loss is the mean token NLL over the whole effective batch), global-norm clipping, warm-up +
+ * schedule, AdamW, NaN/Inf guard, and checkpoints that restore the exact trajectory.
+ */
+import { makeBatch } from "../data/batch.ts";
+import type { Example } from "../data/tokenize.ts";
+import { AdamW } from "../optim/adamw.ts";
+import { clipGradNorm } from "../optim/clip.ts";
+import { lrAt } from "../optim/schedule.ts";
+import type { DecoderConfig } from "../models/config.ts";
+import { ModelRunner, type Weights } from "../models/runner.ts";
+import type { Backend } from "../runtime/session.ts";
+import { type TrainOptions, type TrainOptionsInput, TrainOptionsSchema } from "./options.ts";
+
+/** What one optimizer step reports. */
+export interface StepInfo {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokensPerS: number;
+  etaS: number;
+}
+
+/** Serializable trainer state besides weights and moments. */
+export interface TrainerState {
+  step: number;
+  /** Position in the epoch's shuffled order. */
+  cursor: number;
+  epoch: number;
+  losses: number[];
+}
+
+/** Fisher–Yates shuffle of 0..n−1 from a seed (same seed → same order). */
+export function shuffledOrder(n: number, seed: number): number[] {
+  let s = seed >>> 0 || 1;
+  const rand = () => ((s = Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 >>> 0) / 2 ** 32);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** Fine-tunes all weights of a model with AdamW. */
+export class Trainer {
+  readonly opts: TrainOptions;
+  readonly runner: ModelRunner;
+  readonly optimizer: AdamW;
+  state: TrainerState = { step: 0, cursor: 0, epoch: 0, losses: [] };
+  #order: number[];
+  #tokens = 0;
+  #seconds = 0;
+
+  constructor(
+    readonly config: DecoderConfig,
+    readonly weights: Weights,
+    readonly examples: Example[],
+    opts: TrainOptionsInput = {},
+    backend: Backend = "wasm",
+  ) {
+    if (examples.length === 0) throw new Error("no training rows");
+    this.opts = TrainOptionsSchema.parse(opts);
+    this.runner = new ModelRunner(config, backend);
+    const o = this.opts;
+    this.optimizer = new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
+    this.#order = shuffledOrder(examples.length, o.seed);
+  }
+
+  /** The next `n` examples in the seeded order (wrapping into a reshuffled next epoch). */
+  #take(n: number): Example[] {
+    const out: Example[] = [];
+    while (out.length < n) {
+      if (this.state.cursor >= this.#order.length) {
+        this.state.epoch++;
+        this.state.cursor = 0;
+        this.#order = shuffledOrder(this.examples.length, this.opts.seed + this.state.epoch);
+      }
+      out.push(this.examples[this.#order[this.state.cursor++]]);
+    }
+    return out;
+  }
+
+  /** One optimizer step over `gradAccum` micro-batches. */
+  async step(): Promise<StepInfo> {
+    const o = this.opts, t0 = performance.now();
+    const micro = Array.from({ length: o.gradAccum }, () => makeBatch(this.#take(o.batchSize)));
+    const tokens = micro.reduce((s, b) => s + b.targetTokens, 0);
+    const step = this.state.step + 1;
+    if (tokens === 0) throw new Error(`step ${step}: the batch has no target tokens`);
+    let loss = 0;
+    const acc = new Map<string, Float32Array>();
+    for (const b of micro) {
+      const r = await this.runner.lossAndGrad(this.weights, b, 1 / tokens);
+      loss += r.lossSum;
+      for (const [k, g] of r.grads) {
+        const a = acc.get(k);
+        if (!a) acc.set(k, g);
+        else for (let i = 0; i < g.length; i++) a[i] += g[i];
+      }
+    }
+    const gradNorm = clipGradNorm(acc.values(), o.maxGradNorm);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new Error(`step ${step}: loss is ${loss}, gradient norm ${gradNorm} (not finite); weights left unchanged`);
+    }
+    const lr = lrAt(o.schedule, o.lr, this.state.step, o.steps, o.warmup);
+    this.optimizer.update(this.weights, acc, lr);
+    this.state.step = step;
+    this.state.losses.push(loss);
+    const dt = (performance.now() - t0) / 1000;
+    this.#tokens += micro.reduce((s, b) => s + b.B * b.T, 0);
+    this.#seconds += dt;
+    const tokensPerS = this.#tokens / this.#seconds;
+    return { step, loss, lr, gradNorm, tokens, tokensPerS, etaS: (this.#seconds / step) * (o.steps - step) };
+  }
+
+  /** Run until `opts.steps` (or `until`), reporting every `logEvery` steps; stops early on `signal`. */
+  async run(onStep?: (s: StepInfo) => void, until = this.opts.steps, signal?: AbortSignal): Promise<StepInfo[]> {
+    const out: StepInfo[] = [];
+    while (this.state.step < until && !signal?.aborted) {
+      const s = await this.step();
+      out.push(s);
+      if (onStep && (s.step % this.opts.logEvery === 0 || s.step === until)) onStep(s);
+    }
+    return out;
+  }
+
+  /** Restore the data order for `state` (call after loading weights and moments). */
+  restore(state: TrainerState): void {
+    this.state = structuredClone(state);
+    this.#order = shuffledOrder(this.examples.length, this.opts.seed + state.epoch);
+  }
+
+  /** Free compiled sessions. */
+  async release(): Promise<void> {
+    await this.runner.release();
+  }
+}
