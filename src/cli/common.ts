@@ -14,16 +14,31 @@ export const CommonFlags = z.object({
   truncate: z.boolean().default(false).describe("cut rows longer than the context instead of failing"),
 });
 
+/** The zod type under optional/default wrappers ("number", "boolean", "string", …). */
+function baseType(t: z.ZodType | undefined): string | undefined {
+  let def = (t as unknown as { def?: { type: string; innerType?: z.ZodType } })?.def;
+  while (def && (def.type === "default" || def.type === "optional" || def.type === "nullable")) {
+    def = (def.innerType as unknown as { def?: { type: string; innerType?: z.ZodType } })?.def;
+  }
+  return def?.type;
+}
+
 /** Parse `--kebab-case value` flags into an object checked by `schema`; errors name the flag. */
-export function parseFlags<S extends z.ZodType>(schema: S, argv: string[]): z.infer<S> {
+export function parseFlags<S extends z.ZodObject>(schema: S, argv: string[]): z.infer<S> {
   const raw: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith("--")) throw new Error(`unexpected argument ${JSON.stringify(a)}`);
     const key = a.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const next = argv[i + 1];
-    if (next === undefined || next.startsWith("--")) raw[key] = true;
-    else raw[key] = next, i++;
+    const kind = baseType(schema.shape[key] as z.ZodType | undefined);
+    if (kind === undefined) throw new Error(`${a}: unknown flag`);
+    if (kind === "boolean" && (next === undefined || next.startsWith("--"))) raw[key] = true;
+    else if (next === undefined) throw new Error(`${a}: a value is needed`);
+    else {
+      raw[key] = kind === "number" && next.trim() !== "" && !Number.isNaN(Number(next)) ? Number(next) : next;
+      i++;
+    }
   }
   const r = schema.safeParse(raw);
   if (!r.success) {

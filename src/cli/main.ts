@@ -4,10 +4,18 @@
  */
 import { gradCommand } from "./grad.ts";
 import { logitsCommand } from "./logits.ts";
+import { trainCommand } from "./train.ts";
+import { evalCommand } from "./eval.ts";
+import { generateCommand } from "./generate.ts";
+import { exportCommand } from "./export.ts";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   grad: gradCommand,
   logits: logitsCommand,
+  train: trainCommand,
+  eval: evalCommand,
+  generate: generateCommand,
+  export: exportCommand,
 };
 
 /** Run one CLI invocation; returns the exit code. */

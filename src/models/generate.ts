@@ -118,7 +118,11 @@ export class Generator {
     }
     for (let i = 0; i < layers; i++) {
       for (const kv of ["key", "value"]) {
-        feeds[`past_key_values.${i}.${kv}`] = { dtype: "float32", shape: [1, K, 0, E], data: new Float32Array(0) };
+        feeds[`past_key_values.${i}.${kv}`] = {
+          dtype: "float32",
+          shape: [1, K, 0, E],
+          data: new Float32Array(0),
+        };
       }
     }
     let step = prompt, past = 0;

@@ -12,6 +12,8 @@ import { join } from "node:path";
 /** A model ready to run: config, weights by HF name, its dir. */
 export interface LoadedModel {
   config: DecoderConfig;
+  /** config.json as read (written back unchanged with fine-tuned weights). */
+  rawConfig: Record<string, unknown>;
   weights: Weights;
   dir: string;
   hasTokenizer: boolean;
@@ -40,5 +42,5 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     }
     weights.set(s.name, toFloat32(t));
   }
-  return { config, weights, dir, hasTokenizer: md.hasTokenizer };
+  return { config, rawConfig: md.config, weights, dir, hasTokenizer: md.hasTokenizer };
 }

@@ -46,14 +46,19 @@ export const INPUT_NAMES = {
 
 /** Create the int64 token inputs; with `pastOf`, also `past_key_values.N.key/value` inputs. */
 export function forwardInputs(pastOf?: DecoderConfig): ForwardInputs {
-  const bt = ["batch", "seq"];
+  // transformers.js fills a dim named "batch_size" and zeroes other named dims for the empty first cache
+  const bt = pastOf ? ["batch_size", "sequence_length"] : ["batch", "seq"];
   const x: ForwardInputs = {
     inputIds: input(INPUT_NAMES.inputIds, "int64", bt),
-    attentionMask: input(INPUT_NAMES.attentionMask, "int64", pastOf ? ["batch", "total"] : bt),
+    attentionMask: input(
+      INPUT_NAMES.attentionMask,
+      "int64",
+      pastOf ? ["batch_size", "total_sequence_length"] : bt,
+    ),
     positionIds: input(INPUT_NAMES.positionIds, "int64", bt),
   };
   if (pastOf) {
-    const shape = ["batch", pastOf.kvHeads, "past", pastOf.headDim];
+    const shape = ["batch_size", pastOf.kvHeads, "past_sequence_length", pastOf.headDim];
     x.past = Array.from({ length: pastOf.layers }, (_, i) => ({
       key: input(`past_key_values.${i}.key`, "float32", shape),
       value: input(`past_key_values.${i}.value`, "float32", shape),

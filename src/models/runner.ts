@@ -26,6 +26,7 @@ export interface LossAndGrad {
 export class ModelRunner {
   #logits?: Promise<Session>;
   #loss?: Promise<Session>;
+  #evalLoss?: Promise<Session>;
   #trainable: string[] = [];
   readonly specs: ParamSpec[];
 
@@ -95,9 +96,24 @@ export class ModelRunner {
     };
   }
 
+  /** Σ NLL over the batch's target tokens, forward only (no gradient graph). */
+  async lossSum(w: Weights, b: Batch): Promise<{ lossSum: number; tokens: number }> {
+    this.#evalLoss ??= createSession(
+      lowerGraph(buildLossGraph(this.config, { trainable: () => false }).outputs).bytes,
+      {
+        backend: this.backend,
+      },
+    );
+    const s = await this.#evalLoss;
+    const feeds = this.#weightFeeds(w, this.#tokenFeeds(b));
+    feeds[INPUT_NAMES.lossWeight] = { dtype: "float32", shape: [], data: new Float32Array([1]) };
+    const res = await s.run(feeds);
+    return { lossSum: (res.loss_sum.data as Float32Array)[0], tokens: (res.tokens.data as Float32Array)[0] };
+  }
+
   /** Free compiled sessions. */
   async release(): Promise<void> {
-    for (const p of [this.#logits, this.#loss]) if (p) await (await p).release();
-    this.#logits = this.#loss = undefined;
+    for (const p of [this.#logits, this.#loss, this.#evalLoss]) if (p) await (await p).release();
+    this.#logits = this.#loss = this.#evalLoss = undefined;
   }
 }

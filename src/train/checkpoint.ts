@@ -21,7 +21,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
   const shapes = new Map(trainer.runner.specs.map((s) => [s.name, s.shape]));
   const f32 = (m: Map<string, Float32Array>, prefix = "") =>
-    Object.fromEntries([...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]));
+    Object.fromEntries(
+      [...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
+    );
   try {
     await Deno.mkdir(tmp, { recursive: true });
     await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors(f32(trainer.weights)));
@@ -30,7 +32,10 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
       join(tmp, OPTIM),
       serializeSafetensors({ ...f32(opt.m, "m."), ...f32(opt.v, "v.") }, { step: String(opt.step) }),
     );
-    await Deno.writeTextFile(join(tmp, STATE), JSON.stringify({ state: trainer.state, options: trainer.opts }));
+    await Deno.writeTextFile(
+      join(tmp, STATE),
+      JSON.stringify({ state: trainer.state, options: trainer.opts }),
+    );
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await Deno.rename(tmp, dir);
   } catch (e) {

@@ -12,12 +12,16 @@ export const TrainOptionsSchema = z.object({
   batchSize: z.number().int().positive().max(4096).default(8).describe("rows per micro-batch"),
   gradAccum: z.number().int().positive().max(1024).default(1).describe("micro-batches per optimizer step"),
   warmup: z.number().int().nonnegative().default(0).describe("linear warm-up steps"),
-  schedule: z.enum(SCHEDULES).default("linear").describe("learning-rate schedule after warm-up (HF default linear)"),
+  schedule: z.enum(SCHEDULES).default("linear").describe(
+    "learning-rate schedule after warm-up (HF default linear)",
+  ),
   weightDecay: z.number().nonnegative().max(1).default(0).describe("decoupled weight decay λ (HF default 0)"),
   beta1: z.number().min(0).lt(1).default(0.9).describe("Adam β₁"),
   beta2: z.number().min(0).lt(1).default(0.999).describe("Adam β₂"),
   eps: z.number().positive().default(1e-8).describe("Adam ε"),
-  maxGradNorm: z.number().nonnegative().default(1).describe("global gradient-norm clip; 0 disables (HF default 1.0)"),
+  maxGradNorm: z.number().nonnegative().default(1).describe(
+    "global gradient-norm clip; 0 disables (HF default 1.0)",
+  ),
   seed: z.number().int().nonnegative().default(42).describe("seed for data order (HF default 42)"),
   logEvery: z.number().int().positive().default(1).describe("report progress every N steps"),
 });

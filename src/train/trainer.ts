@@ -104,7 +104,9 @@ export class Trainer {
     }
     const gradNorm = clipGradNorm(acc.values(), o.maxGradNorm);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new Error(`step ${step}: loss is ${loss}, gradient norm ${gradNorm} (not finite); weights left unchanged`);
+      throw new Error(
+        `step ${step}: loss is ${loss}, gradient norm ${gradNorm} (not finite); weights left unchanged`,
+      );
     }
     const lr = lrAt(o.schedule, o.lr, this.state.step, o.steps, o.warmup);
     this.optimizer.update(this.weights, acc, lr);
@@ -118,7 +120,11 @@ export class Trainer {
   }
 
   /** Run until `opts.steps` (or `until`), reporting every `logEvery` steps; stops early on `signal`. */
-  async run(onStep?: (s: StepInfo) => void, until = this.opts.steps, signal?: AbortSignal): Promise<StepInfo[]> {
+  async run(
+    onStep?: (s: StepInfo) => void,
+    until = this.opts.steps,
+    signal?: AbortSignal,
+  ): Promise<StepInfo[]> {
     const out: StepInfo[] = [];
     while (this.state.step < until && !signal?.aborted) {
       const s = await this.step();

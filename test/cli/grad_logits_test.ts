@@ -1,43 +1,14 @@
 /** CLI `grad` and `logits` per the DESIGN contract, on tiny model dirs written by the test. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../../src/cli/main.ts";
-import { saveModelDir } from "../../src/io/hf_dir.ts";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.ts";
-import { toHfConfig } from "../../src/models/config.ts";
-import { initParams } from "../../src/models/params.ts";
+import { cli, writeModel } from "./_cli.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { ModelRunner } from "../../src/models/runner.ts";
 import { makeBatch } from "../../src/data/batch.ts";
 import { writeTinyTokenizer } from "../data/_fixtures.ts";
 import { tinyGpt2, tinyLlama } from "../models/_tiny.ts";
 import { assertClose } from "../_util.ts";
-
-/** Capture stdout lines of one CLI run. */
-async function cli(
-  args: string[],
-): Promise<{ code: number; json: Record<string, number> | undefined; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (s: string) => out.push(s);
-  console.error = (s: string) => err.push(s);
-  try {
-    const code = await main(args);
-    return { code, json: out.length ? JSON.parse(out.at(-1)!) : undefined, err: err.join("\n") };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
-
-async function writeModel(dir: string, cfg: ReturnType<typeof tinyGpt2>, prefix = "") {
-  const specs = paramSpecs(cfg);
-  const w = initParams(specs, 4);
-  const tensors = Object.fromEntries(
-    specs.map((s) => [prefix + s.name, { dtype: "F32" as const, shape: s.shape, data: w.get(s.name)! }]),
-  );
-  await saveModelDir(dir, toHfConfig({ ...cfg, vocabSize: cfg.vocabSize }), tensors);
-  return w;
-}
 
 Deno.test("cli grad: mean NLL over all target tokens of ragged rows, gradients keyed by HF names", async () => {
   const dir = await Deno.makeTempDir();
@@ -60,7 +31,7 @@ Deno.test("cli grad: mean NLL over all target tokens of ragged rows, gradients k
     "node",
   ]);
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.json!.tokens, 4 + 2); // 4 shifted targets in row 0, 2 in row 1 (first label ignored)
+  assert.equal(r.json!.tokens as number, 4 + 2); // 4 shifted targets in row 0, 2 in row 1 (first label ignored)
   // reference: per-row sums computed separately, then averaged over all 6 targets
   const runner = new ModelRunner(cfg, "node");
   const ex = (ids: number[], labels: number[]) => ({
@@ -70,7 +41,7 @@ Deno.test("cli grad: mean NLL over all target tokens of ragged rows, gradients k
   });
   const a = await runner.lossAndGrad(w, makeBatch([ex([1, 2, 3, 4, 5], [2, 3, 4, 5, -100])]), 1 / 6);
   const b = await runner.lossAndGrad(w, makeBatch([ex([7, 8, 9], [8, 9, -100])]), 1 / 6);
-  assertClose([r.json!.loss], [a.lossSum + b.lossSum], { rtol: 1e-5, label: "loss" });
+  assertClose([r.json!.loss as number], [a.lossSum + b.lossSum], { rtol: 1e-5, label: "loss" });
   const { tensors } = await readSafetensors(join(dir, "g.safetensors"));
   assert.deepEqual([...tensors.keys()].sort(), paramSpecs(cfg).map((s) => s.name).sort());
   const g = toFloat32(tensors.get("model.layers.0.self_attn.q_proj.weight")!);

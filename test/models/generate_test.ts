@@ -16,7 +16,13 @@ for (const [name, cfg] of [["GPT-2", tinyGpt2()], ["LLaMA (GQA)", tinyLlama()]] 
     assert.deepEqual(cached, plain);
     assert.ok(new Set(cached).size > 1, `degenerate output ${cached}`);
     const s1 = await g.generate(w, prompt, { maxNewTokens: 12, temperature: 1, topK: 10, seed: 7 });
-    const s2 = await g.generate(w, prompt, { maxNewTokens: 12, temperature: 1, topK: 10, seed: 7, useCache: false });
+    const s2 = await g.generate(w, prompt, {
+      maxNewTokens: 12,
+      temperature: 1,
+      topK: 10,
+      seed: 7,
+      useCache: false,
+    });
     assert.deepEqual(s1, s2);
     await g.release();
   });

@@ -20,7 +20,12 @@ function rows(n: number, len: number, vocab: number, seed: number): Example[] {
 Deno.test("Trainer: a tiny model memorizes a handful of rows (loss below half its start)", async () => {
   const cfg = { ...tinyLlama(), hidden: 32, ffn: 64 };
   const w = initParams(paramSpecs(cfg), 1);
-  const t = new Trainer(cfg, w, rows(4, 12, cfg.vocabSize, 2), { steps: 60, lr: 1e-2, batchSize: 4, warmup: 5 }, "node");
+  const t = new Trainer(cfg, w, rows(4, 12, cfg.vocabSize, 2), {
+    steps: 60,
+    lr: 1e-2,
+    batchSize: 4,
+    warmup: 5,
+  }, "node");
   const infos = await t.run();
   assert.ok(infos.at(-1)!.loss < infos[0].loss / 2, `loss ${infos[0].loss} → ${infos.at(-1)!.loss}`);
   await t.release();
@@ -29,7 +34,15 @@ Deno.test("Trainer: a tiny model memorizes a handful of rows (loss below half it
 Deno.test("Trainer: resuming from a checkpoint reproduces the uninterrupted run's losses", async () => {
   const cfg = tinyLlama();
   const data = rows(10, 8, cfg.vocabSize, 3);
-  const opts = { steps: 8, lr: 5e-3, batchSize: 3, gradAccum: 2, warmup: 2, schedule: "cosine" as const, weightDecay: 0.1 };
+  const opts = {
+    steps: 8,
+    lr: 5e-3,
+    batchSize: 3,
+    gradAccum: 2,
+    warmup: 2,
+    schedule: "cosine" as const,
+    weightDecay: 0.1,
+  };
   const full = new Trainer(cfg, initParams(paramSpecs(cfg), 4), data, opts, "node");
   const ref = (await full.run()).map((s) => s.loss);
   const first = new Trainer(cfg, initParams(paramSpecs(cfg), 4), data, opts, "node");

@@ -1,0 +1,35 @@
+/**
+ * @module `export`: write a model dir in a format another runtime loads. Formats:
+ * `transformersjs` (config + tokenizer + `onnx/model.onnx` with a KV cache, for
+ * `AutoModelForCausalLM.from_pretrained`).
+ */
+import { z } from "zod";
+import { exportTransformersJs } from "../io/export_transformersjs.ts";
+import { modelPath, parseFlags, progress } from "./common.ts";
+
+/** Export formats. */
+export const EXPORT_FORMATS = ["transformersjs"] as const;
+
+/** Flags of `export` (unknown flags are an error). */
+export const ExportFlags = z.strictObject({
+  model: z.string().describe("HF model dir, or 'default'"),
+  format: z.enum(EXPORT_FORMATS).describe("output format: transformersjs"),
+  out: z.string().describe("output dir (created, or its files replaced)"),
+});
+
+/**
+ * Run `export`; returns the stdout JSON: the written files, relative to `--out`.
+ *
+ * @example
+ * ```ts ignore
+ * await exportCommand(["--model", "./m", "--format", "transformersjs", "--out", "./m-web"]);
+ * // { files: ["config.json", "generation_config.json", "onnx/model.onnx", "tokenizer.json", …] }
+ * ```
+ */
+export async function exportCommand(argv: string[]): Promise<{ files: string[] }> {
+  const f = parseFlags(ExportFlags, argv);
+  progress(`export: ${f.model} → ${f.out} (${f.format})`);
+  const { files } = await exportTransformersJs(modelPath(f.model), f.out);
+  progress(`export: wrote ${files.length} files`);
+  return { files };
+}
