@@ -532,3 +532,33 @@ OPS.causal_mask = {
     return e.node("Not", [gt]);
   },
 };
+
+// ────────────────────────────── randomness ──────────────────────────────
+
+/**
+ * Bernoulli keep-mask (bool, P(true) = `keep`) shaped like `like`, from an int64 scalar `seed`
+ * input: a counter-based hash of (element index, seed), so masks are reproducible per step on
+ * every backend and need no host-side random tensors. No gradient (a mask is a constant).
+ */
+export const keepMask = (like: Tensor, seed: Tensor, keep: number): Tensor =>
+  apply("keep_mask", [like, seed], { keep });
+OPS.keep_mask = {
+  infer: ([like]) => ({ dtype: "bool", shape: [...like.shape] }),
+  lower: (e, t, [like, seed]) => {
+    const shape = e.node("Shape", [like]);
+    const n = e.node("ReduceProd", [shape], { keepdims: { i: 0 } });
+    const idx = e.node("Range", [e.i64([0], []), n, e.i64([1], [])]);
+    // h = idx·A + seed·B (int64, wrapping); u = ((h >> 33) mod 2^24) / 2^24 via integer division.
+    const h = e.node("Add", [
+      e.node("Mul", [idx, e.i64([0x5851f42d], [])]),
+      e.node("Mul", [seed, e.i64([0x14057b7e], [])]),
+    ]);
+    const h2 = e.node("Mul", [
+      e.node("Add", [h, e.node("Div", [h, e.i64([65537], [])])]),
+      e.i64([0x2545f491], []),
+    ]);
+    const bits = e.node("Mod", [e.node("Div", [h2, e.i64([1 << 16], [])]), e.i64([1 << 24], [])]);
+    const thresh = e.i64([Math.round((t.attrs.keep as number) * (1 << 24))], []);
+    return e.node("Reshape", [e.node("Less", [bits, thresh]), shape]);
+  },
+};

@@ -7,7 +7,7 @@ import type { Tensor } from "../graph/ir.ts";
 import { add, gatherRows, matmul, slice, transposeLast } from "../graph/ops.ts";
 import { causalAttention, geluTanh, layerNorm, linear, mergeHeads, splitHeads } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
-import type { ParamTable } from "./params.ts";
+import type { Init, ParamTable } from "./params.ts";
 import { type ForwardInputs, type KV, withPast } from "./model.ts";
 
 /** Build GPT-2's logits (B,T,V), declaring parameters in `p`; KV-cache entries go to `present`. */
@@ -17,6 +17,15 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, p
   const std = { normal: 0.02 }, resid = { normal: 0.02 / Math.sqrt(2 * L) };
   const wte = p.add(n("wte.weight"), [V, D], std);
   const wpe = p.add(n("wpe.weight"), [c.maxPositions, D], { normal: 0.01 });
+  /** Conv1D layer `module` (weight [in, out], bias [out]) with the adapter hook. */
+  const conv1d = (h: Tensor, module: string, inDim: number, outDim: number, init: Init) =>
+    p.adapt(
+      module,
+      h,
+      linear(h, p.add(`${module}.weight`, [inDim, outDim], init), p.add(`${module}.bias`, [outDim], "zeros")),
+      inDim,
+      outDim,
+    );
   let h = add(gatherRows(wte, x.inputIds), gatherRows(wpe, x.positionIds)); // (B,T,D)
   for (let i = 0; i < L; i++) {
     const b = (s: string) => n(`h.${i}.${s}`);
@@ -26,11 +35,7 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, p
       p.add(b("ln_1.bias"), [D], "zeros"),
       c.normEps,
     );
-    const qkv = linear(
-      a,
-      p.add(b("attn.c_attn.weight"), [D, 3 * D], std),
-      p.add(b("attn.c_attn.bias"), [3 * D], "zeros"),
-    );
+    const qkv = conv1d(a, b("attn.c_attn"), D, 3 * D, std);
     const q = splitHeads(slice(qkv, -1, 0, D), H, E); // (B,H,T,E)
     const [k, v] = withPast(
       x,
@@ -42,7 +47,7 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, p
     const att = mergeHeads(causalAttention(q, k, v, x.attentionMask)); // (B,T,D)
     h = add(
       h,
-      linear(att, p.add(b("attn.c_proj.weight"), [D, D], resid), p.add(b("attn.c_proj.bias"), [D], "zeros")),
+      conv1d(att, b("attn.c_proj"), D, D, resid),
     );
     const m = layerNorm(
       h,
@@ -51,11 +56,11 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, p
       c.normEps,
     );
     const up = geluTanh(
-      linear(m, p.add(b("mlp.c_fc.weight"), [D, F], std), p.add(b("mlp.c_fc.bias"), [F], "zeros")),
+      conv1d(m, b("mlp.c_fc"), D, F, std),
     );
     h = add(
       h,
-      linear(up, p.add(b("mlp.c_proj.weight"), [F, D], resid), p.add(b("mlp.c_proj.bias"), [D], "zeros")),
+      conv1d(up, b("mlp.c_proj"), F, D, resid),
     );
   }
   h = layerNorm(h, p.add(n("ln_f.weight"), [D], "ones"), p.add(n("ln_f.bias"), [D], "zeros"), c.normEps);

@@ -27,7 +27,7 @@ export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, 
   /** x @ Wᵀ (+ b) for an nn.Linear stored [out, in]. */
   const proj = (h: Tensor, name: string, out: number, inp: number, bias: boolean, init: Init = std) => {
     const y = matmul(h, transposeLast(p.add(`${name}.weight`, [out, inp], init)));
-    return bias ? add(y, p.add(`${name}.bias`, [out], "zeros")) : y;
+    return p.adapt(name, h, bias ? add(y, p.add(`${name}.bias`, [out], "zeros")) : y, inp, out);
   };
   const embed = p.add("model.embed_tokens.weight", [V, D], std);
   const { cos, sin } = ropeTables(x.positionIds, E, c.ropeTheta); // (B,1,T,E)

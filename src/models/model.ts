@@ -8,7 +8,7 @@ import { grad } from "../graph/autodiff.ts";
 import { concat, input, mul } from "../graph/ops.ts";
 import { crossEntropySum } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
-import { type ParamSpec, ParamTable } from "./params.ts";
+import { type LinearAdapter, type ParamSpec, ParamTable } from "./params.ts";
 import { gpt2Forward } from "./gpt2.ts";
 import { llamaForward } from "./llama.ts";
 
@@ -68,13 +68,17 @@ export function forwardInputs(pastOf?: DecoderConfig): ForwardInputs {
 }
 
 /** The forward graph of `config`: logits (B,T,V) plus the parameter table it declared. */
-export function buildForward(config: DecoderConfig, x: ForwardInputs = forwardInputs()): {
+export function buildForward(
+  config: DecoderConfig,
+  x: ForwardInputs = forwardInputs(),
+  adapter?: LinearAdapter,
+): {
   logits: Tensor;
   params: ParamTable;
   inputs: ForwardInputs;
   present: KV[];
 } {
-  const params = new ParamTable();
+  const params = new ParamTable(adapter);
   const present: KV[] = [];
   const fwd = config.arch === "gpt2" ? gpt2Forward : llamaForward;
   const logits = fwd(config, params, x, present);
@@ -99,8 +103,8 @@ export function buildCachedForward(
 }
 
 /** Parameter specs of `config` (HF names, storage shapes, init) without building a graph. */
-export function paramSpecs(config: DecoderConfig): ParamSpec[] {
-  return buildForward(config).params.specs;
+export function paramSpecs(config: DecoderConfig, adapter?: LinearAdapter): ParamSpec[] {
+  return buildForward(config, forwardInputs(), adapter).params.specs;
 }
 
 /** Output name of the gradient of parameter `name`. */
@@ -119,12 +123,15 @@ export const gradName = (name: string): string => `grad:${name}`;
  * const { outputs } = buildLossGraph(cfg);
  * ```
  */
-export function buildLossGraph(config: DecoderConfig, opts: { trainable?: (name: string) => boolean } = {}): {
+export function buildLossGraph(
+  config: DecoderConfig,
+  opts: { trainable?: (name: string) => boolean; adapter?: LinearAdapter } = {},
+): {
   outputs: Record<string, Tensor>;
   params: ParamTable;
   trainable: string[];
 } {
-  const { logits, params } = buildForward(config);
+  const { logits, params } = buildForward(config, forwardInputs(), opts.adapter);
   const labels = input(INPUT_NAMES.labels, "int64", ["batch", "seq"]);
   const weight = input(INPUT_NAMES.lossWeight, "float32", []);
   const { sum, count } = crossEntropySum(logits, labels);

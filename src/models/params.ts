@@ -4,10 +4,10 @@
  * residual projections scaled by 1/√(2L) as in the GPT-2 paper and nanoGPT).
  */
 import type { Tensor } from "../graph/ir.ts";
-import { input } from "../graph/ops.ts";
+import { add, input } from "../graph/ops.ts";
 
 /** How a parameter is initialised at random init. */
-export type Init = { normal: number } | "zeros" | "ones";
+export type Init = { normal: number } | { uniform: number } | "zeros" | "ones";
 
 /** One parameter of a model: its HF name, storage shape and random init. */
 export interface ParamSpec {
@@ -16,10 +16,26 @@ export interface ParamSpec {
   init: Init;
 }
 
+/**
+ * A hook on every linear layer: given the module path (HF names, e.g. `model.layers.0.self_attn.q_proj`),
+ * its input x (…, in) and the table, returns a term (…, out) to add to the layer's output (LoRA), or undefined.
+ */
+export type LinearAdapter = (module: string, x: Tensor, inDim: number, outDim: number, p: ParamTable) =>
+  | Tensor
+  | undefined;
+
 /** Collects parameter specs and creates their graph inputs (named by the HF key). */
 export class ParamTable {
   readonly specs: ParamSpec[] = [];
   readonly inputs: Map<string, Tensor> = new Map();
+
+  constructor(readonly adapter?: LinearAdapter) {}
+
+  /** `y` plus the adapter's term for linear `module` (input `x`), if an adapter targets it. */
+  adapt(module: string, x: Tensor, y: Tensor, inDim: number, outDim: number): Tensor {
+    const d = this.adapter?.(module, x, inDim, outDim, this);
+    return d ? add(y, d) : y;
+  }
 
   /** Declare a parameter and return its graph input. */
   add(name: string, shape: number[], init: Init): Tensor {
@@ -66,11 +82,23 @@ export function initParams(specs: readonly ParamSpec[], seed = 0): Map<string, F
     const n = s.shape.reduce((a, b) => a * b, 1);
     const a = new Float32Array(n);
     if (s.init === "ones") a.fill(1);
-    else if (s.init !== "zeros") {
+    else if (s.init !== "zeros" && "uniform" in s.init) {
+      const b = s.init.uniform; // uniform(−b, b) from the same stream: Φ(z) is uniform for z ~ N(0,1)
+      for (let i = 0; i < n; i++) a[i] = b * (2 * phi(randn()) - 1);
+    } else if (s.init !== "zeros") {
       const std = s.init.normal;
       for (let i = 0; i < n; i++) a[i] = randn() * std;
     }
     out.set(s.name, a);
   }
   return out;
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7). */
+function phi(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2, t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 -
+    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+      Math.exp(-x * x);
+  return 0.5 * (1 + (z < 0 ? -erf : erf));
 }

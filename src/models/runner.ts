@@ -6,8 +6,8 @@ import { lowerGraph } from "../graph/lower.ts";
 import type { Batch } from "../data/batch.ts";
 import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
 import type { DecoderConfig } from "./config.ts";
-import { buildForward, buildLossGraph, gradName, INPUT_NAMES } from "./model.ts";
-import type { ParamSpec } from "./params.ts";
+import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES, paramSpecs } from "./model.ts";
+import type { LinearAdapter, ParamSpec } from "./params.ts";
 
 /** Weights by HF name, float32, in storage layout. */
 export type Weights = Map<string, Float32Array>;
@@ -34,8 +34,9 @@ export class ModelRunner {
     readonly config: DecoderConfig,
     readonly backend: Backend = "wasm",
     readonly trainable?: (name: string) => boolean,
+    readonly adapter?: LinearAdapter,
   ) {
-    this.specs = buildForward(config).params.specs;
+    this.specs = paramSpecs(config, adapter);
   }
 
   /** Names of the parameters that get gradients. */
@@ -64,7 +65,8 @@ export class ModelRunner {
 
   /** Logits (B,T,V) of a batch. */
   async logits(w: Weights, b: Batch): Promise<HostTensor> {
-    this.#logits ??= createSession(lowerGraph({ logits: buildForward(this.config).logits }).bytes, {
+    const { logits } = buildForward(this.config, forwardInputs(), this.adapter);
+    this.#logits ??= createSession(lowerGraph({ logits }).bytes, {
       backend: this.backend,
     });
     const s = await this.#logits;
@@ -77,14 +79,15 @@ export class ModelRunner {
     w: Weights,
     b: Batch,
     weight: number = 1 / Math.max(1, b.targetTokens),
+    extra: Record<string, HostTensor> = {},
   ): Promise<LossAndGrad> {
     if (!this.#loss) {
-      const g = buildLossGraph(this.config, { trainable: this.trainable });
+      const g = buildLossGraph(this.config, { trainable: this.trainable, adapter: this.adapter });
       this.#trainable = g.trainable;
       this.#loss = createSession(lowerGraph(g.outputs).bytes, { backend: this.backend });
     }
     const s = await this.#loss;
-    const feeds = this.#weightFeeds(w, this.#tokenFeeds(b));
+    const feeds = this.#weightFeeds(w, { ...extra, ...this.#tokenFeeds(b) });
     feeds[INPUT_NAMES.lossWeight] = { dtype: "float32", shape: [], data: new Float32Array([weight]) };
     const res = await s.run(feeds);
     const grads = new Map<string, Float32Array>();

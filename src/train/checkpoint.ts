@@ -26,7 +26,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     );
   try {
     await Deno.mkdir(tmp, { recursive: true });
-    await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors(f32(trainer.weights)));
+    const trainable = trainer.runner.trainable ?? (() => true);
+    const own = new Map([...trainer.weights].filter(([k]) => trainable(k))); // frozen base weights stay out
+    await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors(f32(own)));
     const opt = trainer.optimizer;
     await Deno.writeFile(
       join(tmp, OPTIM),
@@ -48,7 +50,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
 export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<TrainerState> {
   const { state } = JSON.parse(await Deno.readTextFile(join(dir, STATE))) as { state: TrainerState };
   const w = await readSafetensors(join(dir, WEIGHTS));
+  const trainable = trainer.runner.trainable ?? (() => true);
   for (const [k, arr] of trainer.weights) {
+    if (!trainable(k)) continue;
     const t = w.tensors.get(k);
     if (!t) throw new Error(`checkpoint ${dir}: weight ${k} is missing`);
     arr.set(toFloat32(t));

@@ -10,8 +10,16 @@ import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt } from "../optim/schedule.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner, type Weights } from "../models/runner.ts";
+import type { LinearAdapter } from "../models/params.ts";
+import { DROPOUT_SEED } from "../lora/lora.ts";
 import type { Backend } from "../runtime/session.ts";
 import { type TrainOptions, type TrainOptionsInput, TrainOptionsSchema } from "./options.ts";
+
+/** Which parameters train and an optional linear-layer adapter (LoRA); default: all, none. */
+export interface TrainableModel {
+  trainable?: (name: string) => boolean;
+  adapter?: LinearAdapter;
+}
 
 /** What one optimizer step reports. */
 export interface StepInfo {
@@ -61,10 +69,14 @@ export class Trainer {
     readonly examples: Example[],
     opts: TrainOptionsInput = {},
     backend: Backend = "wasm",
+    model: TrainableModel = {},
   ) {
     if (examples.length === 0) throw new Error("no training rows");
     this.opts = TrainOptionsSchema.parse(opts);
-    this.runner = new ModelRunner(config, backend);
+    this.runner = new ModelRunner(config, backend, model.trainable, model.adapter);
+    for (const s of this.runner.specs) {
+      if (!weights.has(s.name)) throw new Error(`no initial value for parameter ${s.name}`);
+    }
     const o = this.opts;
     this.optimizer = new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
     this.#order = shuffledOrder(examples.length, o.seed);
@@ -93,8 +105,10 @@ export class Trainer {
     if (tokens === 0) throw new Error(`step ${step}: the batch has no target tokens`);
     let loss = 0;
     const acc = new Map<string, Float32Array>();
-    for (const b of micro) {
-      const r = await this.runner.lossAndGrad(this.weights, b, 1 / tokens);
+    for (const [i, b] of micro.entries()) {
+      const seed = BigInt(o.seed) * 1_000_003n + BigInt(step) * 1024n + BigInt(i); // per-step dropout masks
+      const extra = { [DROPOUT_SEED]: { dtype: "int64" as const, shape: [], data: BigInt64Array.of(seed) } };
+      const r = await this.runner.lossAndGrad(this.weights, b, 1 / tokens, extra);
       loss += r.lossSum;
       for (const [k, g] of r.grads) {
         const a = acc.get(k);
