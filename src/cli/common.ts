@@ -5,6 +5,8 @@
 import { z } from "zod";
 import { BACKENDS } from "../runtime/session.ts";
 import { type LoadedModel, loadModel } from "../models/load.ts";
+import { loadAdapter } from "../lora/peft.ts";
+import { mergeAdapters } from "../lora/merge.ts";
 import { readJsonl } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
 
@@ -12,6 +14,7 @@ import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
 export const CommonFlags = z.object({
   backend: z.enum(BACKENDS).default("wasm").describe("onnxruntime backend: wasm | webgpu | node"),
   truncate: z.boolean().default(false).describe("cut rows longer than the context instead of failing"),
+  adapter: z.string().optional().describe("LoRA adapter dir(s), comma-separated, merged into the weights"),
 });
 
 /** The zod type under optional/default wrappers ("number", "boolean", "string", …). */
@@ -59,13 +62,22 @@ export function modelPath(model: string): string {
   return model === "default" ? new URL("../../models/default", import.meta.url).pathname : model;
 }
 
-/** Load a model and tokenize a JSONL file against it. */
+/** Load a model and merge LoRA adapters (comma-separated PEFT dirs) into its weights. */
+export async function loadModelWithAdapters(model: string, adapters?: string): Promise<LoadedModel> {
+  const m = await loadModel(modelPath(model));
+  const dirs = adapters?.split(",").map((a) => a.trim()).filter(Boolean) ?? [];
+  if (dirs.length) mergeAdapters(m.config, m.weights, await Promise.all(dirs.map(loadAdapter)));
+  return m;
+}
+
+/** Load a model (with optional adapters) and tokenize a JSONL file against it. */
 export async function loadModelAndData(
   model: string,
   data: string,
   truncate: boolean,
+  adapters?: string,
 ): Promise<{ model: LoadedModel; examples: Example[] }> {
-  const m = await loadModel(modelPath(model));
+  const m = await loadModelWithAdapters(model, adapters);
   const rows = await readJsonl(data);
   if (rows.length === 0) throw new Error(`${data}: no rows`);
   const needsTok = rows.some((r) => !("input_ids" in r));

@@ -14,7 +14,7 @@ export const EvalFlags = CommonFlags.extend({
 /** Run `eval`; returns the stdout JSON. */
 export async function evalCommand(argv: string[]): Promise<{ loss: number; ppl: number; tokens: number }> {
   const f = parseFlags(EvalFlags, argv);
-  const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate);
+  const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate, f.adapter);
   progress(`eval: ${examples.length} rows, backend ${f.backend}`);
   const runner = new ModelRunner(model.config, f.backend);
   try {

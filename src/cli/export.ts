@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { exportTransformersJs } from "../io/export_transformersjs.ts";
-import { modelPath, parseFlags, progress } from "./common.ts";
+import { BACKENDS } from "../runtime/session.ts";
+import { loadModelWithAdapters, modelPath, parseFlags, progress } from "./common.ts";
 
 /** Export formats. */
 export const EXPORT_FORMATS = ["transformersjs"] as const;
@@ -15,6 +16,10 @@ export const ExportFlags = z.strictObject({
   model: z.string().describe("HF model dir, or 'default'"),
   format: z.enum(EXPORT_FORMATS).describe("output format: transformersjs"),
   out: z.string().describe("output dir (created, or its files replaced)"),
+  adapter: z.string().optional().describe(
+    "LoRA adapter dir(s), comma-separated, merged into the exported weights",
+  ),
+  backend: z.enum(BACKENDS).default("wasm").describe("unused by export; accepted like every command"),
 });
 
 /**
@@ -29,7 +34,8 @@ export const ExportFlags = z.strictObject({
 export async function exportCommand(argv: string[]): Promise<{ files: string[] }> {
   const f = parseFlags(ExportFlags, argv);
   progress(`export: ${f.model} → ${f.out} (${f.format})`);
-  const { files } = await exportTransformersJs(modelPath(f.model), f.out);
+  const weights = f.adapter ? (await loadModelWithAdapters(f.model, f.adapter)).weights : undefined;
+  const { files } = await exportTransformersJs(modelPath(f.model), f.out, { weights });
   progress(`export: wrote ${files.length} files`);
   return { files };
 }

@@ -1,9 +1,8 @@
 /** @module `generate`: continue a text prompt (greedy by default; temperature, top-k, top-p). */
 import { z } from "zod";
-import { loadModel } from "../models/load.ts";
 import { loadTokenizer } from "../data/tokenize.ts";
 import { Generator } from "../models/generate.ts";
-import { CommonFlags, modelPath, parseFlags } from "./common.ts";
+import { CommonFlags, loadModelWithAdapters, parseFlags } from "./common.ts";
 
 /** Flags of `generate`. */
 export const GenerateFlags = CommonFlags.extend({
@@ -19,7 +18,7 @@ export const GenerateFlags = CommonFlags.extend({
 /** Run `generate`; returns the stdout JSON. */
 export async function generateCommand(argv: string[]): Promise<{ text: string }> {
   const f = parseFlags(GenerateFlags, argv);
-  const model = await loadModel(modelPath(f.model));
+  const model = await loadModelWithAdapters(f.model, f.adapter);
   if (!model.hasTokenizer) throw new Error(`--model ${f.model}: the model dir has no tokenizer.json`);
   const tok = await loadTokenizer(model.dir);
   const g = new Generator(model.config, f.backend);

@@ -18,7 +18,7 @@ export const GradFlags = CommonFlags.extend({
 /** Run `grad`; returns the stdout JSON. */
 export async function gradCommand(argv: string[]): Promise<{ loss: number; tokens: number }> {
   const f = parseFlags(GradFlags, argv);
-  const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate);
+  const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate, f.adapter);
   const batch = makeBatch(examples);
   if (batch.targetTokens === 0) throw new Error(`${f.data}: no target tokens (every label is -100)`);
   progress(`grad: ${examples.length} rows, ${batch.targetTokens} target tokens, backend ${f.backend}`);

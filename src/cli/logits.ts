@@ -15,7 +15,7 @@ export const LogitsFlags = CommonFlags.extend({
 /** Run `logits`; returns the stdout JSON. */
 export async function logitsCommand(argv: string[]): Promise<{ rows: number }> {
   const f = parseFlags(LogitsFlags, argv);
-  const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate);
+  const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate, f.adapter);
   const batch = makeBatch(examples);
   progress(`logits: ${examples.length} rows, backend ${f.backend}`);
   const runner = new ModelRunner(model.config, f.backend);

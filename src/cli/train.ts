@@ -9,10 +9,12 @@ import { Trainer } from "../train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { saveModelDir } from "../io/hf_dir.ts";
 import { peakRssMb } from "../util/rss.ts";
+import { setupLora } from "../lora/setup.ts";
 import { CommonFlags, loadModelAndData, parseFlags, progress } from "./common.ts";
 
-/** Methods of `train`; only `full` is built so far. */
+/** Methods of `train`. */
 export const METHODS = ["full", "lora", "galore", "qgalore", "dct"] as const;
+const BUILT = ["full", "lora"];
 
 /** Flags of `train`. */
 export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
@@ -25,6 +27,17 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
     "checkpoint every N steps (needs --checkpoint-dir)",
   ),
   resume: z.boolean().default(false).describe("continue from --checkpoint-dir"),
+  rank: z.number().int().positive().max(4096).default(8).describe("LoRA rank (PEFT r)"),
+  loraAlpha: z.number().positive().optional().describe("LoRA α (default: the rank, so scale 1)"),
+  loraDropout: z.number().min(0).lt(1).default(0).describe("dropout on the LoRA input"),
+  rslora: z.boolean().default(false).describe("scale α/√r (rsLoRA)"),
+  targets: z.string().optional().describe(
+    "comma-separated module suffixes (default q_proj,v_proj; GPT-2 c_attn)",
+  ),
+  rankAllocation: z.enum(["uniform", "sensitivity"]).default("uniform").describe("how ranks are spread"),
+  rankBudget: z.number().int().positive().optional().describe(
+    "sum of ranks over adapted modules (sensitivity)",
+  ),
   untilStep: z.number().int().positive().optional()
     .describe(
       "stop after this step with a checkpoint, to resume later (time-boxed chunks); no model dir is written",
@@ -34,13 +47,25 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
 /** Run `train`; returns the stdout JSON. */
 export async function trainCommand(argv: string[]): Promise<Record<string, number>> {
   const f = parseFlags(TrainFlags, argv);
-  if (f.method !== "full") throw new Error(`--method ${f.method}: not built yet (available: full)`);
+  if (!BUILT.includes(f.method)) {
+    throw new Error(`--method ${f.method}: not built yet (available: ${BUILT.join(", ")})`);
+  }
+  if (f.rankAllocation !== "uniform") throw new Error(`--rank-allocation ${f.rankAllocation}: not built yet`);
   if ((f.saveEvery || f.resume || f.untilStep) && !f.checkpointDir) {
     throw new Error("--checkpoint-dir: required by --save-every, --resume and --until-step");
   }
   const stop = Math.min(f.steps, f.untilStep ?? f.steps);
   const { model, examples } = await loadModelAndData(f.model, f.data, f.truncate);
-  const trainer = new Trainer(model.config, model.weights, examples, f, f.backend);
+  const lora = f.method === "lora"
+    ? setupLora(model.config, model.weights, {
+      rank: f.rank,
+      alpha: f.loraAlpha ?? f.rank,
+      dropout: f.loraDropout,
+      rslora: f.rslora,
+      targets: f.targets?.split(",").map((t) => t.trim()).filter(Boolean),
+    }, f.seed)
+    : undefined;
+  const trainer = new Trainer(model.config, model.weights, examples, f, f.backend, lora?.model);
   if (f.resume) progress(`resumed at step ${(await loadCheckpoint(f.checkpointDir!, trainer)).step}`);
   progress(`train: ${examples.length} rows, ${f.steps} steps, method ${f.method}, backend ${f.backend}`);
   const infos = [];
@@ -66,6 +91,10 @@ export async function trainCommand(argv: string[]): Promise<Record<string, numbe
     optimizer_state_bytes: trainer.optimizer.stateBytes,
   };
   if (trainer.state.step < f.steps) return result; // a chunk of a longer run: the checkpoint holds it
+  if (lora) {
+    await lora.save(f.out, model.weights, f.model);
+    return result;
+  }
   const shapes = new Map(trainer.runner.specs.map((s) => [s.name, s.shape]));
   await saveModelDir(
     f.out,

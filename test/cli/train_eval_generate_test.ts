@@ -131,7 +131,7 @@ Deno.test("cli generate: greedy continuation of a text prompt; bad flags are nam
     "3",
   ]);
   assert.match(unknown.err, /--stepz: unknown flag/);
-  const lora = await cli([
+  const galore = await cli([
     "train",
     "--model",
     join(dir, "m"),
@@ -140,7 +140,7 @@ Deno.test("cli generate: greedy continuation of a text prompt; bad flags are nam
     "--out",
     "y",
     "--method",
-    "lora",
+    "galore",
   ]);
-  assert.match(lora.err, /--method lora: not built yet/);
+  assert.match(galore.err, /--method galore: not built yet/);
 });
