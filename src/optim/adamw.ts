@@ -3,6 +3,7 @@
  * bias-corrected moments, ε added to √v̂, decoupled weight decay applied as w ← w(1 − lr·λ)
  * before the Adam step. Defaults β = (0.9, 0.999), ε = 1e-8, λ = 0.01 as `torch.optim.AdamW`.
  */
+import type { Optimizer } from "./optimizer.ts";
 
 /** AdamW hyper-parameters. */
 export interface AdamWOptions {
@@ -15,7 +16,7 @@ export interface AdamWOptions {
 }
 
 /** Per-parameter AdamW state: step count and the two moments. */
-export class AdamW {
+export class AdamW implements Optimizer {
   readonly m: Map<string, Float32Array> = new Map();
   readonly v: Map<string, Float32Array> = new Map();
   step: number = 0;
@@ -64,6 +65,11 @@ export class AdamW {
         w[i] = w[i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
       }
     }
+  }
+
+  /** State tensors by kind, for checkpoints. */
+  state(): Record<string, Map<string, Float32Array>> {
+    return { m: this.m, v: this.v };
   }
 
   /** Bytes held by the optimizer state. */

@@ -32,7 +32,10 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     const opt = trainer.optimizer;
     await Deno.writeFile(
       join(tmp, OPTIM),
-      serializeSafetensors({ ...f32(opt.m, "m."), ...f32(opt.v, "v.") }, { step: String(opt.step) }),
+      serializeSafetensors(
+        Object.assign({}, ...Object.entries(opt.state()).map(([kind, m]) => f32(m, `${kind}.`))),
+        { step: String(opt.step) },
+      ),
     );
     await Deno.writeTextFile(
       join(tmp, STATE),
@@ -59,9 +62,13 @@ export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<Tra
   }
   const o = await readSafetensors(join(dir, OPTIM));
   const opt = trainer.optimizer;
-  opt.m.clear();
-  opt.v.clear();
-  for (const [k, t] of o.tensors) (k.startsWith("m.") ? opt.m : opt.v).set(k.slice(2), toFloat32(t).slice());
+  const kinds = opt.state();
+  for (const m of Object.values(kinds)) m.clear();
+  for (const [k, t] of o.tensors) {
+    const dot = k.indexOf("."), m = kinds[k.slice(0, dot)];
+    if (!m) throw new Error(`checkpoint ${dir}: unknown optimizer state ${k}`);
+    m.set(k.slice(dot + 1), toFloat32(t).slice());
+  }
   opt.step = Number(o.metadata.step);
   trainer.restore(state);
   return state;

@@ -16,8 +16,15 @@ export const TrainOptionsSchema = z.object({
     "learning-rate schedule after warm-up (HF default linear)",
   ),
   weightDecay: z.number().nonnegative().max(1).default(0).describe("decoupled weight decay λ (HF default 0)"),
-  beta1: z.number().min(0).lt(1).default(0.9).describe("Adam β₁"),
-  beta2: z.number().min(0).lt(1).default(0.999).describe("Adam β₂"),
+  optimizer: z.enum(["adamw", "sophia"]).default("adamw").describe(
+    "optimizer: AdamW, or Sophia-G (diagonal Hessian)",
+  ),
+  beta1: z.number().min(0).lt(1).optional().describe("β₁ (default 0.9 AdamW, 0.965 Sophia)"),
+  beta2: z.number().min(0).lt(1).optional().describe("β₂ (default 0.999 AdamW, 0.99 Sophia)"),
+  rho: z.number().positive().default(0.04).describe("Sophia ρ (official default 0.04)"),
+  hessInterval: z.number().int().positive().default(10).describe(
+    "Sophia: refresh the Hessian estimate every k steps",
+  ),
   eps: z.number().positive().default(1e-8).describe("Adam ε"),
   maxGradNorm: z.number().nonnegative().default(1).describe(
     "global gradient-norm clip; 0 disables (HF default 1.0)",

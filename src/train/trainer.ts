@@ -6,6 +6,8 @@
 import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/tokenize.ts";
 import { AdamW } from "../optim/adamw.ts";
+import { Sophia } from "../optim/sophia.ts";
+import { gnbDiagonal } from "../curvature/hutchinson.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt } from "../optim/schedule.ts";
 import type { DecoderConfig } from "../models/config.ts";
@@ -57,7 +59,7 @@ export function shuffledOrder(n: number, seed: number): number[] {
 export class Trainer {
   readonly opts: TrainOptions;
   readonly runner: ModelRunner;
-  readonly optimizer: AdamW;
+  readonly optimizer: AdamW | Sophia;
   state: TrainerState = { step: 0, cursor: 0, epoch: 0, losses: [] };
   #order: number[];
   #tokens = 0;
@@ -78,7 +80,9 @@ export class Trainer {
       if (!weights.has(s.name)) throw new Error(`no initial value for parameter ${s.name}`);
     }
     const o = this.opts;
-    this.optimizer = new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
+    this.optimizer = o.optimizer === "sophia"
+      ? new Sophia({ beta1: o.beta1, beta2: o.beta2, rho: o.rho, weightDecay: o.weightDecay })
+      : new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
     this.#order = shuffledOrder(examples.length, o.seed);
   }
 
@@ -121,6 +125,11 @@ export class Trainer {
       throw new Error(
         `step ${step}: loss is ${loss}, gradient norm ${gradNorm} (not finite); weights left unchanged`,
       );
+    }
+    const opt = this.optimizer;
+    if (opt instanceof Sophia && (step - 1) % o.hessInterval === 0) {
+      // Sophia-G: a Gauss-Newton-Bartlett estimate on this step's first micro-batch, labels sampled from the model
+      opt.updateHessian(await gnbDiagonal(this.runner, this.weights, micro[0], o.seed * 7919 + step));
     }
     const lr = lrAt(o.schedule, o.lr, this.state.step, o.steps, o.warmup);
     this.optimizer.update(this.weights, acc, lr);
