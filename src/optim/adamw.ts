@@ -2,8 +2,11 @@
  * @module AdamW (Loshchilov & Hutter 2019, Algorithm 2) with PyTorch / HF semantics:
  * bias-corrected moments, ε added to √v̂, decoupled weight decay applied as w ← w(1 − lr·λ)
  * before the Adam step. Defaults β = (0.9, 0.999), ε = 1e-8, λ = 0.01 as `torch.optim.AdamW`.
+ * Parameters with a {@link Projector} keep their moments in the projector's space (GaLore, Q-GaLore,
+ * DCT): R = project(G), moments on R, W ← W − lr·projectBack(m̂/(√v̂+ε)); without one, plain AdamW.
  */
 import type { Optimizer } from "./optimizer.ts";
+import type { Projector } from "./projector.ts";
 
 /** AdamW hyper-parameters. */
 export interface AdamWOptions {
@@ -13,6 +16,8 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Which parameters get weight decay (default: all, as torch.optim.AdamW on one group). */
   decay?: (name: string) => boolean;
+  /** Per-parameter gradient projectors (default: none, i.e. identity). */
+  projectors?: Map<string, Projector>;
 }
 
 /** Per-parameter AdamW state: step count and the two moments. */
@@ -25,6 +30,7 @@ export class AdamW implements Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
   readonly #decay: (name: string) => boolean;
+  readonly projectors: Map<string, Projector>;
 
   constructor(o: AdamWOptions = {}) {
     this.beta1 = o.beta1 ?? 0.9;
@@ -32,6 +38,7 @@ export class AdamW implements Optimizer {
     this.eps = o.eps ?? 1e-8;
     this.weightDecay = o.weightDecay ?? 0.01;
     this.#decay = o.decay ?? (() => true);
+    this.projectors = o.projectors ?? new Map();
   }
 
   /**
@@ -49,32 +56,65 @@ export class AdamW implements Optimizer {
     const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - b1 ** this.step, bc2 = 1 - b2 ** this.step;
     const stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
-    for (const [name, g] of grads) {
+    for (const [name, full] of grads) {
       const w = weights.get(name);
       if (!w) throw new Error(`AdamW: no weight for gradient ${name}`);
+      const proj = this.projectors.get(name);
+      const g = proj ? proj.project(full, this.step - 1) : full;
       let m = this.m.get(name), v = this.v.get(name);
-      if (!m || !v) {
-        this.m.set(name, m = new Float32Array(w.length));
-        this.v.set(name, v = new Float32Array(w.length));
+      if (!m || !v || m.length !== g.length) {
+        this.m.set(name, m = new Float32Array(g.length));
+        this.v.set(name, v = new Float32Array(g.length));
       }
       const keep = this.#decay(name) ? 1 - lr * this.weightDecay : 1;
-      for (let i = 0; i < w.length; i++) {
+      if (!proj) {
+        for (let i = 0; i < w.length; i++) {
+          const gi = g[i];
+          const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+          const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+          w[i] = w[i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
+        }
+        continue;
+      }
+      const u = new Float32Array(g.length); // m̂/(√v̂+ε) in the projected space
+      for (let i = 0; i < g.length; i++) {
         const gi = g[i];
         const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
         const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-        w[i] = w[i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
+        u[i] = mi / bc1 / (Math.sqrt(vi) / sqrtBc2 + eps);
       }
+      const dw = proj.projectBack(u);
+      for (let i = 0; i < w.length; i++) w[i] = w[i] * keep - lr * dw[i];
     }
   }
 
   /** State tensors by kind, for checkpoints. */
   state(): Record<string, Map<string, Float32Array>> {
-    return { m: this.m, v: this.v };
+    const kinds: Record<string, Map<string, Float32Array>> = { m: this.m, v: this.v };
+    for (const [name, p] of this.projectors) {
+      for (const [k, a] of Object.entries(p.state())) (kinds[`proj_${k}`] ??= new Map()).set(name, a);
+    }
+    return kinds;
   }
 
-  /** Bytes held by the optimizer state. */
+  loadState(kinds: Record<string, Map<string, Float32Array>>): void {
+    for (const [kind, m] of [["m", this.m], ["v", this.v]] as const) {
+      m.clear();
+      for (const [k, a] of kinds[kind] ?? []) m.set(k, a);
+    }
+    for (const [name, p] of this.projectors) {
+      const s: Record<string, Float32Array> = {};
+      for (const [kind, m] of Object.entries(kinds)) {
+        if (kind.startsWith("proj_") && m.has(name)) s[kind.slice(5)] = m.get(name)!;
+      }
+      p.load(s);
+    }
+  }
+
+  /** Bytes held by the optimizer state (moments and projectors). */
   get stateBytes(): number {
     let n = 0;
+    for (const p of this.projectors.values()) n += p.stateBytes;
     for (const a of this.m.values()) n += a.byteLength;
     for (const a of this.v.values()) n += a.byteLength;
     return n;

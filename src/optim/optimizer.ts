@@ -8,6 +8,8 @@ export interface Optimizer {
   update(weights: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void;
   /** Named per-parameter state tensors (e.g. AdamW {m, v}), for checkpoints. */
   state(): Record<string, Map<string, Float32Array>>;
+  /** Restore what {@link state} returned. */
+  loadState(kinds: Record<string, Map<string, Float32Array>>): void;
   /** Bytes held by the state (measured from the arrays). */
   readonly stateBytes: number;
 }

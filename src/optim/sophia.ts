@@ -77,6 +77,13 @@ export class Sophia implements Optimizer {
     return { m: this.m, h: this.h };
   }
 
+  loadState(kinds: Record<string, Map<string, Float32Array>>): void {
+    for (const [kind, m] of [["m", this.m], ["h", this.h]] as const) {
+      m.clear();
+      for (const [k, a] of kinds[kind] ?? []) m.set(k, a);
+    }
+  }
+
   /** Bytes held by the optimizer state. */
   get stateBytes(): number {
     let n = 0;

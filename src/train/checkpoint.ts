@@ -24,6 +24,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     Object.fromEntries(
       [...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
     );
+  // optimizer state may live in a projected (low-rank) space: store it flat
+  const flat = (m: Map<string, Float32Array>, prefix: string) =>
+    Object.fromEntries([...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: [v.length], data: v }]));
   try {
     await Deno.mkdir(tmp, { recursive: true });
     const trainable = trainer.runner.trainable ?? (() => true);
@@ -33,7 +36,7 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     await Deno.writeFile(
       join(tmp, OPTIM),
       serializeSafetensors(
-        Object.assign({}, ...Object.entries(opt.state()).map(([kind, m]) => f32(m, `${kind}.`))),
+        Object.assign({}, ...Object.entries(opt.state()).map(([kind, m]) => flat(m, `${kind}.`))),
         { step: String(opt.step) },
       ),
     );
@@ -62,13 +65,12 @@ export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<Tra
   }
   const o = await readSafetensors(join(dir, OPTIM));
   const opt = trainer.optimizer;
-  const kinds = opt.state();
-  for (const m of Object.values(kinds)) m.clear();
+  const kinds: Record<string, Map<string, Float32Array>> = {};
   for (const [k, t] of o.tensors) {
-    const dot = k.indexOf("."), m = kinds[k.slice(0, dot)];
-    if (!m) throw new Error(`checkpoint ${dir}: unknown optimizer state ${k}`);
-    m.set(k.slice(dot + 1), toFloat32(t).slice());
+    const dot = k.indexOf(".");
+    (kinds[k.slice(0, dot)] ??= new Map()).set(k.slice(dot + 1), toFloat32(t).slice());
   }
+  opt.loadState(kinds);
   opt.step = Number(o.metadata.step);
   trainer.restore(state);
   return state;

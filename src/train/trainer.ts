@@ -7,6 +7,7 @@ import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/tokenize.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { Sophia } from "../optim/sophia.ts";
+import type { Projector } from "../optim/projector.ts";
 import { gnbDiagonal } from "../curvature/hutchinson.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt } from "../optim/schedule.ts";
@@ -21,6 +22,8 @@ import { type TrainOptions, type TrainOptionsInput, TrainOptionsSchema } from ".
 export interface TrainableModel {
   trainable?: (name: string) => boolean;
   adapter?: LinearAdapter;
+  /** Gradient projectors per weight (GaLore, Q-GaLore, DCT); AdamW keeps their moments low-rank. */
+  projectors?: Map<string, Projector>;
 }
 
 /** What one optimizer step reports. */
@@ -82,7 +85,13 @@ export class Trainer {
     const o = this.opts;
     this.optimizer = o.optimizer === "sophia"
       ? new Sophia({ beta1: o.beta1, beta2: o.beta2, rho: o.rho, weightDecay: o.weightDecay })
-      : new AdamW({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
+      : new AdamW({
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.eps,
+        weightDecay: o.weightDecay,
+        projectors: model.projectors,
+      });
     this.#order = shuffledOrder(examples.length, o.seed);
   }
 
