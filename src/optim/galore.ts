@@ -51,6 +51,11 @@ export class GaLoreProjector implements Projector {
     this.basis = b;
   }
 
+  /** The basis for this step's matmuls. */
+  protected currentBasis(): Float32Array {
+    return this.basis!;
+  }
+
   /** Whether the basis is due for a refresh at `step`. */
   protected due(step: number): boolean {
     return !this.basis || step % this.#o.updateGap === 0;
@@ -66,7 +71,7 @@ export class GaLoreProjector implements Projector {
       this.refreshes++;
       this.refreshSeconds += (performance.now() - t0) / 1000;
     }
-    const b = this.basis!, r = this.rank;
+    const b = this.currentBasis(), r = this.rank;
     return this.side === "right"
       ? matmul(g, transpose(b, r, this.n), this.m, this.n, r) // (m×n)(n×r) → m×r
       : matmul(b, g, r, this.m, this.n); // (r×m)(m×n) → r×n
@@ -77,7 +82,7 @@ export class GaLoreProjector implements Projector {
 
   /** α·N Q (right) or α·P N (left). */
   projectBack(u: Float32Array): Float32Array {
-    const b = this.basis!, r = this.rank;
+    const b = this.currentBasis(), r = this.rank;
     const dw = this.side === "right"
       ? matmul(u, b, this.m, r, this.n)
       : matmul(transpose(b, r, this.m), u, this.m, r, this.n);
