@@ -8,7 +8,7 @@ import { grad } from "../graph/autodiff.ts";
 import { concat, input, mul } from "../graph/ops.ts";
 import { crossEntropySum } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
-import { type LinearAdapter, type ParamSpec, ParamTable } from "./params.ts";
+import { type LinearAdapter, type ParamSpec, ParamTable, type WeightSource } from "./params.ts";
 import { gpt2Forward } from "./gpt2.ts";
 import { llamaForward } from "./llama.ts";
 
@@ -72,13 +72,14 @@ export function buildForward(
   config: DecoderConfig,
   x: ForwardInputs = forwardInputs(),
   adapter?: LinearAdapter,
+  source?: WeightSource,
 ): {
   logits: Tensor;
   params: ParamTable;
   inputs: ForwardInputs;
   present: KV[];
 } {
-  const params = new ParamTable(adapter);
+  const params = new ParamTable(adapter, source);
   const present: KV[] = [];
   const fwd = config.arch === "gpt2" ? gpt2Forward : llamaForward;
   const logits = fwd(config, params, x, present);
@@ -125,13 +126,13 @@ export const gradName = (name: string): string => `grad:${name}`;
  */
 export function buildLossGraph(
   config: DecoderConfig,
-  opts: { trainable?: (name: string) => boolean; adapter?: LinearAdapter } = {},
+  opts: { trainable?: (name: string) => boolean; adapter?: LinearAdapter; source?: WeightSource } = {},
 ): {
   outputs: Record<string, Tensor>;
   params: ParamTable;
   trainable: string[];
 } {
-  const { logits, params } = buildForward(config, forwardInputs(), opts.adapter);
+  const { logits, params } = buildForward(config, forwardInputs(), opts.adapter, opts.source);
   const labels = input(INPUT_NAMES.labels, "int64", ["batch", "seq"]);
   const weight = input(INPUT_NAMES.lossWeight, "float32", []);
   const { sum, count } = crossEntropySum(logits, labels);

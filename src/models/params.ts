@@ -24,12 +24,15 @@ export type LinearAdapter = (module: string, x: Tensor, inDim: number, outDim: n
   | Tensor
   | undefined;
 
+/** Where a weight comes from in the graph, when not a float32 input (e.g. INT8 codes dequantized in-graph). */
+export type WeightSource = (name: string, shape: number[]) => Tensor | undefined;
+
 /** Collects parameter specs and creates their graph inputs (named by the HF key). */
 export class ParamTable {
   readonly specs: ParamSpec[] = [];
   readonly inputs: Map<string, Tensor> = new Map();
 
-  constructor(readonly adapter?: LinearAdapter) {}
+  constructor(readonly adapter?: LinearAdapter, readonly source?: WeightSource) {}
 
   /** `y` plus the adapter's term for linear `module` (input `x`), if an adapter targets it. */
   adapt(module: string, x: Tensor, y: Tensor, inDim: number, outDim: number): Tensor {
@@ -40,7 +43,7 @@ export class ParamTable {
   /** Declare a parameter and return its graph input. */
   add(name: string, shape: number[], init: Init): Tensor {
     if (this.inputs.has(name)) return this.inputs.get(name)!;
-    const t = input(name, "float32", shape);
+    const t = this.source?.(name, shape) ?? input(name, "float32", shape);
     this.specs.push({ name, shape, init });
     this.inputs.set(name, t);
     return t;

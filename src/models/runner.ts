@@ -8,6 +8,7 @@ import { type Backend, createSession, type HostTensor, type Session } from "../r
 import type { DecoderConfig } from "./config.ts";
 import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES, paramSpecs } from "./model.ts";
 import type { LinearAdapter, ParamSpec } from "./params.ts";
+import type { QuantizedSource } from "../optim/int8_weights.ts";
 
 /** Weights by HF name, float32, in storage layout. */
 export type Weights = Map<string, Float32Array>;
@@ -35,8 +36,9 @@ export class ModelRunner {
     readonly backend: Backend = "wasm",
     readonly trainable?: (name: string) => boolean,
     readonly adapter?: LinearAdapter,
+    readonly source?: QuantizedSource,
   ) {
-    this.specs = paramSpecs(config, adapter);
+    this.specs = buildForward(config, forwardInputs(), adapter, source?.source).params.specs;
   }
 
   /** Names of the parameters that get gradients. */
@@ -56,6 +58,10 @@ export class ModelRunner {
 
   #weightFeeds(w: Weights, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
     for (const s of this.specs) {
+      if (this.source?.names.has(s.name)) {
+        Object.assign(feeds, this.source.feeds(s.name, w));
+        continue;
+      }
       const data = w.get(s.name);
       if (!data) throw new Error(`missing weight ${s.name}`);
       feeds[s.name] = { dtype: "float32", shape: s.shape, data };
@@ -65,7 +71,7 @@ export class ModelRunner {
 
   /** Logits (B,T,V) of a batch. */
   async logits(w: Weights, b: Batch): Promise<HostTensor> {
-    const { logits } = buildForward(this.config, forwardInputs(), this.adapter);
+    const { logits } = buildForward(this.config, forwardInputs(), this.adapter, this.source?.source);
     this.#logits ??= createSession(lowerGraph({ logits }).bytes, {
       backend: this.backend,
     });
@@ -82,7 +88,11 @@ export class ModelRunner {
     extra: Record<string, HostTensor> = {},
   ): Promise<LossAndGrad> {
     if (!this.#loss) {
-      const g = buildLossGraph(this.config, { trainable: this.trainable, adapter: this.adapter });
+      const g = buildLossGraph(this.config, {
+        trainable: this.trainable,
+        adapter: this.adapter,
+        source: this.source?.source,
+      });
       this.#trainable = g.trainable;
       this.#loss = createSession(lowerGraph(g.outputs).bytes, { backend: this.backend });
     }

@@ -18,6 +18,8 @@ export interface AdamWOptions {
   decay?: (name: string) => boolean;
   /** Per-parameter gradient projectors (default: none, i.e. identity). */
   projectors?: Map<string, Projector>;
+  /** Called with each parameter right after its update (Q-GaLore re-quantizes INT8 weights here). */
+  afterUpdate?: (name: string, w: Float32Array) => void;
 }
 
 /** Per-parameter AdamW state: step count and the two moments. */
@@ -31,6 +33,7 @@ export class AdamW implements Optimizer {
   readonly weightDecay: number;
   readonly #decay: (name: string) => boolean;
   readonly projectors: Map<string, Projector>;
+  readonly #after?: (name: string, w: Float32Array) => void;
 
   constructor(o: AdamWOptions = {}) {
     this.beta1 = o.beta1 ?? 0.9;
@@ -39,6 +42,7 @@ export class AdamW implements Optimizer {
     this.weightDecay = o.weightDecay ?? 0.01;
     this.#decay = o.decay ?? (() => true);
     this.projectors = o.projectors ?? new Map();
+    this.#after = o.afterUpdate;
   }
 
   /**
@@ -74,6 +78,7 @@ export class AdamW implements Optimizer {
           const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
           w[i] = w[i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
         }
+        this.#after?.(name, w);
         continue;
       }
       const u = new Float32Array(g.length); // m̂/(√v̂+ε) in the projected space
@@ -85,6 +90,7 @@ export class AdamW implements Optimizer {
       }
       const dw = proj.projectBack(u);
       for (let i = 0; i < w.length; i++) w[i] = w[i] * keep - lr * dw[i];
+      this.#after?.(name, w);
     }
   }
 

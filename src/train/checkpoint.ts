@@ -26,7 +26,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     );
   // optimizer state may live in a projected (low-rank) space: store it flat
   const flat = (m: Map<string, Float32Array>, prefix: string) =>
-    Object.fromEntries([...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: [v.length], data: v }]));
+    Object.fromEntries(
+      [...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: [v.length], data: v }]),
+    );
   try {
     await Deno.mkdir(tmp, { recursive: true });
     const trainable = trainer.runner.trainable ?? (() => true);

@@ -8,6 +8,7 @@ import type { Example } from "../data/tokenize.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { Sophia } from "../optim/sophia.ts";
 import type { Projector } from "../optim/projector.ts";
+import { type QuantizedSource, QuantizedWeights } from "../optim/int8_weights.ts";
 import { gnbDiagonal } from "../curvature/hutchinson.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt } from "../optim/schedule.ts";
@@ -24,6 +25,8 @@ export interface TrainableModel {
   adapter?: LinearAdapter;
   /** Gradient projectors per weight (GaLore, Q-GaLore, DCT); AdamW keeps their moments low-rank. */
   projectors?: Map<string, Projector>;
+  /** Weights that live as INT8 codes (Q-GaLore); `weights` must then be a {@link QuantizedWeights}. */
+  int8?: { source: QuantizedSource; groupSize: number };
 }
 
 /** What one optimizer step reports. */
@@ -78,7 +81,16 @@ export class Trainer {
   ) {
     if (examples.length === 0) throw new Error("no training rows");
     this.opts = TrainOptionsSchema.parse(opts);
-    this.runner = new ModelRunner(config, backend, model.trainable, model.adapter);
+    this.runner = new ModelRunner(config, backend, model.trainable, model.adapter, model.int8?.source);
+    const q = model.int8;
+    let rounds = 0;
+    const requantize = q && weights instanceof QuantizedWeights
+      ? (name: string, w: Float32Array) => {
+        // stochastic re-quantization, a fresh stream per (seed, update, parameter)
+        if (weights.codes.has(name)) weights.store(name, w, q.groupSize, this.opts.seed * 7919 + ++rounds);
+      }
+      : undefined;
+    if (q && !requantize) throw new Error("int8 weights need a QuantizedWeights map");
     for (const s of this.runner.specs) {
       if (!weights.has(s.name)) throw new Error(`no initial value for parameter ${s.name}`);
     }
@@ -91,6 +103,7 @@ export class Trainer {
         eps: o.eps,
         weightDecay: o.weightDecay,
         projectors: model.projectors,
+        afterUpdate: requantize,
       });
     this.#order = shuffledOrder(examples.length, o.seed);
   }

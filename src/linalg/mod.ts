@@ -1,0 +1,41 @@
+/**
+ * @module Linear-algebra kernels for the low-rank optimizers (GaLore, Q-GaLore, DCT) and K-FAC
+ * unlearning, as plain TypeScript. `referenceKernels` implements {@link LinalgKernels}; the WASM
+ * SIMD build with the same signatures is wasm/mod.ts `loadKernels()` (use it for real sizes).
+ */
+import type { LinalgKernels } from "./types.ts";
+import { qrOrthonormalize, svdTopR } from "./svd.ts";
+import { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
+import { dctBasis, dctTopR } from "./dct.ts";
+import { dequantize, quantize } from "./quant.ts";
+import { lowRankAdam } from "./adam.ts";
+
+export * from "./types.ts";
+export { qrOrthonormalize, svdTopR } from "./svd.ts";
+export { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
+export { dctBasis, dctSide, dctTopR } from "./dct.ts";
+export { dequantize, packInt4, quantize, unpackInt4 } from "./quant.ts";
+export { lowRankAdam } from "./adam.ts";
+
+/**
+ * The plain-TS kernel set.
+ *
+ * @example
+ * ```ts
+ * const k: LinalgKernels = referenceKernels;
+ * const { values } = k.eighSym(new Float32Array([2, 1, 1, 2]), 2);
+ * ```
+ */
+export const referenceKernels: LinalgKernels = {
+  qrOrthonormalize,
+  svdTopR,
+  eighSym,
+  cholesky,
+  choleskySolve,
+  kronInvVec,
+  dctBasis,
+  dctTopR,
+  quantize,
+  dequantize,
+  lowRankAdam,
+};

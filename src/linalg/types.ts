@@ -1,0 +1,259 @@
+/**
+ * @module Shared result types, argument checks and the {@link LinalgKernels} interface that both
+ * the plain-TS references (src/linalg/mod.ts `referenceKernels`) and the WASM kernels
+ * (wasm/mod.ts `WasmKernels`) implement. Matrices are row-major Float32Arrays with explicit
+ * dimensions.
+ */
+
+/** Options of the randomized SVD (Halko et al. 2011 defaults: p = 8 oversampling, q = 2). */
+export interface SvdOptions {
+  /** Extra sketch columns p (default 8); the sketch has min(r + p, m, n) columns. */
+  oversample?: number;
+  /** Power (subspace) iterations q (default 2). */
+  powerIters?: number;
+  /** Seed of the test matrix and of rank-deficiency fills (default 0). */
+  seed?: number;
+}
+
+/** Top-r SVD A ≈ U diag(S) Vt: U m×r, S (descending), Vt r×n. */
+export interface Svd {
+  u: Float32Array;
+  s: Float32Array;
+  vt: Float32Array;
+}
+
+/** Thin QR: Q m×k with orthonormal columns, R k×k upper triangular. */
+export interface Qr {
+  q: Float32Array;
+  r: Float32Array;
+}
+
+/** Symmetric eigendecomposition: ascending values, vectors n×n with eigenvector j in column j. */
+export interface Eigh {
+  values: Float32Array;
+  vectors: Float32Array;
+}
+
+/** Projection side of the DCT selection: "right" scores columns of G·Q, "left" rows of Qᵀ·G. */
+export type DctSide = "right" | "left";
+
+/** Options of {@link LinalgKernels.dctTopR}. */
+export interface DctOptions {
+  /** Default: "right" when m ≥ n, else "left" (see `dctSide`). */
+  side?: DctSide;
+  /** Alignment-score norm: 1 (official default `ell_norm = 1`) or 2. */
+  norm?: 1 | 2;
+}
+
+/** Selected DCT columns: indices by descending score (ties: lower index first). */
+export interface DctSelection {
+  side: DctSide;
+  indices: Int32Array;
+  scores: Float32Array;
+  /** S[:, idx] (m×r, right) or S[idx, :] (r×n, left): the projected gradient, no second matmul. */
+  projected: Float32Array;
+}
+
+/** Options of group quantization (Q-GaLore defaults: group 256; 8 bits for weights, 4 for P). */
+export interface QuantizeOptions {
+  bits?: 4 | 8;
+  groupSize?: number;
+  stochastic?: boolean;
+  seed?: number;
+}
+
+/** A group-quantized tensor; INT4 codes are packed two per byte, element 2i in the low nibble. */
+export interface Quantized {
+  bits: 4 | 8;
+  groupSize: number;
+  length: number;
+  data: Uint8Array;
+  scales: Float32Array;
+  zeros: Uint8Array;
+}
+
+/** Bias-correction convention of the low-rank Adam step. */
+export type AdamMode = "adamw" | "galore" | "none";
+
+/** Options of {@link LinalgKernels.lowRankAdam}. */
+export interface LowRankAdamOptions {
+  /** 1-based step count t after incrementing (used for bias correction). */
+  step: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /**
+   * "adamw" (default): N = m̂ / (√v̂ + ε), torch AdamW / DCT-AdamW. "galore": N = (√bc2/bc1)·m /
+   * (√v + ε), GaLore adamw.py (ε not bias-corrected). "none": N = m / (√v + ε).
+   */
+  mode?: AdamMode;
+  /** Where to write N (default: a new array). */
+  out?: Float32Array;
+}
+
+/** Every kernel, with the same signature in TS and WASM. */
+export interface LinalgKernels {
+  qrOrthonormalize(a: Float32Array, m: number, k: number, opts?: { seed?: number }): Qr;
+  svdTopR(a: Float32Array, m: number, n: number, r: number, opts?: SvdOptions): Svd;
+  eighSym(a: Float32Array, n: number): Eigh;
+  cholesky(a: Float32Array, n: number): Float32Array;
+  choleskySolve(l: Float32Array, n: number, b: Float32Array, k: number): Float32Array;
+  kronInvVec(
+    g: Float32Array,
+    dOut: number,
+    dIn: number,
+    eigS: Eigh,
+    eigA: Eigh,
+    damping: number,
+  ): Float32Array;
+  dctBasis(n: number): Float32Array;
+  dctTopR(
+    g: Float32Array,
+    m: number,
+    n: number,
+    basis: Float32Array,
+    r: number,
+    opts?: DctOptions,
+  ): DctSelection;
+  quantize(x: Float32Array, opts?: QuantizeOptions): Quantized;
+  dequantize(q: Quantized): Float32Array;
+  lowRankAdam(r: Float32Array, m: Float32Array, v: Float32Array, opts: LowRankAdamOptions): Float32Array;
+}
+
+/**
+ * Throw unless `n` is an integer ≥ `min`.
+ *
+ * @example
+ * ```ts
+ * checkDim("rank", 8); // ok; checkDim("rank", 0) throws
+ * ```
+ */
+export function checkDim(name: string, n: number, min = 1): void {
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${n}`);
+}
+
+/**
+ * Throw unless `a` is a Float32Array of rows·cols elements.
+ *
+ * @example
+ * ```ts
+ * checkMatrix("g", new Float32Array(6), 2, 3);
+ * ```
+ */
+export function checkMatrix(name: string, a: Float32Array, rows: number, cols: number): void {
+  if (!(a instanceof Float32Array)) throw new Error(`${name} must be a Float32Array`);
+  if (a.length !== rows * cols) {
+    throw new Error(`${name} must have ${rows}×${cols} = ${rows * cols} elements, got ${a.length}`);
+  }
+}
+
+/**
+ * Validated SVD options with defaults; `kk` is the sketch width min(r + p, m, n).
+ *
+ * @example
+ * ```ts
+ * svdArgs(new Float32Array(12), 3, 4, 2).kk; // 3
+ * ```
+ */
+export function svdArgs(
+  a: Float32Array,
+  m: number,
+  n: number,
+  r: number,
+  o: SvdOptions = {},
+): { oversample: number; powerIters: number; seed: number; kk: number } {
+  checkDim("m", m);
+  checkDim("n", n);
+  checkMatrix("a", a, m, n);
+  if (!Number.isInteger(r) || r < 1 || r > Math.min(m, n)) {
+    throw new Error(`r must be an integer in [1, min(m, n) = ${Math.min(m, n)}], got ${r}`);
+  }
+  const oversample = o.oversample ?? 8, powerIters = o.powerIters ?? 2;
+  checkDim("oversample", oversample, 0);
+  checkDim("powerIters", powerIters, 0);
+  return { oversample, powerIters, seed: (o.seed ?? 0) >>> 0, kk: Math.min(r + oversample, m, n) };
+}
+
+/**
+ * Throw unless `e` is an eigendecomposition of size n.
+ *
+ * @example
+ * ```ts
+ * checkEigh("eigA", { values: new Float32Array(2), vectors: new Float32Array(4) }, 2);
+ * ```
+ */
+export function checkEigh(name: string, e: Eigh, n: number): void {
+  checkMatrix(`${name}.values`, e.values, n, 1);
+  checkMatrix(`${name}.vectors`, e.vectors, n, n);
+}
+
+/**
+ * Validated quantization options with defaults (throws on NaN/±∞ input, as the official asserts).
+ *
+ * @example
+ * ```ts
+ * quantArgs(new Float32Array(4)).groupSize; // 256
+ * ```
+ */
+export function quantArgs(x: Float32Array, o: QuantizeOptions = {}): Required<QuantizeOptions> {
+  if (!(x instanceof Float32Array) || x.length === 0) throw new Error("x must be a non-empty Float32Array");
+  const bits = o.bits ?? 8, groupSize = o.groupSize ?? 256;
+  if (bits !== 4 && bits !== 8) throw new Error(`bits must be 4 or 8, got ${bits}`);
+  checkDim("groupSize", groupSize);
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) throw new Error(`x[${i}] is not finite (${x[i]})`);
+  }
+  return { bits, groupSize, stochastic: o.stochastic ?? false, seed: (o.seed ?? 0) >>> 0 };
+}
+
+/**
+ * Throw unless `q` is a consistent quantized tensor.
+ *
+ * @example
+ * ```ts
+ * checkQuantized(quantized);
+ * ```
+ */
+export function checkQuantized(q: Quantized): void {
+  if (q.bits !== 4 && q.bits !== 8) throw new Error(`bits must be 4 or 8, got ${q.bits}`);
+  checkDim("length", q.length);
+  checkDim("groupSize", q.groupSize);
+  const groups = Math.ceil(q.length / q.groupSize);
+  const bytes = q.bits === 8 ? q.length : Math.ceil(q.length / 2);
+  if (q.data.length !== bytes) throw new Error(`data must have ${bytes} bytes, got ${q.data.length}`);
+  if (q.scales.length !== groups || q.zeros.length !== groups) {
+    throw new Error(`scales and zeros must have ${groups} entries`);
+  }
+}
+
+/**
+ * Coefficients (b1, c1, b2, c2, a, e) of N = a·m / (√v + e) for the given Adam options, as f32.
+ *
+ * @example
+ * ```ts
+ * adamCoefficients(2, new Float32Array(2), new Float32Array(2), { step: 1 }).a; // √0.001 / 0.1
+ * ```
+ */
+export function adamCoefficients(
+  len: number,
+  m: Float32Array,
+  v: Float32Array,
+  o: LowRankAdamOptions,
+): { b1: number; c1: number; b2: number; c2: number; a: number; e: number } {
+  checkMatrix("m", m, len, 1);
+  checkMatrix("v", v, len, 1);
+  if (o.out) checkMatrix("out", o.out, len, 1);
+  checkDim("step", o.step);
+  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, mode = o.mode ?? "adamw";
+  for (const [k, x] of [["beta1", b1], ["beta2", b2]] as const) {
+    if (!(x >= 0 && x < 1)) throw new Error(`${k} must be in [0, 1), got ${x}`);
+  }
+  if (!(eps >= 0)) throw new Error(`eps must be ≥ 0, got ${eps}`);
+  const bc1 = 1 - b1 ** o.step, bc2 = 1 - b2 ** o.step;
+  const r = (x: number) => Math.fround(x);
+  if (mode === "none") return { b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2), a: 1, e: r(eps) };
+  const a = r(Math.sqrt(bc2) / bc1);
+  if (mode === "galore") return { b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2), a, e: r(eps) };
+  if (mode !== "adamw") throw new Error(`mode must be adamw, galore or none, got ${mode}`);
+  return { b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2), a, e: r(eps * Math.sqrt(bc2)) };
+}

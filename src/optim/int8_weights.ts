@@ -1,0 +1,82 @@
+/**
+ * @module INT8 weights without an fp32 master copy (Q-GaLore, Zhang et al. 2024, §3.2; official
+ * `q_galore_adamw8bit.py`): a targeted weight lives as uint8 codes + per-group (256) scale and
+ * zero point; the graph takes the codes and dequantizes them itself ((q − z)·s), so the gradient
+ * is taken w.r.t. the dequantized tensor; after each optimizer step the updated float weight is
+ * re-quantized with stochastic rounding (unbiased: E[q] = w/s) and the float copy dropped.
+ */
+import type { Tensor } from "../graph/ir.ts";
+import { cast, input, mul, reshape, slice, sub, unsqueeze } from "../graph/ops.ts";
+import { dequantize, quantize } from "../linalg/quant.ts";
+import type { Quantized } from "../linalg/types.ts";
+import type { WeightSource } from "../models/params.ts";
+import type { HostTensor } from "../runtime/session.ts";
+
+/** Weights map whose quantized entries dequantize on `get` (a transient float copy). */
+export class QuantizedWeights extends Map<string, Float32Array> {
+  readonly codes: Map<string, Quantized> = new Map();
+
+  /** Quantize `w` into codes (stochastic rounding with `seed` when `stochastic`) and drop its float copy. */
+  store(name: string, w: Float32Array, groupSize: number, seed: number, stochastic = true): void {
+    this.codes.set(name, quantize(w, { bits: 8, groupSize, stochastic, seed }));
+    super.delete(name);
+  }
+
+  override get(name: string): Float32Array | undefined {
+    const q = this.codes.get(name);
+    return q ? dequantize(q) : super.get(name);
+  }
+
+  override has(name: string): boolean {
+    return this.codes.has(name) || super.has(name);
+  }
+
+  /** Bytes of the codes, scales and zero points. */
+  get quantizedBytes(): number {
+    let n = 0;
+    for (const q of this.codes.values()) n += q.data.byteLength + q.scales.byteLength + q.zeros.byteLength;
+    return n;
+  }
+}
+
+/** The graph side: which weights enter as INT8 codes, and how to feed them. */
+export interface QuantizedSource {
+  names: Set<string>;
+  source: WeightSource;
+  feeds(name: string, w: Map<string, Float32Array>): Record<string, HostTensor>;
+}
+
+/**
+ * INT8 source for `names` with groups of `groupSize`: inputs `<name>#q` (uint8, padded to whole
+ * groups), `<name>#scale` (f32 [G]), `<name>#zero` (uint8 [G]) → W = reshape(((q − z)·s)[:numel]).
+ */
+export function int8Source(names: Set<string>, groupSize = 256): QuantizedSource {
+  const source: WeightSource = (name, shape) => {
+    if (!names.has(name)) return undefined;
+    const numel = shape.reduce((a, b) => a * b, 1), groups = Math.ceil(numel / groupSize);
+    const q = input(`${name}#q`, "uint8", [groups * groupSize]);
+    const s = input(`${name}#scale`, "float32", [groups]), z = input(`${name}#zero`, "uint8", [groups]);
+    const grouped = reshape(cast(q, "float32"), [groups, groupSize]);
+    const deq: Tensor = mul(sub(grouped, unsqueeze(cast(z, "float32"), [1])), unsqueeze(s, [1]));
+    const flat = reshape(deq, [groups * groupSize]);
+    return reshape(numel === groups * groupSize ? flat : slice(flat, 0, 0, numel), shape);
+  };
+  return {
+    names,
+    source,
+    feeds(name, w) {
+      const q = (w as QuantizedWeights).codes?.get(name);
+      if (!q) throw new Error(`weight ${name} is not quantized`);
+      if (q.bits !== 8 || q.groupSize !== groupSize) {
+        throw new Error(`${name}: expected INT8 groups of ${groupSize}`);
+      }
+      const padded = new Uint8Array(q.scales.length * groupSize);
+      padded.set(q.data);
+      return {
+        [`${name}#q`]: { dtype: "uint8", shape: [padded.length], data: padded },
+        [`${name}#scale`]: { dtype: "float32", shape: [q.scales.length], data: q.scales },
+        [`${name}#zero`]: { dtype: "uint8", shape: [q.zeros.length], data: q.zeros },
+      };
+    },
+  };
+}

@@ -1,0 +1,149 @@
+//! posttrain WASM linear-algebra kernels (crate root): the exported C ABI, a bump arena, and the
+//! module list. Built by `deno task build:wasm` with Debian rustc 1.63 for wasm32-unknown-unknown,
+//! `#![no_std]`, SIMD128 (`core::arch::wasm32`). Every export takes raw pointers into linear
+//! memory that the TS loader (wasm/mod.ts) obtained from `alloc`; the loader calls `reset` before
+//! each kernel, so one arena is reused by every call. Kernels allocate their scratch from the same
+//! arena. Return codes: 0 = ok; see each export. TS references with the same math: src/linalg/.
+#![no_std]
+
+mod adam;
+mod dct;
+mod eigh;
+mod gemm;
+mod math;
+mod qr;
+mod quant;
+mod svd;
+
+use core::arch::wasm32::{memory_grow, memory_size, unreachable};
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    unreachable()
+}
+
+extern "C" {
+    static __heap_base: u8;
+}
+
+static mut NEXT: usize = 0;
+
+/// Bump-allocate `bytes` (16-byte aligned), growing memory as needed; 0 when memory is exhausted.
+#[no_mangle]
+pub unsafe extern "C" fn alloc(bytes: usize) -> *mut u8 {
+    if NEXT == 0 {
+        NEXT = &__heap_base as *const u8 as usize;
+    }
+    let start = (NEXT + 15) & !15;
+    let end = match start.checked_add(bytes) {
+        Some(e) => e,
+        None => return core::ptr::null_mut(),
+    };
+    let have = memory_size(0) * 65536;
+    if end > have {
+        let pages = (end - have + 65535) / 65536;
+        if memory_grow(0, pages) == usize::MAX {
+            return core::ptr::null_mut();
+        }
+    }
+    NEXT = end;
+    start as *mut u8
+}
+
+/// Forget every allocation (memory is kept, not shrunk).
+#[no_mangle]
+pub unsafe extern "C" fn reset() {
+    NEXT = &__heap_base as *const u8 as usize;
+}
+
+/// Scratch buffer of `n` elements of `T` from the arena; traps (unreachable) when out of memory.
+pub(crate) unsafe fn scratch<T>(n: usize) -> *mut T {
+    let p = alloc(n * core::mem::size_of::<T>());
+    if p.is_null() {
+        unreachable()
+    }
+    p as *mut T
+}
+
+/// Q (m×k) with orthonormal columns and R (k×k) with A = QR; see qr.rs.
+#[no_mangle]
+pub unsafe extern "C" fn qr_orthonormalize(a: *const f32, m: usize, k: usize, seed: u32, q: *mut f32, r: *mut f32) {
+    qr::qr_f32(a, m, k, seed, q, r)
+}
+
+/// Randomized top-r SVD (Halko et al. 2011, Alg. 4.4); see svd.rs.
+#[no_mangle]
+pub unsafe extern "C" fn svd_top_r(
+    a: *const f32, m: usize, n: usize, r: usize, oversample: usize, power_iters: usize, seed: u32,
+    u: *mut f32, s: *mut f32, vt: *mut f32,
+) {
+    svd::svd_top_r(a, m, n, r, oversample, power_iters, seed, u, s, vt)
+}
+
+/// Symmetric eigendecomposition, ascending; returns 0, or 1 when QL did not converge.
+#[no_mangle]
+pub unsafe extern "C" fn eigh_sym(a: *const f32, n: usize, w: *mut f32, q: *mut f32) -> i32 {
+    eigh::eigh_sym(a, n, w, q)
+}
+
+/// Cholesky A = L Lᵀ; returns 0, or i+1 when pivot i is not positive (A not SPD).
+#[no_mangle]
+pub unsafe extern "C" fn cholesky(a: *const f32, n: usize, l: *mut f32) -> i32 {
+    eigh::cholesky(a, n, l)
+}
+
+/// X = (L Lᵀ)⁻¹ B for B n×k.
+#[no_mangle]
+pub unsafe extern "C" fn cholesky_solve(l: *const f32, n: usize, b: *const f32, k: usize, x: *mut f32) {
+    eigh::cholesky_solve(l, n, b, k, x)
+}
+
+/// K-FAC: Q_S [(Q_Sᵀ G Q_A) ⊘ (s_i a_j + λ)] Q_Aᵀ.
+#[no_mangle]
+pub unsafe extern "C" fn kron_inv_vec(
+    g: *const f32, d_out: usize, d_in: usize, qs: *const f32, ws: *const f32, qa: *const f32, wa: *const f32,
+    damping: f32, out: *mut f32,
+) {
+    eigh::kron_inv_vec(g, d_out, d_in, qs, ws, qa, wa, damping, out)
+}
+
+/// Orthonormal DCT-II matrix (n×n, rows = frequencies).
+#[no_mangle]
+pub unsafe extern "C" fn dct_basis(n: usize, out: *mut f32) {
+    dct::dct_basis(n, out)
+}
+
+/// Top-r DCT columns by alignment score; side 0 = right (G·Q), 1 = left (Qᵀ·G).
+#[no_mangle]
+pub unsafe extern "C" fn dct_top_r(
+    g: *const f32, m: usize, n: usize, basis: *const f32, side: u32, r: usize, norm: u32,
+    idx: *mut i32, scores: *mut f32, proj: *mut f32,
+) {
+    dct::dct_top_r(g, m, n, basis, side, r, norm, idx, scores, proj)
+}
+
+/// Asymmetric min-max group quantization (Q-GaLore); bits 4 (packed) or 8.
+#[no_mangle]
+pub unsafe extern "C" fn quantize(
+    x: *const f32, len: usize, bits: u32, group: usize, stochastic: u32, seed: u32,
+    q: *mut u8, scales: *mut f32, zeros: *mut u8,
+) {
+    quant::quantize(x, len, bits, group, stochastic != 0, seed, q, scales, zeros)
+}
+
+/// (q − z)·s per group.
+#[no_mangle]
+pub unsafe extern "C" fn dequantize(
+    q: *const u8, len: usize, bits: u32, group: usize, scales: *const f32, zeros: *const u8, out: *mut f32,
+) {
+    quant::dequantize(q, len, bits, group, scales, zeros, out)
+}
+
+/// Adam moments in place and N = a·m / (√v + e).
+#[no_mangle]
+pub unsafe extern "C" fn low_rank_adam(
+    r: *const f32, m: *mut f32, v: *mut f32, out: *mut f32, len: usize,
+    b1: f32, c1: f32, b2: f32, c2: f32, a: f32, e: f32,
+) {
+    adam::low_rank_adam(r, m, v, out, len, b1, c1, b2, c2, a, e)
+}

@@ -1,0 +1,266 @@
+/**
+ * @module Loader and typed wrappers for wasm/kernels.wasm (Rust → wasm32 SIMD128, built by
+ * `deno task build:wasm` from wasm/kernels.rs). `WasmKernels` implements the same
+ * {@link LinalgKernels} interface as the plain-TS references in src/linalg/. Each call resets the
+ * module's bump arena, copies inputs in, runs, and copies outputs out; views over
+ * `memory.buffer` are re-created after every call because memory may have grown.
+ * Cloudflare Workers / Vercel Edge refuse to compile bytes at runtime: pass a precompiled
+ * `WebAssembly.Module` (e.g. `import source mod from "./kernels.wasm"`) there.
+ */
+import {
+  adamCoefficients,
+  checkDim,
+  checkMatrix,
+  checkQuantized,
+  type DctOptions,
+  type DctSelection,
+  type Eigh,
+  type LinalgKernels,
+  type LowRankAdamOptions,
+  type Qr,
+  quantArgs,
+  type Quantized,
+  type QuantizeOptions,
+  type Svd,
+  svdArgs,
+  type SvdOptions,
+} from "../src/linalg/types.ts";
+import { dctArgs } from "../src/linalg/dct.ts";
+import { kronArgs, notSpd } from "../src/linalg/eigh.ts";
+
+type Fn = (...args: number[]) => number;
+interface Exports {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  reset(): void;
+  [kernel: string]: Fn | WebAssembly.Memory | unknown;
+}
+
+/**
+ * WASM SIMD kernels; create with {@link loadKernels} or {@link kernelsFromModule}.
+ *
+ * @example
+ * ```ts
+ * const k = await loadKernels();
+ * const { values, vectors } = k.eighSym(factor, 768);
+ * ```
+ */
+export class WasmKernels implements LinalgKernels {
+  readonly #x: Exports;
+
+  constructor(instance: WebAssembly.Instance) {
+    this.#x = instance.exports as unknown as Exports;
+  }
+
+  /** Current size of the module's linear memory in bytes (it grows, never shrinks). */
+  get memoryBytes(): number {
+    return this.#x.memory.buffer.byteLength;
+  }
+
+  #alloc(bytes: number): number {
+    const p = this.#x.alloc(bytes) >>> 0;
+    if (p === 0) throw new Error(`wasm kernels: out of memory allocating ${bytes} bytes`);
+    return p;
+  }
+  #in(a: Float32Array | Uint8Array): number {
+    const p = this.#alloc(a.byteLength);
+    new Uint8Array(this.#x.memory.buffer, p, a.byteLength).set(
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    );
+    return p;
+  }
+  #f32(p: number, n: number): Float32Array {
+    return new Float32Array(this.#x.memory.buffer, p, n).slice();
+  }
+  #call(name: string, ...args: number[]): number {
+    try {
+      return (this.#x[name] as Fn)(...args);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) {
+        throw new Error(`wasm kernel ${name} trapped (out of memory?): ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  /** See src/linalg/svd.ts `qrOrthonormalize`. */
+  qrOrthonormalize(a: Float32Array, m: number, k: number, opts: { seed?: number } = {}): Qr {
+    checkDim("m", m);
+    checkDim("k", k);
+    checkMatrix("a", a, m, k);
+    if (k > m) throw new Error(`k must be ≤ m, got k = ${k} > m = ${m}`);
+    this.#x.reset();
+    const pa = this.#in(a), pq = this.#alloc(4 * m * k), pr = this.#alloc(4 * k * k);
+    this.#call("qr_orthonormalize", pa, m, k, (opts.seed ?? 0) >>> 0, pq, pr);
+    return { q: this.#f32(pq, m * k), r: this.#f32(pr, k * k) };
+  }
+
+  /** See src/linalg/svd.ts `svdTopR`. */
+  svdTopR(a: Float32Array, m: number, n: number, r: number, opts: SvdOptions = {}): Svd {
+    const { oversample, powerIters, seed } = svdArgs(a, m, n, r, opts);
+    this.#x.reset();
+    const pa = this.#in(a), pu = this.#alloc(4 * m * r), ps = this.#alloc(4 * r), pv = this.#alloc(4 * r * n);
+    this.#call("svd_top_r", pa, m, n, r, oversample, powerIters, seed, pu, ps, pv);
+    return { u: this.#f32(pu, m * r), s: this.#f32(ps, r), vt: this.#f32(pv, r * n) };
+  }
+
+  /** See src/linalg/eigh.ts `eighSym`. */
+  eighSym(a: Float32Array, n: number): Eigh {
+    checkDim("n", n);
+    checkMatrix("a", a, n, n);
+    this.#x.reset();
+    const pa = this.#in(a), pw = this.#alloc(4 * n), pq = this.#alloc(4 * n * n);
+    if (this.#call("eigh_sym", pa, n, pw, pq) !== 0) {
+      throw new Error("eighSym: QL iteration did not converge (non-finite input?)");
+    }
+    return { values: this.#f32(pw, n), vectors: this.#f32(pq, n * n) };
+  }
+
+  /** See src/linalg/eigh.ts `cholesky`. */
+  cholesky(a: Float32Array, n: number): Float32Array {
+    checkDim("n", n);
+    checkMatrix("a", a, n, n);
+    this.#x.reset();
+    const pa = this.#in(a), pl = this.#alloc(4 * n * n);
+    const rc = this.#call("cholesky", pa, n, pl);
+    if (rc !== 0) throw notSpd(rc - 1);
+    return this.#f32(pl, n * n);
+  }
+
+  /** See src/linalg/eigh.ts `choleskySolve`. */
+  choleskySolve(l: Float32Array, n: number, b: Float32Array, k: number): Float32Array {
+    checkDim("n", n);
+    checkDim("k", k);
+    checkMatrix("l", l, n, n);
+    checkMatrix("b", b, n, k);
+    this.#x.reset();
+    const pl = this.#in(l), pb = this.#in(b), px = this.#alloc(4 * n * k);
+    this.#call("cholesky_solve", pl, n, pb, k, px);
+    return this.#f32(px, n * k);
+  }
+
+  /** See src/linalg/eigh.ts `kronInvVec`. */
+  kronInvVec(
+    g: Float32Array,
+    dOut: number,
+    dIn: number,
+    eigS: Eigh,
+    eigA: Eigh,
+    damping: number,
+  ): Float32Array {
+    kronArgs(g, dOut, dIn, eigS, eigA, damping);
+    this.#x.reset();
+    const pg = this.#in(g), pqs = this.#in(eigS.vectors), pws = this.#in(eigS.values);
+    const pqa = this.#in(eigA.vectors), pwa = this.#in(eigA.values), po = this.#alloc(4 * dOut * dIn);
+    this.#call("kron_inv_vec", pg, dOut, dIn, pqs, pws, pqa, pwa, damping, po);
+    return this.#f32(po, dOut * dIn);
+  }
+
+  /** See src/linalg/dct.ts `dctBasis`. */
+  dctBasis(n: number): Float32Array {
+    checkDim("n", n);
+    this.#x.reset();
+    const p = this.#alloc(4 * n * n);
+    this.#call("dct_basis", n, p);
+    return this.#f32(p, n * n);
+  }
+
+  /** See src/linalg/dct.ts `dctTopR`. */
+  dctTopR(
+    g: Float32Array,
+    m: number,
+    n: number,
+    basis: Float32Array,
+    r: number,
+    opts: DctOptions = {},
+  ): DctSelection {
+    const { side, norm } = dctArgs(g, m, n, basis, r, opts);
+    this.#x.reset();
+    const pg = this.#in(g), pb = this.#in(basis), pi = this.#alloc(4 * r), ps = this.#alloc(4 * r);
+    const len = side === "right" ? m * r : r * n, pp = this.#alloc(4 * len);
+    this.#call("dct_top_r", pg, m, n, pb, side === "right" ? 0 : 1, r, norm, pi, ps, pp);
+    const indices = new Int32Array(this.#x.memory.buffer, pi, r).slice();
+    return { side, indices, scores: this.#f32(ps, r), projected: this.#f32(pp, len) };
+  }
+
+  /** See src/linalg/quant.ts `quantize`. */
+  quantize(x: Float32Array, opts: QuantizeOptions = {}): Quantized {
+    const { bits, groupSize, stochastic, seed } = quantArgs(x, opts);
+    const len = x.length, groups = Math.ceil(len / groupSize), bytes = bits === 8 ? len : Math.ceil(len / 2);
+    this.#x.reset();
+    const px = this.#in(x),
+      pq = this.#alloc(bytes + 4),
+      ps = this.#alloc(4 * groups),
+      pz = this.#alloc(groups);
+    this.#call("quantize", px, len, bits, groupSize, stochastic ? 1 : 0, seed, pq, ps, pz);
+    const buf = this.#x.memory.buffer;
+    return {
+      bits,
+      groupSize,
+      length: len,
+      data: new Uint8Array(buf, pq, bytes).slice(),
+      scales: this.#f32(ps, groups),
+      zeros: new Uint8Array(buf, pz, groups).slice(),
+    };
+  }
+
+  /** See src/linalg/quant.ts `dequantize`. */
+  dequantize(q: Quantized): Float32Array {
+    checkQuantized(q);
+    this.#x.reset();
+    const pq = this.#in(q.data),
+      ps = this.#in(q.scales),
+      pz = this.#in(q.zeros),
+      po = this.#alloc(4 * q.length);
+    this.#call("dequantize", pq, q.length, q.bits, q.groupSize, ps, pz, po);
+    return this.#f32(po, q.length);
+  }
+
+  /** See src/linalg/adam.ts `lowRankAdam`. */
+  lowRankAdam(r: Float32Array, m: Float32Array, v: Float32Array, opts: LowRankAdamOptions): Float32Array {
+    const len = r.length;
+    const { b1, c1, b2, c2, a, e } = adamCoefficients(len, m, v, opts);
+    this.#x.reset();
+    const pr = this.#in(r), pm = this.#in(m), pv = this.#in(v), po = this.#alloc(4 * len);
+    this.#call("low_rank_adam", pr, pm, pv, po, len, b1, c1, b2, c2, a, e);
+    m.set(new Float32Array(this.#x.memory.buffer, pm, len));
+    v.set(new Float32Array(this.#x.memory.buffer, pv, len));
+    const out = opts.out ?? new Float32Array(len);
+    out.set(new Float32Array(this.#x.memory.buffer, po, len));
+    return out;
+  }
+}
+
+/**
+ * Instantiate the kernels from a precompiled module (synchronous; the edge-runtime path).
+ *
+ * @example
+ * ```ts
+ * const k = kernelsFromModule(await WebAssembly.compile(bytes));
+ * ```
+ */
+export function kernelsFromModule(mod: WebAssembly.Module): WasmKernels {
+  return new WasmKernels(new WebAssembly.Instance(mod, {}));
+}
+
+/**
+ * Load the kernels from a `WebAssembly.Module`, wasm bytes, or a URL (default: kernels.wasm beside
+ * this file).
+ *
+ * @example
+ * ```ts
+ * const k = await loadKernels();
+ * const { u, s, vt } = k.svdTopR(grad, 768, 3072, 128, { seed: 0 });
+ * ```
+ */
+export async function loadKernels(source?: WebAssembly.Module | BufferSource | URL): Promise<WasmKernels> {
+  if (source instanceof WebAssembly.Module) return kernelsFromModule(source);
+  let bytes: BufferSource;
+  if (source === undefined || source instanceof URL) {
+    const url = source ?? new URL("./kernels.wasm", import.meta.url);
+    bytes = url.protocol === "file:"
+      ? await Deno.readFile(url)
+      : new Uint8Array(await (await fetch(url)).arrayBuffer());
+  } else bytes = source;
+  return kernelsFromModule(await WebAssembly.compile(bytes));
+}
