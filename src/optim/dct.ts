@@ -6,7 +6,8 @@
  * R = G·Q[:, idx] (m ≥ n) or Q[:, idx]ᵀ·G; ΔW = R·Q[:, idx]ᵀ or Q[:, idx]·R. Only the indices are
  * stored per layer. No α scale (as DCT-AdamW).
  */
-import { dctBasis, dctSide, dctTopR } from "../linalg/dct.ts";
+import { dctSide } from "../linalg/dct.ts";
+import { kernels } from "../linalg/active.ts";
 import type { DctSide } from "../linalg/types.ts";
 import { matmul, type Projector, transpose } from "./projector.ts";
 
@@ -36,7 +37,7 @@ export class DctProjector implements Projector {
     this.size = this.side === "right" ? n : m;
     this.rank = Math.min(o.rank, this.size);
     let b = BASES.get(this.size);
-    if (!b) BASES.set(this.size, b = { q: dctBasis(this.size), owner: this });
+    if (!b) BASES.set(this.size, b = { q: kernels().dctBasis(this.size), owner: this });
     this.#q = b.q;
     this.#owner = b.owner === this;
   }
@@ -51,7 +52,10 @@ export class DctProjector implements Projector {
   project(g: Float32Array, step: number): Float32Array {
     if (!this.indices || step % (this.o.updateGap ?? 1) === 0) {
       const t0 = performance.now();
-      const sel = dctTopR(g, this.m, this.n, this.#q, this.rank, { side: this.side, norm: this.o.norm ?? 1 });
+      const sel = kernels().dctTopR(g, this.m, this.n, this.#q, this.rank, {
+        side: this.side,
+        norm: this.o.norm ?? 1,
+      });
       this.#select(sel.indices);
       this.refreshes++;
       this.refreshSeconds += (performance.now() - t0) / 1000;

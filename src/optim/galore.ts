@@ -7,7 +7,7 @@
  * Defaults (torchrun_main.py): rank 128, update gap 200 (scripts), scale α = 0.25.
  */
 import type { Svd, SvdOptions } from "../linalg/types.ts";
-import { svdTopR } from "../linalg/svd.ts";
+import { kernels } from "../linalg/active.ts";
 import { matmul, type Projector, transpose } from "./projector.ts";
 
 /** A top-r SVD implementation (the WASM kernel or its TS reference). */
@@ -35,7 +35,7 @@ export class GaLoreProjector implements Projector {
   constructor(readonly m: number, readonly n: number, o: GaLoreOptions) {
     this.side = m >= n ? "right" : "left";
     this.rank = Math.min(o.rank, m, n);
-    this.#o = { updateGap: 200, scale: 0.25, seed: 0, svd: svdTopR, ...o };
+    this.#o = { updateGap: 200, scale: 0.25, seed: 0, svd: (...a) => kernels().svdTopR(...a), ...o };
   }
 
   /** Recompute the basis from gradient `g`; returns the new basis (r × small side). */

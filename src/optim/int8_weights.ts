@@ -7,7 +7,7 @@
  */
 import type { Tensor } from "../graph/ir.ts";
 import { cast, input, mul, reshape, slice, sub, unsqueeze } from "../graph/ops.ts";
-import { dequantize, quantize } from "../linalg/quant.ts";
+import { kernels } from "../linalg/active.ts";
 import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
 import type { HostTensor } from "../runtime/session.ts";
@@ -18,13 +18,13 @@ export class QuantizedWeights extends Map<string, Float32Array> {
 
   /** Quantize `w` into codes (stochastic rounding with `seed` when `stochastic`) and drop its float copy. */
   store(name: string, w: Float32Array, groupSize: number, seed: number, stochastic = true): void {
-    this.codes.set(name, quantize(w, { bits: 8, groupSize, stochastic, seed }));
+    this.codes.set(name, kernels().quantize(w, { bits: 8, groupSize, stochastic, seed }));
     super.delete(name);
   }
 
   override get(name: string): Float32Array | undefined {
     const q = this.codes.get(name);
-    return q ? dequantize(q) : super.get(name);
+    return q ? kernels().dequantize(q) : super.get(name);
   }
 
   override has(name: string): boolean {

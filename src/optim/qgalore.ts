@@ -6,7 +6,7 @@
  * previous leading singular vector enters a FIFO queue (size 5); when the queue is full and its
  * mean ≥ 0.4 the layer's gap T_l doubles (γ = 2). The queue is not cleared, as in the official code.
  */
-import { dequantize, quantize } from "../linalg/quant.ts";
+import { kernels } from "../linalg/active.ts";
 import type { Quantized } from "../linalg/types.ts";
 import { type GaLoreOptions, GaLoreProjector } from "./galore.ts";
 
@@ -39,7 +39,7 @@ export class QGaLoreProjector extends GaLoreProjector {
 
   /** Dequantized on use: only the INT4 codes stay in memory between steps. */
   protected override currentBasis(): Float32Array {
-    return dequantize(this.#q!);
+    return kernels().dequantize(this.#q!);
   }
 
   protected override onRefresh(lead: Float32Array): void {
@@ -61,13 +61,13 @@ export class QGaLoreProjector extends GaLoreProjector {
   /** Keep only the quantized basis. */
   protected override setBasis(b: Float32Array): void {
     const { bits, groupSize } = this.#qo;
-    this.#q = quantize(b, { bits, groupSize: Math.min(groupSize, b.length) });
+    this.#q = kernels().quantize(b, { bits, groupSize: Math.min(groupSize, b.length) });
   }
 
   override state(): Record<string, Float32Array> {
     if (!this.#q) return {};
     return {
-      basis: dequantize(this.#q), // re-quantizes to the same codes on load
+      basis: kernels().dequantize(this.#q), // re-quantizes to the same codes on load
       gap: Float32Array.of(this.gap),
       queue: Float32Array.from(this.queue),
       past: this.#past ?? new Float32Array(0),
