@@ -10,6 +10,9 @@ export interface Projector {
   project(g: Float32Array, step: number): Float32Array;
   /** ΔW (m×n, row-major) for an optimizer-space update `u`, scale α included. */
   projectBack(u: Float32Array): Float32Array;
+  /** Subspace refreshes so far and the seconds they took (SVD / DCT selection). */
+  readonly refreshes?: number;
+  readonly refreshSeconds?: number;
   /** Bytes of projector state (bases, indices, quantization scales). */
   readonly stateBytes: number;
   /** Serializable state tensors (for checkpoints). */

@@ -1,0 +1,50 @@
+/**
+ * Projector-refresh cost per matrix: our WASM randomized top-r SVD (GaLore / Q-GaLore refresh) and
+ * DCT top-r selection vs torch.linalg.svd's thin full SVD (bench/torch_svd.py, 2 threads), on the
+ * linear-layer shapes of the gpt2 and smollm benchmark models.
+ * Usage: deno task bench:refresh [--rank 128]
+ */
+import { parseArgs } from "node:util";
+import { useWasmKernels } from "../src/linalg/active.ts";
+
+const { values } = parseArgs({ options: { rank: { type: "string", default: "128" } } });
+const r = Number(values.rank);
+const shapes = ["768x2304", "768x768", "768x3072", "3072x768", "576x576", "192x576", "1536x576", "576x1536"];
+const k = await useWasmKernels();
+const med = (f: () => void) => {
+  const t: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    f();
+    t.push(performance.now() - t0);
+  }
+  return t.sort((a, b) => a - b)[1];
+};
+let torch: Record<string, number> = {};
+try {
+  const out = await new Deno.Command("/usr/bin/python3", { args: ["bench/torch_svd.py", ...shapes] })
+    .output();
+  torch = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+} catch (e) {
+  console.error(`PyTorch peer unavailable: ${(e as Error).message}`);
+}
+const rows = [];
+console.log(
+  `| matrix | torch.linalg.svd ms | WASM svdTopR r=${r} ms | × faster | WASM DCT top-r ms | × faster than svdTopR |`,
+);
+console.log("|---|---|---|---|---|---|");
+for (const s of shapes) {
+  const [m, n] = s.split("x").map(Number);
+  const g = Float32Array.from({ length: m * n }, () => Math.random() - 0.5);
+  const basis = k.dctBasis(Math.min(m, n));
+  const svd = med(() => k.svdTopR(g, m, n, Math.min(r, m, n)));
+  const dct = med(() => k.dctTopR(g, m, n, basis, Math.min(r, m, n)));
+  const tt = torch[s];
+  rows.push({ matrix: s, torch_svd_ms: tt, svd_top_r_ms: svd, dct_ms: dct });
+  console.log(
+    `| ${s} | ${tt?.toFixed(0) ?? "—"} | ${svd.toFixed(0)} | ${tt ? (tt / svd).toFixed(1) : "—"} | ${
+      dct.toFixed(0)
+    } | ${(svd / dct).toFixed(1)} |`,
+  );
+}
+console.log(JSON.stringify(rows));
