@@ -52,8 +52,9 @@ export function moduleRankScale(cfg: LoraConfig, m: string): { r: number; scale:
 export const DROPOUT_SEED = "lora_dropout_seed";
 
 /**
- * The LoRA term as a linear-layer hook for the model builders. With `train` and dropout > 0 the
- * graph takes an int64 scalar input `lora_dropout_seed` (a fresh mask per step and module).
+ * The LoRA term as a linear-layer hook for the model builders. With `train`, dropout > 0 and a graph
+ * that computes gradients, the graph takes an int64 scalar input `lora_dropout_seed` (a fresh mask
+ * per step and module); evaluation graphs never drop.
  *
  * @example
  * ```ts ignore
@@ -69,7 +70,7 @@ export function loraAdapter(cfg: LoraConfig, opts: { train?: boolean } = {}): Li
     const a = p.add(loraKey(module, "A"), [r, inDim], { uniform: 1 / Math.sqrt(inDim) });
     const b = p.add(loraKey(module, "B"), [outDim, r], "zeros");
     let xin = x;
-    if (opts.train && cfg.dropout > 0) {
+    if (opts.train && p.training && cfg.dropout > 0) {
       seed ??= input(DROPOUT_SEED, "int64", []);
       const keep = 1 - cfg.dropout;
       // a distinct stream per module: seed·1009 + module index

@@ -73,13 +73,14 @@ export function buildForward(
   x: ForwardInputs = forwardInputs(),
   adapter?: LinearAdapter,
   source?: WeightSource,
+  training = false,
 ): {
   logits: Tensor;
   params: ParamTable;
   inputs: ForwardInputs;
   present: KV[];
 } {
-  const params = new ParamTable(adapter, source);
+  const params = new ParamTable(adapter, source, training);
   const present: KV[] = [];
   const fwd = config.arch === "gpt2" ? gpt2Forward : llamaForward;
   const logits = fwd(config, params, x, present);
@@ -132,7 +133,9 @@ export function buildLossGraph(
   params: ParamTable;
   trainable: string[];
 } {
-  const { logits, params } = buildForward(config, forwardInputs(), opts.adapter, opts.source);
+  const train = (opts.trainable ?? (() => true));
+  const training = buildForward(config, forwardInputs(), opts.adapter, opts.source).params.specs.some((s) => train(s.name));
+  const { logits, params } = buildForward(config, forwardInputs(), opts.adapter, opts.source, training);
   const labels = input(INPUT_NAMES.labels, "int64", ["batch", "seq"]);
   const weight = input(INPUT_NAMES.lossWeight, "float32", []);
   const { sum, count } = crossEntropySum(logits, labels);

@@ -32,7 +32,8 @@ export class ParamTable {
   readonly specs: ParamSpec[] = [];
   readonly inputs: Map<string, Tensor> = new Map();
 
-  constructor(readonly adapter?: LinearAdapter, readonly source?: WeightSource) {}
+  /** `training`: the graph computes gradients (LoRA dropout is active only then). */
+  constructor(readonly adapter?: LinearAdapter, readonly source?: WeightSource, readonly training = false) {}
 
   /** `y` plus the adapter's term for linear `module` (input `x`), if an adapter targets it. */
   adapt(module: string, x: Tensor, y: Tensor, inDim: number, outDim: number): Tensor {

@@ -112,7 +112,10 @@ export class ModelRunner {
   /** Σ NLL over the batch's target tokens, forward only (no gradient graph). */
   async lossSum(w: Weights, b: Batch): Promise<{ lossSum: number; tokens: number }> {
     this.#evalLoss ??= createSession(
-      lowerGraph(buildLossGraph(this.config, { trainable: () => false }).outputs).bytes,
+      lowerGraph(
+        buildLossGraph(this.config, { trainable: () => false, adapter: this.adapter, source: this.source?.source })
+          .outputs,
+      ).bytes,
       {
         backend: this.backend,
       },

@@ -140,3 +140,16 @@ Deno.test("PEFT adapter files: config fields and key layout", async () => {
   assert.equal(patternKey(["q_proj"], "model.layers.0.self_attn.q_proj"), "q_proj");
   assert.equal(patternKey(["layers.1.self_attn.q_proj"], "model.layers.0.self_attn.q_proj"), undefined);
 });
+
+Deno.test("LoRA: forward-only loss (evaluation) includes the adapter and never drops", async () => {
+  const cfg = tinyLlama();
+  const w = initParams(paramSpecs(cfg), 1);
+  const lora = setupLora(cfg, w, { rank: 4, dropout: 0.5 });
+  for (const [k, v] of w) if (k.endsWith("lora_B.weight")) v.fill(0.3);
+  const b = randomBatch(cfg.vocabSize, [6], 1);
+  const withA = await new ModelRunner(cfg, "node", lora.model.trainable, lora.model.adapter).lossSum(w, b);
+  const without = await new ModelRunner(cfg, "node").lossSum(w, b);
+  const again = await new ModelRunner(cfg, "node", lora.model.trainable, lora.model.adapter).lossSum(w, b);
+  assert.notEqual(withA.lossSum, without.lossSum);
+  assert.equal(withA.lossSum, again.lossSum);
+});
