@@ -31,6 +31,34 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     return this.codes.has(name) || super.has(name);
   }
 
+  override get size(): number {
+    return super.size + this.codes.size;
+  }
+
+  /** All weights, quantized ones dequantized on the fly (one float copy at a time). */
+  override *entries(): MapIterator<[string, Float32Array]> {
+    yield* super.entries();
+    for (const k of this.codes.keys()) yield [k, this.get(k)!];
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, Float32Array]> {
+    return this.entries();
+  }
+
+  override *keys(): MapIterator<string> {
+    yield* super.keys();
+    yield* this.codes.keys();
+  }
+
+  override *values(): MapIterator<Float32Array> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  /** Float weights stored unquantized (not the INT8 ones). */
+  floatEntries(): IterableIterator<[string, Float32Array]> {
+    return super.entries();
+  }
+
   /** Bytes of the codes, scales and zero points. */
   get quantizedBytes(): number {
     let n = 0;
