@@ -147,3 +147,13 @@ pub unsafe extern "C" fn low_rank_adam(
 ) {
     adam::low_rank_adam(r, m, v, out, len, b1, c1, b2, c2, a, e)
 }
+
+/// C (m×n) = op(A) · B (k×n), op(A) = A (m×k) when `trans_a` = 0, else Aᵀ with A stored k×m.
+#[no_mangle]
+pub unsafe extern "C" fn matmul(m: usize, n: usize, k: usize, a: *const f32, trans_a: u32, b: *const f32, c: *mut f32) {
+    if trans_a == 0 {
+        gemm::gemm(m, n, k, a, k, 1, b, n, c, n, false);
+    } else {
+        gemm::gemm(m, n, k, a, 1, m, b, n, c, n, false);
+    }
+}

@@ -83,6 +83,16 @@ export class WasmKernels implements LinalgKernels {
     }
   }
 
+  /** See src/linalg/matmul.ts (`transA`: A is stored k×m and used transposed). */
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false): Float32Array {
+    checkMatrix("a", a, transA ? k : m, transA ? m : k);
+    checkMatrix("b", b, k, n);
+    this.#x.reset();
+    const pa = this.#in(a), pb = this.#in(b), pc = this.#alloc(4 * m * n);
+    this.#call("matmul", m, n, k, pa, transA ? 1 : 0, pb, pc);
+    return this.#f32(pc, m * n);
+  }
+
   /** See src/linalg/svd.ts `qrOrthonormalize`. */
   qrOrthonormalize(a: Float32Array, m: number, k: number, opts: { seed?: number } = {}): Qr {
     checkDim("m", m);

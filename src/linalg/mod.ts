@@ -9,6 +9,7 @@ import { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
 import { dctBasis, dctTopR } from "./dct.ts";
 import { dequantize, quantize } from "./quant.ts";
 import { lowRankAdam } from "./adam.ts";
+import { matmul, transpose } from "./matmul.ts";
 
 export * from "./types.ts";
 export { qrOrthonormalize, svdTopR } from "./svd.ts";
@@ -16,6 +17,7 @@ export { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
 export { dctBasis, dctSide, dctTopR } from "./dct.ts";
 export { dequantize, packInt4, quantize, unpackInt4 } from "./quant.ts";
 export { lowRankAdam } from "./adam.ts";
+export { matmul, transpose } from "./matmul.ts";
 
 /**
  * The plain-TS kernel set.
@@ -27,6 +29,7 @@ export { lowRankAdam } from "./adam.ts";
  * ```
  */
 export const referenceKernels: LinalgKernels = {
+  matmul: (a, b, m, k, n, transA) => matmul(transA ? transpose(a, k, m) : a, b, m, k, n),
   qrOrthonormalize,
   svdTopR,
   eighSym,

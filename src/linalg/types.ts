@@ -93,6 +93,8 @@ export interface LowRankAdamOptions {
 
 /** Every kernel, with the same signature in TS and WASM. */
 export interface LinalgKernels {
+  /** C (m×n) = op(A)·B with B (k×n); op(A) = A (m×k) or, with `transA`, Aᵀ for A stored k×m. */
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA?: boolean): Float32Array;
   qrOrthonormalize(a: Float32Array, m: number, k: number, opts?: { seed?: number }): Qr;
   svdTopR(a: Float32Array, m: number, n: number, r: number, opts?: SvdOptions): Svd;
   eighSym(a: Float32Array, n: number): Eigh;

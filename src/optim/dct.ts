@@ -9,7 +9,7 @@
 import { dctSide } from "../linalg/dct.ts";
 import { kernels } from "../linalg/active.ts";
 import type { DctSide } from "../linalg/types.ts";
-import { matmul, type Projector, transpose } from "./projector.ts";
+import { type Projector, transpose } from "./projector.ts";
 
 const BASES = new Map<number, { q: Float32Array; owner: DctProjector }>();
 
@@ -63,15 +63,15 @@ export class DctProjector implements Projector {
     }
     const c = this.#cols!, r = this.rank;
     return this.side === "right"
-      ? matmul(g, c, this.m, this.n, r) // (m×N)(N×r)
-      : matmul(transpose(c, this.size, r), g, r, this.m, this.n); // (r×N)(N×n)
+      ? kernels().matmul(g, c, this.m, this.n, r) // (m×N)(N×r)
+      : kernels().matmul(c, g, r, this.m, this.n, true); // Q[:, idx]ᵀ (r×N) · G (N×n)
   }
 
   projectBack(u: Float32Array): Float32Array {
     const c = this.#cols!, r = this.rank;
     return this.side === "right"
-      ? matmul(u, transpose(c, this.size, r), this.m, r, this.n) // (m×r)(r×N)
-      : matmul(c, u, this.m, r, this.n); // (N×r)(r×n)
+      ? kernels().matmul(u, transpose(c, this.size, r), this.m, r, this.n) // (m×r)(r×N)
+      : kernels().matmul(c, u, this.m, r, this.n); // (N×r)(r×n)
   }
 
   /** Indices (int32) per layer; the shared basis is counted once, by its first user. */

@@ -8,7 +8,7 @@
  */
 import type { Svd, SvdOptions } from "../linalg/types.ts";
 import { kernels } from "../linalg/active.ts";
-import { matmul, type Projector, transpose } from "./projector.ts";
+import { type Projector, transpose } from "./projector.ts";
 
 /** A top-r SVD implementation (the WASM kernel or its TS reference). */
 export type TopSvd = (a: Float32Array, m: number, n: number, r: number, opts?: SvdOptions) => Svd;
@@ -73,8 +73,8 @@ export class GaLoreProjector implements Projector {
     }
     const b = this.currentBasis(), r = this.rank;
     return this.side === "right"
-      ? matmul(g, transpose(b, r, this.n), this.m, this.n, r) // (m×n)(n×r) → m×r
-      : matmul(b, g, r, this.m, this.n); // (r×m)(m×n) → r×n
+      ? kernels().matmul(g, transpose(b, r, this.n), this.m, this.n, r) // (m×n)(n×r) → m×r
+      : kernels().matmul(b, g, r, this.m, this.n); // (r×m)(m×n) → r×n
   }
 
   /** Hook for subclasses: the leading singular vector of each refresh. */
@@ -84,8 +84,8 @@ export class GaLoreProjector implements Projector {
   projectBack(u: Float32Array): Float32Array {
     const b = this.currentBasis(), r = this.rank;
     const dw = this.side === "right"
-      ? matmul(u, b, this.m, r, this.n)
-      : matmul(transpose(b, r, this.m), u, this.m, r, this.n);
+      ? kernels().matmul(u, b, this.m, r, this.n) // (m×r)(r×n)
+      : kernels().matmul(b, u, this.m, r, this.n, true); // Pᵀ stored r×m: (m×r)(r×n)
     const s = this.#o.scale;
     for (let i = 0; i < dw.length; i++) dw[i] *= s;
     return dw;

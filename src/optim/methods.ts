@@ -26,7 +26,9 @@ export const LowRankOptionsSchema = z.object({
   updateGap: z.number().int().positive().optional()
     .describe("steps between subspace refreshes (default 200; DCT 1)"),
   scale: z.number().positive().default(0.25).describe("GaLore α applied to the projected-back update"),
-  targets: z.array(z.string()).optional().describe("module suffixes to project (default: all attention/MLP linears)"),
+  targets: z.array(z.string()).optional().describe(
+    "module suffixes to project (default: all attention/MLP linears)",
+  ),
   weightGroupSize: z.number().int().positive().default(256).describe("Q-GaLore INT8 weight group size"),
 });
 /** Parsed low-rank options. */
@@ -51,8 +53,10 @@ export async function setupLowRank(
   await useWasmKernels();
   const gap = o.updateGap ?? (method === "dct" ? 1 : 200);
   const make = {
-    galore: (m: number, n: number) => new GaLoreProjector(m, n, { rank: o.rank, updateGap: gap, scale: o.scale }),
-    qgalore: (m: number, n: number) => new QGaLoreProjector(m, n, { rank: o.rank, updateGap: gap, scale: o.scale }),
+    galore: (m: number, n: number) =>
+      new GaLoreProjector(m, n, { rank: o.rank, updateGap: gap, scale: o.scale }),
+    qgalore: (m: number, n: number) =>
+      new QGaLoreProjector(m, n, { rank: o.rank, updateGap: gap, scale: o.scale }),
     dct: (m: number, n: number) => new DctProjector(m, n, { rank: o.rank, updateGap: gap }),
   }[method];
   const model: TrainableModel = { projectors: buildProjectors(config, make, o.targets) };
