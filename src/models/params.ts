@@ -19,10 +19,16 @@ export interface ParamSpec {
 /**
  * A hook on every linear layer: given the module path (HF names, e.g. `model.layers.0.self_attn.q_proj`),
  * its input x (…, in) and the table, returns a term (…, out) to add to the layer's output (LoRA), or undefined.
+ * `y` is the layer's own output (…, out), bias included, before that term (K-FAC takes ∂L/∂y there).
  */
-export type LinearAdapter = (module: string, x: Tensor, inDim: number, outDim: number, p: ParamTable) =>
-  | Tensor
-  | undefined;
+export type LinearAdapter = (
+  module: string,
+  x: Tensor,
+  inDim: number,
+  outDim: number,
+  p: ParamTable,
+  y: Tensor,
+) => Tensor | undefined;
 
 /** Where a weight comes from in the graph, when not a float32 input (e.g. INT8 codes dequantized in-graph). */
 export type WeightSource = (name: string, shape: number[]) => Tensor | undefined;
@@ -37,7 +43,7 @@ export class ParamTable {
 
   /** `y` plus the adapter's term for linear `module` (input `x`), if an adapter targets it. */
   adapt(module: string, x: Tensor, y: Tensor, inDim: number, outDim: number): Tensor {
-    const d = this.adapter?.(module, x, inDim, outDim, this);
+    const d = this.adapter?.(module, x, inDim, outDim, this, y);
     return d ? add(y, d) : y;
   }
 

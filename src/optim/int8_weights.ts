@@ -59,6 +59,31 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     return super.entries();
   }
 
+  /** Exact state of quantized weight `name` as float tensors (codes and zero points are integers). */
+  exportCodes(name: string): Record<string, Float32Array> {
+    const q = this.codes.get(name)!;
+    return {
+      codes: Float32Array.from(q.data),
+      scales: q.scales,
+      zeros: Float32Array.from(q.zeros),
+      meta: Float32Array.of(q.bits, q.groupSize, q.length),
+    };
+  }
+
+  /** Restore what {@link exportCodes} returned. */
+  importCodes(name: string, t: Record<string, Float32Array>): void {
+    const [bits, groupSize, length] = t.meta;
+    this.codes.set(name, {
+      bits: bits as 4 | 8,
+      groupSize,
+      length,
+      data: Uint8Array.from(t.codes),
+      scales: t.scales.slice(),
+      zeros: Uint8Array.from(t.zeros),
+    });
+    super.delete(name);
+  }
+
   /** Bytes of the codes, scales and zero points. */
   get quantizedBytes(): number {
     let n = 0;

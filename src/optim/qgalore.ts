@@ -66,8 +66,12 @@ export class QGaLoreProjector extends GaLoreProjector {
 
   override state(): Record<string, Float32Array> {
     if (!this.#q) return {};
+    const q = this.#q;
     return {
-      basis: kernels().dequantize(this.#q), // re-quantizes to the same codes on load
+      codes: Float32Array.from(q.data),
+      scales: q.scales,
+      zeros: Float32Array.from(q.zeros),
+      meta: Float32Array.of(q.bits, q.groupSize, q.length),
       gap: Float32Array.of(this.gap),
       queue: Float32Array.from(this.queue),
       past: this.#past ?? new Float32Array(0),
@@ -76,7 +80,17 @@ export class QGaLoreProjector extends GaLoreProjector {
   }
 
   override load(s: Record<string, Float32Array>): void {
-    if (s.basis) this.setBasis(s.basis);
+    if (s.codes) {
+      const [bits, groupSize, length] = s.meta;
+      this.#q = {
+        bits: bits as 4 | 8,
+        groupSize,
+        length,
+        data: Uint8Array.from(s.codes),
+        scales: s.scales.slice(),
+        zeros: Uint8Array.from(s.zeros),
+      };
+    }
     if (s.gap) this.gap = s.gap[0];
     if (s.queue) this.queue.splice(0, this.queue.length, ...s.queue);
     if (s.past?.length) this.#past = s.past.slice();

@@ -6,6 +6,7 @@
 import { basename, dirname, join } from "node:path";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { Trainer, TrainerState } from "./trainer.ts";
+import { QuantizedWeights } from "../optim/int8_weights.ts";
 
 const WEIGHTS = "weights.safetensors", OPTIM = "optimizer.safetensors", STATE = "trainer_state.json";
 
@@ -32,8 +33,20 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
   try {
     await Deno.mkdir(tmp, { recursive: true });
     const trainable = trainer.runner.trainable ?? (() => true);
-    const own = new Map([...trainer.weights].filter(([k]) => trainable(k))); // frozen base weights stay out
-    await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors(f32(own)));
+    const qw = trainer.weights instanceof QuantizedWeights ? trainer.weights : undefined;
+    // frozen base weights stay out; INT8 weights are saved as their exact codes
+    const own = new Map(
+      [...trainer.weights.keys()].filter((k) => trainable(k) && !qw?.codes.has(k)).map((
+        k,
+      ) => [k, trainer.weights.get(k)!]),
+    );
+    const codes: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+    for (const k of qw?.codes.keys() ?? []) {
+      for (const [part, a] of Object.entries(qw!.exportCodes(k))) {
+        codes[`int8.${part}.${k}`] = { dtype: "F32", shape: [a.length], data: a };
+      }
+    }
+    await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors({ ...f32(own), ...codes }));
     const opt = trainer.optimizer;
     await Deno.writeFile(
       join(tmp, OPTIM),
@@ -59,9 +72,19 @@ export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<Tra
   const { state } = JSON.parse(await Deno.readTextFile(join(dir, STATE))) as { state: TrainerState };
   const w = await readSafetensors(join(dir, WEIGHTS));
   const trainable = trainer.runner.trainable ?? (() => true);
+  const qw = trainer.weights instanceof QuantizedWeights ? trainer.weights : undefined;
   for (const [k, arr] of trainer.weights) {
     if (!trainable(k)) continue;
     const t = w.tensors.get(k);
+    if (qw?.codes.has(k)) {
+      const part = (p: string) => w.tensors.get(`int8.${p}.${k}`);
+      if (!part("codes")) throw new Error(`checkpoint ${dir}: INT8 weight ${k} is missing`);
+      qw.importCodes(
+        k,
+        Object.fromEntries(["codes", "scales", "zeros", "meta"].map((p) => [p, toFloat32(part(p)!)])),
+      );
+      continue;
+    }
     if (!t) throw new Error(`checkpoint ${dir}: weight ${k} is missing`);
     arr.set(toFloat32(t));
   }

@@ -3,7 +3,7 @@
  * (the loss is the mean token NLL over the whole effective batch), global-norm clipping, warm-up +
  * schedule, AdamW, NaN/Inf guard, and checkpoints that restore the exact trajectory.
  */
-import { makeBatch } from "../data/batch.ts";
+import { type Batch, makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/tokenize.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { Sophia } from "../optim/sophia.ts";
@@ -27,6 +27,18 @@ export interface TrainableModel {
   projectors?: Map<string, Projector>;
   /** Weights that live as INT8 codes (Q-GaLore); `weights` must then be a {@link QuantizedWeights}. */
   int8?: { source: QuantizedSource; groupSize: number };
+}
+
+/** Optional per-step hooks of the {@link Trainer}; without them it trains on every drawn row. */
+export interface TrainerHooks {
+  /**
+   * Pick the rows a step trains on from its `batchSize·gradAccum` candidates in the seeded order
+   * (mini-batch coresets, e.g. CoLM); micro-batches of at most `batchSize` rows are cut from the result.
+   */
+  selectBatch?: (
+    candidates: Example[],
+    ctx: { step: number; weights: Weights },
+  ) => Example[] | Promise<Example[]>;
 }
 
 /** What one optimizer step reports. */
@@ -78,16 +90,23 @@ export class Trainer {
     opts: TrainOptionsInput = {},
     backend: Backend = "wasm",
     model: TrainableModel = {},
+    readonly hooks: TrainerHooks = {},
   ) {
     if (examples.length === 0) throw new Error("no training rows");
     this.opts = TrainOptionsSchema.parse(opts);
     this.runner = new ModelRunner(config, backend, model.trainable, model.adapter, model.int8?.source);
     const q = model.int8;
-    let rounds = 0;
     const requantize = q && weights instanceof QuantizedWeights
       ? (name: string, w: Float32Array) => {
-        // stochastic re-quantization, a fresh stream per (seed, update, parameter)
-        if (weights.codes.has(name)) weights.store(name, w, q.groupSize, this.opts.seed * 7919 + ++rounds);
+        // stochastic re-quantization: a stream per (seed, optimizer step, parameter), so resumes are exact
+        if (weights.codes.has(name)) {
+          weights.store(
+            name,
+            w,
+            q.groupSize,
+            this.opts.seed * 7919 + this.optimizer.step * 104729 + hashName(name),
+          );
+        }
       }
       : undefined;
     if (q && !requantize) throw new Error("int8 weights need a QuantizedWeights map");
@@ -125,9 +144,20 @@ export class Trainer {
   /** One optimizer step over `gradAccum` micro-batches. */
   async step(): Promise<StepInfo> {
     const o = this.opts, t0 = performance.now();
-    const micro = Array.from({ length: o.gradAccum }, () => makeBatch(this.#take(o.batchSize)));
-    const tokens = micro.reduce((s, b) => s + b.targetTokens, 0);
     const step = this.state.step + 1;
+    let micro: Batch[];
+    if (this.hooks.selectBatch) {
+      const picked = await this.hooks.selectBatch(this.#take(o.batchSize * o.gradAccum), {
+        step,
+        weights: this.weights,
+      });
+      if (picked.length === 0) throw new Error(`step ${step}: the batch selector returned no rows`);
+      micro = [];
+      for (let i = 0; i < picked.length; i += o.batchSize) {
+        micro.push(makeBatch(picked.slice(i, i + o.batchSize)));
+      }
+    } else micro = Array.from({ length: o.gradAccum }, () => makeBatch(this.#take(o.batchSize)));
+    const tokens = micro.reduce((s, b) => s + b.targetTokens, 0);
     if (tokens === 0) throw new Error(`step ${step}: the batch has no target tokens`);
     let loss = 0;
     const acc = new Map<string, Float32Array>();
@@ -189,4 +219,11 @@ export class Trainer {
   async release(): Promise<void> {
     await this.runner.release();
   }
+}
+
+/** FNV-1a hash of a parameter name (32-bit). */
+function hashName(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
