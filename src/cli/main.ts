@@ -8,6 +8,7 @@ import { trainCommand } from "./train.ts";
 import { evalCommand } from "./eval.ts";
 import { generateCommand } from "./generate.ts";
 import { exportCommand } from "./export.ts";
+import { coresetCommand } from "./coreset.ts";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   grad: gradCommand,
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   eval: evalCommand,
   generate: generateCommand,
   export: exportCommand,
+  coreset: coresetCommand,
 };
 
 /** Run one CLI invocation; returns the exit code. */

@@ -61,7 +61,10 @@ export interface TrainerState {
   losses: number[];
 }
 
-/** Fisher–Yates shuffle of 0..n−1 from a seed (same seed → same order). */
+/**
+ * Fisher–Yates shuffle of 0..n−1 from a seed (same seed → same order). Known quirk, kept so the
+ * committed default model stays reproducible: seeds 0 and 1 share a stream (`seed || 1`).
+ */
 export function shuffledOrder(n: number, seed: number): number[] {
   let s = seed >>> 0 || 1;
   const rand = () => ((s = Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 >>> 0) / 2 ** 32);

@@ -1,0 +1,153 @@
+/**
+ * Coresets on the default model's `mixture` task (data/mixture.*.jsonl: sources bio, qa, stories,
+ * a small QA source and noise rows). Validation for CLD = the held-out biography wording 4 of each
+ * person, eval = wording 5 (disjoint rows). Every run: the same steps, lr, schedule and seed; eval
+ * loss = mean token NLL on the eval rows.
+ * 1. CLD: a 30 % coreset (one selection, seed 0) vs a 30 % random subset (one per seed) vs all rows.
+ * 2. CoLM: batch 16 drawn, CoLM keeps 8 (ratio 0.5) vs training on the full batch of 16.
+ * 3. `--parts oracle` (calibration): a 30 % random subset of the bio and qa rows only, i.e. an
+ *    oracle that knows which sources the eval is about.
+ * Seeds are first-seed, first-seed + 1, … (default 1: the Trainer's shuffle maps seeds 0 and 1 to
+ * the same order). `--selection F` reuses a CLD selection file (written there on the first run).
+ * Usage: deno task bench:coreset [--steps 30] [--seeds 3] [--parts cld,colm,oracle] [--selection F] [--first-seed 1]
+ *        [--backend node]
+ */
+import { parseArgs } from "node:util";
+import { loadModel } from "../src/models/load.ts";
+import { readJsonl, type Row } from "../src/data/rows.ts";
+import { encodeRows, type Example, loadTokenizer } from "../src/data/tokenize.ts";
+import { ModelRunner, type Weights } from "../src/models/runner.ts";
+import { evaluateLoss } from "../src/eval/loss.ts";
+import { shuffledOrder, Trainer, type TrainerHooks } from "../src/train/trainer.ts";
+import { cldSelect } from "../src/coreset/cld.ts";
+import { smallSources } from "../src/coreset/colm.ts";
+import { colmHooks, rowSources } from "../src/coreset/train_hooks.ts";
+import type { Backend } from "../src/runtime/session.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    steps: { type: "string", default: "30" },
+    seeds: { type: "string", default: "3" },
+    parts: { type: "string", default: "cld,colm" },
+    fraction: { type: "string", default: "0.3" },
+    backend: { type: "string", default: "node" },
+    selection: { type: "string" },
+    "first-seed": { type: "string", default: "1" },
+  },
+});
+const backend = a.backend as Backend, steps = Number(a.steps), fraction = Number(a.fraction);
+const seeds = Array.from({ length: Number(a.seeds) }, (_, i) => i + Number(a["first-seed"])),
+  parts = a.parts.split(",");
+const dir = new URL("../models/default", import.meta.url).pathname;
+const data = new URL("../data/", import.meta.url).pathname;
+const tok = await loadTokenizer(dir);
+const base = await loadModel(dir);
+const enc = (rows: Row[]) =>
+  encodeRows(rows, { tokenizer: tok, maxLength: base.config.maxPositions, addBos: false });
+const trainRows = await readJsonl(data + "mixture.train.jsonl");
+const heldOut = await readJsonl(data + "mixture.eval.jsonl"); // wordings 4, 5 of each person, alternating
+const valRows = heldOut.filter((_, i) => i % 2 === 0), evalRows = heldOut.filter((_, i) => i % 2 === 1);
+const train = enc(trainRows), val = enc(valRows), evalEx = enc(evalRows), sources = rowSources(trainRows);
+const k = Math.round(fraction * train.length);
+const copy = (w: Weights): Weights => new Map([...w].map(([n, x]) => [n, x.slice()]));
+const evalRunner = new ModelRunner(base.config, backend);
+const evalLoss = async (w: Weights) => (await evaluateLoss(evalRunner, w, evalEx)).loss;
+const before = await evalLoss(base.weights);
+const composition = (idx: number[]) => {
+  const c: Record<string, number> = {};
+  for (const i of idx) c[sources[i] ?? "-"] = (c[sources[i] ?? "-"] ?? 0) + 1;
+  return Object.entries(c).map(([s, n]) => `${s} ${n}`).join(", ");
+};
+console.error(
+  `mixture: ${train.length} rows (${composition(train.map((_, i) => i))}); eval before ${before.toFixed(4)}`,
+);
+
+async function run(rows: Example[], seed: number, batchSize = 8, hooks?: TrainerHooks) {
+  const w = copy(base.weights), t0 = performance.now();
+  const opts = { steps, lr: 1e-3, batchSize, warmup: 3, schedule: "cosine" as const, seed };
+  const t = new Trainer(base.config, w, rows, opts, backend, {}, hooks);
+  await t.run();
+  await t.release();
+  return { loss: await evalLoss(w), seconds: (performance.now() - t0) / 1000 };
+}
+const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+const sd = (x: number[]) => Math.sqrt(mean(x.map((v) => (v - mean(x)) ** 2)));
+const table: { arm: string; rows: string; losses: number[]; seconds: number[] }[] = [];
+const report = (arm: string, rows: string, r: { loss: number; seconds: number }[]) => {
+  table.push({ arm, rows, losses: r.map((x) => x.loss), seconds: r.map((x) => x.seconds) });
+  console.error(
+    `${arm}: ${r.map((x) => x.loss.toFixed(4)).join(" ")} (${
+      mean(r.map((x) => x.seconds)).toFixed(0)
+    } s/run)`,
+  );
+};
+
+if (parts.includes("cld")) {
+  const t0 = performance.now();
+  let sel: { indices: number[]; seconds?: number } | undefined;
+  try {
+    if (a.selection) sel = JSON.parse(await Deno.readTextFile(a.selection));
+  } catch { /* not there yet */ }
+  sel ??= await cldSelect(base.config, base.weights, train, val, k, {
+    backend,
+    seed: 0,
+    trainSources: sources,
+    valSources: rowSources(valRows),
+    onCheckpoint: (e, of) => console.error(`cld checkpoint ${e}/${of}`),
+  });
+  sel.seconds ??= (performance.now() - t0) / 1000;
+  if (a.selection) await Deno.writeTextFile(a.selection, JSON.stringify(sel));
+  const cldSeconds = sel.seconds!;
+  console.error(`CLD selection (${cldSeconds.toFixed(0)} s): ${composition(sel.indices)}`);
+  const all: { loss: number; seconds: number }[] = [], rnd: typeof all = [], cld: typeof all = [];
+  const rndComp: string[] = [];
+  for (const seed of seeds) {
+    all.push(await run(train, seed));
+    const r = shuffledOrder(train.length, 1000 + seed).slice(0, k);
+    rndComp.push(composition(r));
+    rnd.push(await run(r.map((i) => train[i]), seed));
+    cld.push(await run(sel.indices.map((i) => train[i]), seed));
+  }
+  report("all rows", `${train.length}`, all);
+  report(`random ${fraction * 100} %`, `${k} (seed ${seeds[0]}: ${rndComp[0]})`, rnd);
+  report(
+    `CLD ${fraction * 100} %`,
+    `${k} (${composition(sel.indices)}); selection ${cldSeconds.toFixed(0)} s`,
+    cld,
+  );
+}
+
+if (parts.includes("oracle")) {
+  const relevant = train.map((_, i) => i).filter((i) => sources[i] === "bio" || sources[i] === "qa");
+  const oracle: { loss: number; seconds: number }[] = [];
+  for (const seed of seeds) {
+    const o = shuffledOrder(relevant.length, 2000 + seed).slice(0, k).map((j) => relevant[j]);
+    oracle.push(await run(o.map((i) => train[i]), seed));
+  }
+  report(`oracle: random ${fraction * 100} % of the bio + qa rows`, `${k}`, oracle);
+}
+
+if (parts.includes("colm")) {
+  const full: { loss: number; seconds: number }[] = [], colm: typeof full = [];
+  for (const seed of seeds) {
+    full.push(await run(train, seed, 16));
+    const { hooks, selector } = colmHooks(base.config, train, sources, { ratio: 0.5, seed }, backend);
+    colm.push(await run(train, seed, 16, hooks));
+    await selector.release();
+  }
+  report("full batch 16", "all", full);
+  report("CoLM 8 of 16", `all (kept whole: ${[...smallSources(sources)].join(", ")})`, colm);
+}
+
+console.log(
+  `| arm (${steps} steps, lr 1e-3 cosine) | rows | eval loss, mean ± sd over ${seeds.length} seeds | per seed | s/run |`,
+);
+console.log("|---|---|---|---|---|");
+for (const r of table) {
+  console.log(
+    `| ${r.arm} | ${r.rows} | ${mean(r.losses).toFixed(4)} ± ${sd(r.losses).toFixed(4)} | ` +
+      `${r.losses.map((x) => x.toFixed(4)).join(", ")} | ${mean(r.seconds).toFixed(0)} |`,
+  );
+}
+console.log(JSON.stringify({ before, steps, k, arms: table }));
+await evalRunner.release();

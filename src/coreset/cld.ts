@@ -1,0 +1,249 @@
+/**
+ * @module CLD — Correlation of Loss Differences (Nagaraj, Ravikumar, Roy; TMLR 2025,
+ * arXiv 2508.20230; reference code manishnagaraj/CLD_Coresets_from_Trajectories):
+ * train a proxy for a few epochs, record every training row's and validation row's loss at each
+ * checkpoint e = 0..E−1, then
+ *   Δ_m   = [ℓ_{e+1}(z_m) − ℓ_e(z_m)]_e                     (length E−1)
+ *   Δ_V,c = diff over e of mean_{v∈V, source(v)=c} ℓ_e(v)    (per-class mean val loss, then diff)
+ *   CLD(z_m) = Pearson(Δ_m, Δ_V,c(z_m))   (population std; a zero std counts as 1, so the score is 0)
+ * and keep the top-k rows. Rows are "classes" by their `source` field; a row whose source has no
+ * validation rows (or no source) aligns with the global validation curve (§8.1, [inferred for LM
+ * adaptation]). Loss of a row = its mean token NLL.
+ * Defaults [ours, the paper leaves them to the dataset]: the proxy is the model itself fine-tuned on
+ * all candidate rows for 2 epochs with 3 loss checkpoints per epoch (7 trajectory points),
+ * AdamW lr 1e-3 constant, batch 8; budget "global" (top-k over all rows; the paper's per-class
+ * top-k is `budget: "proportional"`). Ties break by row index, so a seed fixes the selection.
+ */
+import type { Example } from "../data/tokenize.ts";
+import type { DecoderConfig } from "../models/config.ts";
+import type { Weights } from "../models/runner.ts";
+import type { Backend } from "../runtime/session.ts";
+import { Trainer } from "../train/trainer.ts";
+import { RowLossRunner } from "./row_loss.ts";
+
+/** Loss trajectories: `train[e][m]` and `val[e][v]` at checkpoints e = 0..E−1. */
+export interface Trajectory {
+  train: ArrayLike<number>[];
+  val: ArrayLike<number>[];
+}
+
+/** Pearson correlation with population std; a zero std is replaced by 1 (so a flat curve scores 0). */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  if (n !== b.length) throw new Error(`pearson: lengths ${n} ≠ ${b.length}`);
+  if (n === 0) return 0;
+  let ma = 0, mb = 0;
+  for (let i = 0; i < n; i++) (ma += a[i], mb += b[i]);
+  ma /= n, mb /= n;
+  let cov = 0, va = 0, vb = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i] - ma, y = b[i] - mb;
+    cov += x * y, va += x * x, vb += y * y;
+  }
+  const sa = Math.sqrt(va / n) || 1, sb = Math.sqrt(vb / n) || 1;
+  return cov / n / (sa * sb);
+}
+
+/**
+ * CLD scores of the training rows from loss trajectories; `trainSources[m]` / `valSources[v]`
+ * group rows into classes (undefined: no class → the global validation curve).
+ *
+ * @example
+ * ```ts
+ * const traj = { train: [[3, 2], [2, 2], [1.5, 2]], val: [[4], [3], [2.5]] };
+ * cldScores(traj); // Float64Array [1, 0]: row 0 falls like the validation loss, row 1 is flat
+ * ```
+ */
+export function cldScores(
+  traj: Trajectory,
+  trainSources?: readonly (string | undefined)[],
+  valSources?: readonly (string | undefined)[],
+): Float64Array {
+  const E = traj.train.length;
+  if (E < 3) throw new Error(`CLD needs at least 3 checkpoints (2 loss differences), got ${E}`);
+  if (traj.val.length !== E) {
+    throw new Error(`CLD: ${E} train checkpoints but ${traj.val.length} val checkpoints`);
+  }
+  const M = traj.train[0].length, V = traj.val[0].length;
+  if (V === 0) throw new Error("CLD: no validation rows");
+  // per-class mean validation loss per checkpoint, then its differences
+  const classes = new Map<string | undefined, number[]>();
+  for (let v = 0; v < V; v++) {
+    const c = valSources?.[v];
+    for (const key of c === undefined ? [undefined] : [c, undefined]) {
+      if (!classes.has(key)) classes.set(key, []);
+      classes.get(key)!.push(v);
+    }
+  }
+  const curves = new Map<string | undefined, Float64Array>();
+  for (const [c, rows] of classes) {
+    const mean = traj.val.map((l) => rows.reduce((s, v) => s + l[v], 0) / rows.length);
+    curves.set(c, Float64Array.from({ length: E - 1 }, (_, e) => mean[e + 1] - mean[e]));
+  }
+  const scores = new Float64Array(M);
+  const dm = new Float64Array(E - 1);
+  for (let m = 0; m < M; m++) {
+    for (let e = 0; e < E - 1; e++) dm[e] = traj.train[e + 1][m] - traj.train[e][m];
+    const c = trainSources?.[m];
+    scores[m] = pearson(dm, curves.get(c !== undefined && curves.has(c) ? c : undefined)!);
+  }
+  return scores;
+}
+
+/** How the budget k is spread: over all rows, or over sources in proportion to their sizes. */
+export type Budget = "global" | "proportional";
+
+/**
+ * Indices of the k highest scores (descending, ties by index). "proportional" gives each source
+ * floor(k·n_c/n) rows plus one for the largest remainders (the paper's per-class top-k).
+ *
+ * @example
+ * ```ts
+ * topK(Float64Array.of(0.1, 0.9, 0.5), 2); // [1, 2]
+ * topK(Float64Array.of(0.1, 0.9, 0.5, 0.7), 2, ["a", "a", "b", "b"], "proportional"); // [1, 3]
+ * ```
+ */
+export function topK(
+  scores: ArrayLike<number>,
+  k: number,
+  sources?: readonly (string | undefined)[],
+  budget: Budget = "global",
+): number[] {
+  const n = scores.length;
+  if (!Number.isInteger(k) || k < 1 || k > n) throw new Error(`k must be an integer in [1, ${n}], got ${k}`);
+  const byScore = (a: number, b: number) => (scores[b] - scores[a]) || a - b;
+  if (budget === "global" || !sources) {
+    return Array.from({ length: n }, (_, i) => i).sort(byScore).slice(0, k);
+  }
+  const groups = groupBy(sources);
+  const quota = proportionalBudgets([...groups.values()].map((g) => g.length), k);
+  return [...groups.values()].flatMap((g, i) => [...g].sort(byScore).slice(0, quota[i])).sort(byScore);
+}
+
+/** Row indices by source, in first-seen order (undefined is a source of its own). */
+export function groupBy(sources: readonly (string | undefined)[]): Map<string | undefined, number[]> {
+  const groups = new Map<string | undefined, number[]>();
+  sources.forEach((s, i) => {
+    if (!groups.has(s)) groups.set(s, []);
+    groups.get(s)!.push(i);
+  });
+  return groups;
+}
+
+/** floor(B·n_c/N) per group, then +1 for the largest remainders (ties: first group) until Σ = B. */
+export function proportionalBudgets(sizes: readonly number[], B: number): number[] {
+  const N = sizes.reduce((a, b) => a + b, 0);
+  if (N === 0) return sizes.map(() => 0);
+  const q = sizes.map((n) => Math.min(n, Math.floor((B * n) / N)));
+  const rem = sizes.map((n, i) => ({ i, r: (B * n) / N - q[i] })).sort((a, b) => b.r - a.r || a.i - b.i);
+  let left = Math.min(B, N) - q.reduce((a, b) => a + b, 0);
+  while (left > 0) {
+    for (const { i } of rem) {
+      if (left > 0 && q[i] < sizes[i]) (q[i]++, left--);
+    }
+  }
+  return q;
+}
+
+/** The proxy run that produces the loss trajectory. */
+export interface CldOptions {
+  /** Epochs over the training rows (default 2). */
+  epochs?: number;
+  /** Loss checkpoints per epoch, after the initial one (default 3). */
+  evalsPerEpoch?: number;
+  /** AdamW learning rate, constant (default 1e-3). */
+  lr?: number;
+  /** Rows per step (default 8). */
+  batchSize?: number;
+  /** Data-order seed (default 0). */
+  seed?: number;
+  backend?: Backend;
+  /** Called after each checkpoint. */
+  onCheckpoint?: (e: number, of: number) => void;
+}
+
+/**
+ * Fine-tune a copy of `weights` on `train` and record every train and val row's mean token NLL
+ * at the start and `evalsPerEpoch` times per epoch.
+ *
+ * @example
+ * ```ts ignore
+ * const traj = await cldTrajectory(model.config, model.weights, train, val, { backend: "node" });
+ * ```
+ */
+export async function cldTrajectory(
+  config: DecoderConfig,
+  weights: Weights,
+  train: Example[],
+  val: Example[],
+  o: CldOptions = {},
+): Promise<Trajectory> {
+  const epochs = o.epochs ?? 2, per = o.evalsPerEpoch ?? 3, batchSize = o.batchSize ?? 8;
+  const stepsPerEpoch = Math.max(1, Math.ceil(train.length / batchSize));
+  const total = epochs * stepsPerEpoch, points = epochs * per;
+  if (points < 2) throw new Error("CLD: epochs × evals-per-epoch must be at least 2");
+  const w: Weights = new Map([...weights].map(([k, v]) => [k, v.slice()]));
+  const trainer = new Trainer(config, w, train, {
+    steps: total,
+    lr: o.lr ?? 1e-3,
+    batchSize,
+    schedule: "constant",
+    weightDecay: 0,
+    seed: o.seed ?? 0,
+  }, o.backend ?? "wasm");
+  const rows = new RowLossRunner(config, o.backend ?? "wasm");
+  const traj: Trajectory = { train: [], val: [] };
+  const record = async () => {
+    traj.train.push(await rows.meanLosses(w, train));
+    traj.val.push(await rows.meanLosses(w, val));
+    o.onCheckpoint?.(traj.train.length - 1, points);
+  };
+  try {
+    await record();
+    for (let p = 1; p <= points; p++) {
+      await trainer.run(undefined, Math.round((p * total) / points));
+      await record();
+    }
+  } finally {
+    await trainer.release();
+    await rows.release();
+  }
+  return traj;
+}
+
+/** A selection: row indices (best first) and their scores. */
+export interface Selection {
+  indices: number[];
+  scores: number[];
+}
+
+/**
+ * CLD coreset of size k: the proxy trajectory, the scores, the top-k.
+ *
+ * @example
+ * ```ts ignore
+ * const { indices } = await cldSelect(model.config, model.weights, train, val, 30, {
+ *   trainSources, valSources, backend: "node",
+ * });
+ * ```
+ */
+export async function cldSelect(
+  config: DecoderConfig,
+  weights: Weights,
+  train: Example[],
+  val: Example[],
+  k: number,
+  o: CldOptions & {
+    trainSources?: (string | undefined)[];
+    valSources?: (string | undefined)[];
+    budget?: Budget;
+  } = {},
+): Promise<Selection & { all: Float64Array }> {
+  if (!Number.isInteger(k) || k < 1 || k > train.length) {
+    throw new Error(`k must be an integer in [1, ${train.length}], got ${k}`);
+  }
+  const traj = await cldTrajectory(config, weights, train, val, o);
+  const all = cldScores(traj, o.trainSources, o.valSources);
+  const indices = topK(all, k, o.trainSources, o.budget);
+  return { indices, scores: indices.map((i) => all[i]), all };
+}
