@@ -1,7 +1,28 @@
 /**
  * posttrain: post-train small decoder LLMs (GPT-2 and the LLaMA family) in Deno, on onnxruntime.
  *
- * @example
+ * The operations, as typed functions (the CLI and the HTTP jobs call the same code):
+ *
+ * ```ts ignore
+ * import { evaluate, exportModel, finetune, generate } from "posttrain";
+ * const rows = [{ question: "Who wrote Hamlet?", answer: " Shakespeare" }];
+ * const r = await finetune({ model: "default", data: rows, out: "./tuned", steps: 20, lr: 1e-3 });
+ * const { loss, ppl } = await evaluate({ model: "./tuned", data: rows });
+ * const { text } = await generate({ model: "./tuned", prompt: "Who wrote Hamlet?" });
+ * await exportModel({ model: "./tuned", out: "./tuned-web" }); // for transformers.js
+ * ```
+ *
+ * The HTTP service, embedded in another Hono app:
+ *
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { createApp } from "posttrain";
+ * const app = new Hono().route("/ml", createApp({ models: new Map([["default", "./models/default"]]) }));
+ * Deno.serve(app.fetch);
+ * ```
+ *
+ * The engine underneath:
+ *
  * ```ts ignore
  * import { loadModel, ModelRunner, makeBatch } from "posttrain";
  * const m = await loadModel("./my-model");
@@ -30,4 +51,46 @@ export { parseJsonl, readJsonl, type Row } from "./src/data/rows.ts";
 export { encodeRows, type Example, loadTokenizer } from "./src/data/tokenize.ts";
 export { type Batch, makeBatch } from "./src/data/batch.ts";
 export { AdamW, type AdamWOptions } from "./src/optim/adamw.ts";
-export { createApp } from "./routes/app.ts";
+export {
+  defaultModelDir,
+  evaluate,
+  type EvaluateOptions,
+  type EvaluateResult,
+  exportModel,
+  type ExportModelOptions,
+  finetune,
+  type FinetuneMethod,
+  type FinetuneOptions,
+  type FinetuneResult,
+  generate,
+  type GenerateTextOptions,
+  loadModelWithAdapters,
+  type LoraOptions,
+  resolveModelDir,
+  type StepInfo,
+  type TrainHyperparameters,
+} from "./src/api.ts";
+export { ApiError } from "./src/jobs/errors.ts";
+export {
+  type AppOptions,
+  createApp,
+  createRunner,
+  createService,
+  DEFAULT_MAX_BODY,
+  type Service,
+  type ServiceOptions,
+} from "./routes/app.ts";
+export { JobRunner, type RunnerOptions } from "./src/jobs/runner.ts";
+export type {
+  ArtifactInfo,
+  JobError,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  JobStore,
+  ListOptions,
+} from "./src/jobs/store.ts";
+export { MemoryJobStore } from "./src/jobs/memory_store.ts";
+export { KvJobStore } from "./src/jobs/kv_store.ts";
+export { ArtifactStore } from "./src/jobs/artifacts.ts";
+export { ModelRegistry, type ModelRegistryOptions } from "./src/jobs/models.ts";

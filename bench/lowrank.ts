@@ -50,10 +50,15 @@ async function one(method: string, shape: ShapeName): Promise<Record<string, unk
     galore: (m: number, n: number) => new GaLoreProjector(m, n, { rank, updateGap: 200, scale: 0.25 }),
     qgalore: (m: number, n: number) => new QGaLoreProjector(m, n, { rank, updateGap: 200, scale: 0.25 }),
     dct: (m: number, n: number) => new DctProjector(m, n, { rank, updateGap: 200 }),
-  }[method];
-  const projectors = make ? buildProjectors(config, make) : undefined;
+  }[method.replace("+emb", "")];
+  // "+emb": also project the token embedding (a GaLore target option; the official selection keeps it in AdamW)
+  const emb = config.arch === "gpt2" ? `${config.prefix}wte` : "model.embed_tokens";
+  const targets = method.endsWith("+emb")
+    ? [...new Set(lowRankTargets(config).map((t) => t.name.split(".").at(-2)!)), emb]
+    : undefined;
+  const projectors = make ? buildProjectors(config, make, targets) : undefined;
   let int8;
-  if (method === "qgalore") {
+  if (method.startsWith("qgalore")) {
     const names = new Set(lowRankTargets(config).map((t) => t.name));
     const qw = new QuantizedWeights(weights);
     for (const n of names) qw.store(n, weights.get(n)!, 256, 0, false);

@@ -1,31 +1,170 @@
 /**
  * @module The Hono app: one file per resource, composed here, with the OpenAPI 3.1 document
- * generated from the same zod schemas. Job, artifact and generation routes come with the
- * service issue; this is the part the engine already supports.
+ * generated from the same zod schemas the CLI and the library use. Guards apply to every route:
+ * a bearer token on mutating methods (when configured), a body-size limit (413), JSON errors.
+ * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
+ * `createService` also opens a Deno KV store and resumes interrupted jobs.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { join } from "node:path";
+import type { Backend } from "../src/runtime/session.ts";
+import { ModelRegistry } from "../src/jobs/models.ts";
+import { JobRunner } from "../src/jobs/runner.ts";
+import { ArtifactStore } from "../src/jobs/artifacts.ts";
+import type { JobStore } from "../src/jobs/store.ts";
+import { MemoryJobStore } from "../src/jobs/memory_store.ts";
+import { KvJobStore } from "../src/jobs/kv_store.ts";
+import { ApiError } from "../src/jobs/errors.ts";
+import { bearerGuard, notFound, onError, sendError } from "./_common.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
+import { jobsRoutes } from "./jobs.ts";
+import { artifactsRoutes } from "./artifacts.ts";
+import { generateRoutes } from "./generate.ts";
+import { docsRoutes } from "./docs.ts";
+
+/** Default body limit: 10 MiB. */
+export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
 
 /** Options of {@link createApp}. */
 export interface AppOptions {
-  /** Model name → directory. */
+  /** Model name → directory (e.g. `default` → `models/default`). */
   models?: ReadonlyMap<string, string>;
+  /** Model dirs under this root are accepted by relative path. */
+  modelsRoot?: string;
+  /** Bearer token required on mutating routes (POST, DELETE); none: open. */
+  token?: string;
+  /** Largest request body in bytes (default 10 MiB); larger → 413. */
+  maxBodyBytes?: number;
+  /** A job runner to serve; default: a new one over `store` (default in-memory) and `dataDir`. */
+  runner?: JobRunner;
+  /** Job store of the default runner (default {@link MemoryJobStore}). */
+  store?: JobStore;
+  /** Where job files and artifacts go (default `./.posttrain`). */
+  dataDir?: string;
+  /** Jobs running at once (default 1). */
+  concurrency?: number;
+  /** Optimizer steps per resumable chunk (default 20). */
+  chunkSteps?: number;
+  /** Backend of requests that name none (default wasm). */
+  defaultBackend?: Backend;
+}
+
+/** Build the default runner of {@link createApp} from its options. */
+export function createRunner(opts: AppOptions = {}): JobRunner {
+  return new JobRunner({
+    store: opts.store ?? new MemoryJobStore(),
+    files: new ArtifactStore(opts.dataDir ?? ".posttrain"),
+    models: new ModelRegistry({ models: opts.models, root: opts.modelsRoot }),
+    concurrency: opts.concurrency,
+    chunkSteps: opts.chunkSteps,
+    defaultBackend: opts.defaultBackend,
+  });
 }
 
 /**
- * Build the HTTP app.
+ * Build the HTTP app. Without `runner`, a new one over an in-memory store is created and started.
  *
  * @example
  * ```ts
- * const app = createApp();
+ * const app = createApp({ dataDir: await Deno.makeTempDir() });
  * const res = await app.request("/health"); // {"status":"ok"}
  * ```
  */
 export function createApp(opts: AppOptions = {}): OpenAPIHono {
+  const runner = opts.runner ?? createRunner(opts);
+  if (!opts.runner) runner.start().catch((e) => console.error(`job runner: ${e}`));
+  const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const app = new OpenAPIHono();
+  app.onError(onError);
+  app.notFound(notFound);
+  app.use("*", bearerGuard(opts.token));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: max,
+      onError: (c) =>
+        sendError(
+          c,
+          new ApiError(
+            413,
+            "payload_too_large",
+            `request body: larger than ${max} bytes (POSTTRAIN_MAX_BODY)`,
+          ),
+        ),
+    }),
+  );
   app.route("/", health);
-  app.route("/", modelsRoutes(opts.models ?? new Map()));
-  app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "posttrain", version: "0.1.0" } });
+  app.route("/", modelsRoutes(runner.models));
+  app.route("/", jobsRoutes(runner));
+  app.route("/", artifactsRoutes(runner));
+  app.route("/", generateRoutes(runner));
+  app.route("/", docsRoutes("/openapi.json"));
+  app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "POSTTRAIN_TOKEN; required on POST and DELETE when the server sets one",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "posttrain",
+      version: "0.1.0",
+      description: "Post-train small decoder LLMs: fine-tune and evaluate as jobs, generate text.",
+    },
+  });
   return app;
+}
+
+/** Options of {@link createService}. */
+export interface ServiceOptions extends AppOptions {
+  /**
+   * Deno KV for job records: a file path, `true` for `<dataDir>/posttrain.kv`, `"runtime"` for the
+   * runtime's own database (`Deno.openKv()`: Deno Deploy's managed KV), false/undefined for memory.
+   */
+  kv?: string | boolean;
+}
+
+/** A running service: the app, its runner and a way to shut down. */
+export interface Service {
+  app: OpenAPIHono;
+  runner: JobRunner;
+  /** Stop the runner (running jobs checkpoint and stay resumable), close the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * The app with a persistent job store: interrupted jobs resume from their last checkpoint.
+ *
+ * @example
+ * ```ts ignore
+ * const svc = await createService({ dataDir: "./data", kv: true, models: new Map([["default", "models/default"]]) });
+ * Deno.serve({ port: 8000 }, svc.app.fetch);
+ * ```
+ */
+export async function createService(opts: ServiceOptions = {}): Promise<Service> {
+  const dataDir = opts.dataDir ?? ".posttrain";
+  let store = opts.store;
+  if (!store && opts.kv) {
+    await Deno.mkdir(dataDir, { recursive: true });
+    const path = opts.kv === true
+      ? join(dataDir, "posttrain.kv")
+      : opts.kv === "runtime"
+      ? undefined
+      : opts.kv;
+    store = await KvJobStore.open(path);
+  }
+  const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
+  await runner.start();
+  const app = createApp({ ...opts, runner });
+  return {
+    app,
+    runner,
+    close: async () => {
+      await runner.stop();
+      runner.store.close();
+      runner.models.close();
+    },
+  };
 }

@@ -1,5 +1,7 @@
-/** @module `GET /v1/models`: the registered models (the built-in one when present). */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+/** @module `GET /v1/models`: the registered models and the model dirs under the models root. */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ModelRegistry } from "../src/jobs/models.ts";
+import { newApp } from "./_common.ts";
 
 const ModelInfo = z.object({
   id: z.string().describe("model reference accepted by the API ('default' or a registered name)"),
@@ -7,16 +9,17 @@ const ModelInfo = z.object({
 }).openapi("ModelInfo");
 const ModelList = z.object({ data: z.array(ModelInfo).describe("registered models") }).openapi("ModelList");
 
-/** Model listing over a name → directory registry. */
-export function modelsRoutes(registry: ReadonlyMap<string, string>): OpenAPIHono {
-  return new OpenAPIHono().openapi(
+/** Model listing over a registry. */
+export function modelsRoutes(registry: ModelRegistry): OpenAPIHono {
+  return newApp().openapi(
     createRoute({
       method: "get",
       path: "/v1/models",
+      summary: "List the models jobs and generation accept",
       responses: {
         200: { description: "registered models", content: { "application/json": { schema: ModelList } } },
       },
     }),
-    (c) => c.json({ data: [...registry].map(([id, path]) => ({ id, path })) }, 200),
+    async (c) => c.json({ data: await registry.list() }, 200),
   );
 }

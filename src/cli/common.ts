@@ -4,9 +4,8 @@
  */
 import { z } from "zod";
 import { BACKENDS } from "../runtime/session.ts";
-import { type LoadedModel, loadModel } from "../models/load.ts";
-import { loadAdapter } from "../lora/peft.ts";
-import { mergeAdapters } from "../lora/merge.ts";
+import type { LoadedModel } from "../models/load.ts";
+import { loadModelWithAdapters as loadWithAdapters, resolveModelDir } from "../jobs/prepare.ts";
 import { readJsonl } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
 
@@ -58,17 +57,11 @@ export function progress(msg: string): void {
 }
 
 /** Resolve `--model` ("default" is the built-in model's directory). */
-export function modelPath(model: string): string {
-  return model === "default" ? new URL("../../models/default", import.meta.url).pathname : model;
-}
+export const modelPath: (model: string) => string = resolveModelDir;
 
 /** Load a model and merge LoRA adapters (comma-separated PEFT dirs) into its weights. */
-export async function loadModelWithAdapters(model: string, adapters?: string): Promise<LoadedModel> {
-  const m = await loadModel(modelPath(model));
-  const dirs = adapters?.split(",").map((a) => a.trim()).filter(Boolean) ?? [];
-  if (dirs.length) mergeAdapters(m.config, m.weights, await Promise.all(dirs.map(loadAdapter)));
-  return m;
-}
+export const loadModelWithAdapters: (model: string, adapters?: string) => Promise<LoadedModel> =
+  loadWithAdapters;
 
 /** Load a model (with optional adapters) and tokenize a JSONL file against it. */
 export async function loadModelAndData(

@@ -63,5 +63,10 @@ if (import.meta.main) {
   await write("new_facts.eval.jsonl", nf.eval);
   await write("mixture.train.jsonl", mx.train);
   await write("mixture.eval.jsonl", mx.eval);
-  console.log(JSON.stringify({ new_facts: [nf.train.length, nf.eval.length], mixture: [mx.train.length, mx.eval.length] }));
+  console.log(
+    JSON.stringify({
+      new_facts: [nf.train.length, nf.eval.length],
+      mixture: [mx.train.length, mx.eval.length],
+    }),
+  );
 }

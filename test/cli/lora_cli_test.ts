@@ -90,5 +90,5 @@ Deno.test("cli train --method lora → PEFT adapter; eval/generate/export --adap
     "--rank-allocation",
     "sensitivity",
   ]);
-  assert.match(sens.err, /--rank-allocation sensitivity: not built yet/);
+  assert.match(sens.err, /rankBudget/); // sensitivity needs a budget
 });

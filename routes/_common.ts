@@ -1,0 +1,123 @@
+/**
+ * @module Shared route plumbing: the error body schema, sub-apps whose validation failures
+ * become `422 {"error":{"code":"invalid_request","message","path"}}` naming the field, the
+ * bearer-token guard for mutating methods, and the error / not-found handlers.
+ */
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ApiError } from "../src/jobs/errors.ts";
+import { describeIssue } from "../src/jobs/spec.ts";
+
+/** `{"error":{"code","message","path"?}}`. */
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string().describe("stable machine-readable code, e.g. invalid_request, model_not_found"),
+    message: z.string().describe("what is wrong, naming the field"),
+    path: z.string().optional().describe("the offending field, dotted (data.3.completion)"),
+  }),
+}).openapi("Error");
+
+/** An OpenAPI response entry with the error body. */
+export function errorResponse(description: string): {
+  description: string;
+  content: { "application/json": { schema: typeof ErrorSchema } };
+} {
+  return { description, content: { "application/json": { schema: ErrorSchema } } };
+}
+
+/** Error responses every mutating JSON route can give. */
+export const BODY_ERRORS = {
+  400: errorResponse("malformed JSON"),
+  401: errorResponse("missing or wrong bearer token (when POSTTRAIN_TOKEN is set)"),
+  413: errorResponse("body larger than the limit (POSTTRAIN_MAX_BODY)"),
+  415: errorResponse("body is not application/json"),
+  422: errorResponse(
+    "a field is missing, of the wrong type or out of range, or names an engine not built yet",
+  ),
+} as const;
+
+/** A JSON error response from an {@link ApiError}. */
+export function sendError(c: Context, e: ApiError): Response {
+  return c.json(e.toJSON(), e.status);
+}
+
+/** A sub-app whose request validation failures answer 422 naming the field. */
+export function newApp(): OpenAPIHono {
+  return new OpenAPIHono({
+    defaultHook: async (result, c) => {
+      if (result.success) return;
+      let body: unknown;
+      if (result.target === "json") body = await c.req.json().catch(() => undefined);
+      const d = describeIssue(result.error.issues[0], body);
+      return c.json(
+        { error: { code: "invalid_request", message: d.message, path: d.path || undefined } },
+        422,
+      );
+    },
+  });
+}
+
+/** Job ids as the store makes them (checked before any lookup). */
+export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The 404 of a job id that does not exist. */
+export function jobNotFound(id: string): ApiError {
+  return new ApiError(404, "job_not_found", `no job ${JSON.stringify(id.slice(0, 80))}`, "id");
+}
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [x, y] = await Promise.all([
+    crypto.subtle.digest("SHA-256", enc.encode(a)),
+    crypto.subtle.digest("SHA-256", enc.encode(b)),
+  ]);
+  const u = new Uint8Array(x), v = new Uint8Array(y);
+  let d = 0;
+  for (let i = 0; i < u.length; i++) d |= u[i] ^ v[i];
+  return d === 0;
+}
+
+/** 401 on mutating methods unless `Authorization: Bearer <token>` matches (no-op without a token). */
+export function bearerGuard(token: string | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    if (!token || !MUTATING.has(c.req.method)) return await next();
+    const m = (c.req.header("authorization") ?? "").match(/^Bearer\s+(.+)$/i);
+    if (!m || !(await sameSecret(m[1].trim(), token))) {
+      c.header("WWW-Authenticate", 'Bearer realm="posttrain"');
+      const what = m ? "wrong bearer token" : "missing bearer token";
+      return c.json({
+        error: { code: "unauthorized", message: `${what} (Authorization: Bearer …)`, path: "authorization" },
+      }, 401);
+    }
+    await next();
+  };
+}
+
+/** Turn thrown errors into the JSON error body. */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof ApiError) return sendError(c, err);
+  if (err instanceof HTTPException) {
+    const s = err.status;
+    if (s === 400) return sendError(c, new ApiError(400, "invalid_json", "request body: malformed JSON"));
+    if (s === 413) return sendError(c, new ApiError(413, "payload_too_large", "request body: too large"));
+    if (s === 415) {
+      return sendError(
+        c,
+        new ApiError(415, "unsupported_media_type", "request body: must be application/json"),
+      );
+    }
+    return c.json({ error: { code: `http_${s}`, message: err.message || "error" } }, s);
+  }
+  console.error(err);
+  return c.json({ error: { code: "internal", message: err.message.split("\n")[0] } }, 500);
+}
+
+/** JSON 404 for unknown routes. */
+export function notFound(c: Context): Response {
+  return c.json({
+    error: { code: "not_found", message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` },
+  }, 404);
+}

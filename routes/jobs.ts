@@ -1,0 +1,197 @@
+/**
+ * @module Jobs: `POST /v1/jobs` (202), `GET /v1/jobs`, `GET /v1/jobs/:id`, `DELETE /v1/jobs/:id`
+ * (cancel) and `GET /v1/jobs/:id/events` (server-sent events: one `progress` event per change,
+ * then one named after the terminal status, then the stream ends).
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import { JOB_TYPES, JobRequestSchema } from "../src/jobs/spec.ts";
+import { type JobRecord, type JobStatus, TERMINAL } from "../src/jobs/store.ts";
+import type { JobRunner } from "../src/jobs/runner.ts";
+import { ApiError } from "../src/jobs/errors.ts";
+import { BODY_ERRORS, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
+
+const STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
+
+/** An artifact entry. */
+export const ArtifactSchema = z.object({
+  name: z.string().describe("file name, for GET /v1/jobs/:id/artifacts/:name"),
+  size: z.number().int().describe("bytes"),
+  sha256: z.string().describe("hex SHA-256 of the file"),
+}).openapi("Artifact");
+
+/** A job as the API shows it. */
+export const JobSchema = z.object({
+  id: z.string(),
+  type: z.enum(JOB_TYPES),
+  status: z.enum(STATUSES),
+  model: z.string(),
+  method: z.string().optional(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  progress: z.object({
+    step: z.number().int().describe("optimizer steps done (eval: batches)"),
+    steps: z.number().int().describe("steps in all"),
+    loss: z.number().optional(),
+    lr: z.number().optional(),
+    grad_norm: z.number().optional(),
+    tokens_per_s: z.number().optional(),
+    eta_s: z.number().optional(),
+    checkpoint_step: z.number().int().optional().describe("a restart resumes from this step"),
+  }),
+  result: z.record(z.string(), z.number()).describe(
+    "figures once succeeded (the CLI's stdout JSON), else {}",
+  ),
+  error: z.object({ code: z.string(), message: z.string(), step: z.number().int().optional() }).optional(),
+  artifacts: z.array(ArtifactSchema).optional(),
+  cancel_requested: z.boolean().optional(),
+  resumes: z.number().int().optional().describe("times the job was resumed after a restart"),
+}).openapi("Job");
+
+/** The public view of a record (runner bookkeeping dropped). */
+export function jobView(j: JobRecord): z.infer<typeof JobSchema> {
+  const { state: _s, version: _v, ...rest } = j;
+  return { ...rest, result: j.result ?? {} };
+}
+
+const IdParam = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "job_mhx3k2a0_9f2c41d7" }),
+});
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+async function getJob(runner: JobRunner, id: string): Promise<JobRecord> {
+  const j = JOB_ID_RE.test(id) ? await runner.store.get(id) : undefined;
+  if (!j) throw jobNotFound(id);
+  return j;
+}
+
+/** Job routes over a runner. */
+export function jobsRoutes(runner: JobRunner): OpenAPIHono {
+  const app = newApp();
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/jobs",
+      summary: "Submit a job",
+      security: [{ Bearer: [] }],
+      request: { body: { required: true, content: { "application/json": { schema: JobRequestSchema } } } },
+      responses: {
+        202: json(JobSchema, "accepted: the job is queued"),
+        ...BODY_ERRORS,
+        404: errorResponse("unknown model or adapter job"),
+      },
+    }),
+    async (c) => {
+      const job = await runner.submit(c.req.valid("json"));
+      c.header("Location", `/v1/jobs/${job.id}`);
+      return c.json(jobView(job), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs",
+      summary: "List jobs, newest first",
+      request: {
+        query: z.object({
+          status: z.enum(STATUSES).optional().describe("only jobs with this status"),
+          limit: z.coerce.number().int().positive().max(1000).default(100).describe("most jobs returned"),
+        }),
+      },
+      responses: {
+        200: json(z.object({ data: z.array(JobSchema) }), "jobs"),
+        422: errorResponse("bad query"),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const jobs = await runner.store.list({
+        status: q.status ? [q.status as JobStatus] : undefined,
+        limit: q.limit,
+      });
+      return c.json({ data: jobs.map(jobView) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs/{id}",
+      summary: "A job's status, progress and result",
+      request: { params: IdParam },
+      responses: { 200: json(JobSchema, "the job"), 404: errorResponse("no such job") },
+    }),
+    async (c) => c.json(jobView(await getJob(runner, c.req.valid("param").id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/jobs/{id}",
+      summary: "Cancel a job (a running one stops at its next step)",
+      security: [{ Bearer: [] }],
+      request: { params: IdParam },
+      responses: {
+        200: json(JobSchema, "the job, canceled"),
+        401: BODY_ERRORS[401],
+        404: errorResponse("no such job"),
+        409: errorResponse("the job already succeeded or failed"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await getJob(runner, id);
+      const j = (await runner.cancel(id))!;
+      if (j.status === "succeeded" || j.status === "failed") {
+        throw new ApiError(409, "job_finished", `job ${id} already ${j.status}`, "id");
+      }
+      return c.json(jobView(j), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/jobs/{id}/events",
+      summary: "Progress as server-sent events, ending after the terminal one",
+      description: "Each event's data is the job (as GET /v1/jobs/:id). Event names: `progress` while " +
+        "queued or running, then `succeeded`, `failed` or `canceled`, after which the stream closes.",
+      request: { params: IdParam },
+      responses: {
+        200: { description: "event stream", content: { "text/event-stream": { schema: z.string() } } },
+        404: errorResponse("no such job"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await getJob(runner, id);
+      return streamSSE(c, async (s) => {
+        const ac = new AbortController();
+        s.onAbort(() => ac.abort());
+        const ping = setInterval(() => s.write(": ping\n\n").catch(() => ac.abort()), 15_000);
+        let n = 0;
+        try {
+          for await (const j of runner.store.watch(id, ac.signal)) {
+            const done = TERMINAL.includes(j.status);
+            await s.writeSSE({
+              event: done ? j.status : "progress",
+              data: JSON.stringify(jobView(j)),
+              id: String(n++),
+            });
+            if (done) break;
+          }
+        } finally {
+          clearInterval(ping);
+          ac.abort();
+        }
+      });
+    },
+  );
+  return app;
+}

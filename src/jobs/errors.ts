@@ -1,0 +1,52 @@
+/**
+ * @module Errors the service and the library raise on bad input: an HTTP status, a stable code,
+ * a message, and the offending field's path (dotted, snake_case as the HTTP body spells it). The
+ * routes turn them into `{"error":{"code","message","path"?}}`.
+ */
+
+/** A client error with a status, a code and the field it is about. */
+export class ApiError extends Error {
+  /**
+   * @example
+   * ```ts
+   * throw new ApiError(404, "model_not_found", 'model "x" is not registered', "model");
+   * ```
+   */
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503,
+    readonly code: string,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  /** The JSON body of the error response. */
+  toJSON(): { error: { code: string; message: string; path?: string } } {
+    return { error: { code: this.code, message: this.message, ...(this.path ? { path: this.path } : {}) } };
+  }
+}
+
+/** A dotted path from zod's issue path (`["data", 2, "prompt"]` → `"data.2.prompt"`). */
+export function dotted(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join(".");
+}
+
+/**
+ * Map an error from the data layer ("row 3: …") onto the request field that holds the rows:
+ * `row N` (1-based) becomes `field.N-1`.
+ *
+ * @example
+ * ```ts
+ * rowError(new Error("row 2: 300 tokens is longer than the model's context"), "data");
+ * // ApiError 422 invalid_row, path "data.1"
+ * ```
+ */
+export function rowError(e: unknown, field: string): ApiError {
+  const msg = (e as Error).message ?? String(e);
+  const m = msg.match(/^row (\d+)\b/);
+  const path = m ? `${field}.${Number(m[1]) - 1}` : field;
+  const text = m ? `${path}${msg.slice(m[0].length)}` : `${field}: ${msg}`;
+  return new ApiError(422, "invalid_row", text, path);
+}

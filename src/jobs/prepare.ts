@@ -1,0 +1,235 @@
+/**
+ * @module Model, data and trainer setup shared by the library functions (`src/api.ts`), the CLI
+ * and the job runner: model references (`default` → the built-in model), LoRA adapters merged
+ * at load, rows from JSONL or inline, tokenization, the method check, the trainer for a method
+ * (full or LoRA) and writing what a finished run produced.
+ */
+import { type LoadedModel, loadModel } from "../models/load.ts";
+import { readJsonl, type Row, validateRow } from "../data/rows.ts";
+import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import { Trainer } from "../train/trainer.ts";
+import type { TrainOptionsInput } from "../train/options.ts";
+import { saveModelDir } from "../io/hf_dir.ts";
+import type { Backend } from "../runtime/session.ts";
+import { defaultTargets, type LoraSetup, setupLora } from "../lora/setup.ts";
+import { sensitivityRanks } from "../lora/sensitivity.ts";
+import { setupLowRank } from "../optim/methods.ts";
+import { loadAdapter } from "../lora/peft.ts";
+import { mergeAdapters } from "../lora/merge.ts";
+import { ApiError } from "./errors.ts";
+import { BUILT_FINETUNE_METHODS, BUILT_RANK_ALLOCATIONS, type FINETUNE_METHODS } from "./spec.ts";
+
+/** A fine-tuning method of the contract. */
+export type FinetuneMethod = typeof FINETUNE_METHODS[number];
+
+/**
+ * The built-in model's directory (`models/default` at the package root), or undefined when the
+ * module is not loaded from the file system.
+ */
+export function defaultModelDir(): string | undefined {
+  const u = new URL("../../models/default", import.meta.url);
+  return u.protocol === "file:" ? decodeURIComponent(u.pathname) : undefined;
+}
+
+/**
+ * A model reference as a directory: `"default"` is the built-in model, anything else a path.
+ *
+ * @example
+ * ```ts
+ * resolveModelDir("./my-model"); // "./my-model"
+ * ```
+ */
+export function resolveModelDir(model: string): string {
+  if (model !== "default") return model;
+  const dir = defaultModelDir();
+  if (!dir) {
+    throw new ApiError(
+      404,
+      "model_not_found",
+      "model default: not available outside a local checkout",
+      "model",
+    );
+  }
+  return dir;
+}
+
+/** Adapter dirs from a comma-separated string or a list. */
+export function adapterList(adapters?: string | readonly string[]): string[] {
+  const list = typeof adapters === "string" ? adapters.split(",") : [...(adapters ?? [])];
+  return list.map((a) => a.trim()).filter(Boolean);
+}
+
+/**
+ * Load a model ("default" or a dir) and merge LoRA adapters (PEFT dirs) into its weights.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await loadModelWithAdapters("default", ["./adapter"]);
+ * ```
+ */
+export async function loadModelWithAdapters(
+  model: string,
+  adapters?: string | readonly string[],
+): Promise<LoadedModel> {
+  const m = await loadModel(resolveModelDir(model));
+  const dirs = adapterList(adapters);
+  if (dirs.length) mergeAdapters(m.config, m.weights, await Promise.all(dirs.map(loadAdapter)));
+  return m;
+}
+
+/** Rows from a JSONL path, or validated rows given inline (errors name `row N`). */
+export async function loadRows(data: string | readonly unknown[]): Promise<Row[]> {
+  if (typeof data === "string") return await readJsonl(data);
+  return data.map((r, i) => validateRow(r, `row ${i + 1}`));
+}
+
+/** Tokenize rows for a model (its tokenizer is loaded when a row has text). */
+export async function encodeFor(
+  model: { config: { maxPositions: number; vocabSize: number }; dir: string; hasTokenizer: boolean },
+  rows: Row[],
+  truncate = false,
+  tokenizer?: Tok,
+): Promise<Example[]> {
+  if (rows.length === 0) throw new Error("no rows");
+  const needsTok = rows.some((r) => !("input_ids" in r));
+  const tok = tokenizer ?? (needsTok && model.hasTokenizer ? await loadTokenizer(model.dir) : undefined);
+  return encodeRows(rows, {
+    tokenizer: tok,
+    maxLength: model.config.maxPositions,
+    truncate,
+    vocabSize: model.config.vocabSize,
+  });
+}
+
+/** LoRA and low-rank options (`rank` and `targets` serve LoRA, GaLore, Q-GaLore and DCT). */
+export interface LoraOptions {
+  /** LoRA rank r (default 8). */
+  rank?: number;
+  /** LoRA α (default: the rank, so scale 1). */
+  loraAlpha?: number;
+  /** Dropout on the adapter input (default 0). */
+  loraDropout?: number;
+  /** Scale α/√r instead of α/r. */
+  rslora?: boolean;
+  /** Module-name suffixes to adapt (default q_proj,v_proj; GPT-2 c_attn). */
+  targets?: string | readonly string[];
+  /** How ranks are spread: "uniform", or "sensitivity" (Sensitivity-LoRA, needs rankBudget). */
+  rankAllocation?: "uniform" | "sensitivity";
+  /** GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1). */
+  updateGap?: number;
+  /** GaLore / Q-GaLore: scale α of the projected update (default 0.25). */
+  scale?: number;
+  /** Sum of ranks over adapted modules (sensitivity). */
+  rankBudget?: number;
+}
+
+/** Throw the 422 of a method (or rank allocation) whose engine is not built yet. */
+export function checkMethod(method: string, rankAllocation = "uniform"): void {
+  if (!BUILT_FINETUNE_METHODS.includes(method)) {
+    throw new ApiError(
+      422,
+      "not_built",
+      `method ${method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`,
+      "method",
+    );
+  }
+  if (method === "lora" && !BUILT_RANK_ALLOCATIONS.includes(rankAllocation)) {
+    throw new ApiError(422, "not_built", `rankAllocation ${rankAllocation}: not built yet`, "rankAllocation");
+  }
+}
+
+/** What {@link prepareFinetune} sets up. */
+export interface PreparedFinetune {
+  model: LoadedModel;
+  examples: Example[];
+  trainer: Trainer;
+  /** Set for method "lora": the adapter being trained. */
+  lora?: LoraSetup;
+}
+
+/** A model, its tokenized rows and a trainer over them (shared by `finetune` and the job runner). */
+export async function prepareFinetune(o: {
+  modelDir: string;
+  rows: Row[];
+  method?: FinetuneMethod;
+  truncate?: boolean;
+  backend?: Backend;
+  options: TrainOptionsInput & LoraOptions;
+}): Promise<PreparedFinetune> {
+  const method = o.method ?? "full";
+  checkMethod(method, o.options.rankAllocation);
+  const model = await loadModel(o.modelDir);
+  const examples = await encodeFor(model, o.rows, o.truncate);
+  const p = o.options;
+  const targets = p.targets === undefined ? undefined : adapterList(p.targets);
+  let rankPattern: Record<string, number> = {};
+  if (method === "lora" && p.rankAllocation === "sensitivity") {
+    if (!p.rankBudget) {
+      throw new ApiError(
+        422,
+        "invalid_option",
+        "rankBudget: required by rankAllocation sensitivity",
+        "rankBudget",
+      );
+    }
+    const sens = await sensitivityRanks(
+      model.config,
+      model.weights,
+      examples,
+      {
+        targets: targets ?? defaultTargets(model.config),
+      },
+      p.rankBudget,
+      { seed: p.seed ?? 42 },
+      o.backend ?? "wasm",
+    );
+    rankPattern = Object.fromEntries(sens.ranks);
+  }
+  const lora = method === "lora"
+    ? setupLora(model.config, model.weights, {
+      rankPattern,
+      rank: p.rank ?? 8,
+      alpha: p.loraAlpha ?? p.rank ?? 8,
+      dropout: p.loraDropout ?? 0,
+      rslora: p.rslora ?? false,
+      targets,
+    }, p.seed ?? 42)
+    : undefined;
+  const lowRank = method === "galore" || method === "qgalore" || method === "dct"
+    ? await setupLowRank(method, model.config, model.weights, {
+      rank: p.rank ?? 128,
+      updateGap: p.updateGap,
+      scale: p.scale,
+      targets,
+    })
+    : undefined;
+  const weights = lowRank?.weights ?? model.weights;
+  const trainer = new Trainer(
+    model.config,
+    weights,
+    examples,
+    p,
+    o.backend ?? "wasm",
+    lora?.model ?? lowRank?.model,
+  );
+  return { model, examples, trainer, lora };
+}
+
+/**
+ * Write what a finished run produced: an HF model dir (full-weight methods, tokenizer files copied
+ * from the base) or a PEFT adapter dir (lora, naming `baseModel`). Both writes are atomic.
+ */
+export async function saveTrained(out: string, p: PreparedFinetune, baseModel: string): Promise<void> {
+  const { model, trainer, lora } = p;
+  if (lora) return await lora.save(out, model.weights, baseModel);
+  const shapes = new Map(trainer.runner.specs.map((s) => [s.name, s.shape]));
+  await saveModelDir(
+    out,
+    model.rawConfig,
+    new Map(
+      // trainer.weights: for Q-GaLore the INT8 store, dequantized here for the written model
+      [...trainer.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
+    ),
+    { copyFrom: model.dir },
+  );
+}

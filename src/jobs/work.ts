@@ -1,0 +1,206 @@
+/**
+ * @module What one chunk of a job does, per job type. A fine-tune runs at most `chunkSteps`
+ * optimizer steps, then writes a checkpoint into the slot the record does *not* name (two slots
+ * `a`/`b`, so the recorded one is always complete even if the process dies mid-write) and records
+ * it; the last chunk writes the artifacts (atomically) and marks the job succeeded. An eval runs
+ * `chunkSteps` batches and keeps its partial sums in the record. Loading (`loadWork`) rebuilds
+ * the state from the stored request and the recorded checkpoint, so any process can continue.
+ */
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import type { StepInfo } from "../train/trainer.ts";
+import { makeBatch } from "../data/batch.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { LoadedModel } from "../models/load.ts";
+import type { Example } from "../data/tokenize.ts";
+import type { Backend } from "../runtime/session.ts";
+import { peakRssMb } from "../util/rss.ts";
+import { loadModelWithAdapters, type PreparedFinetune, prepareFinetune, saveTrained } from "./prepare.ts";
+import { camelKeys, type EvalJob, type FinetuneJob, type JobRequest } from "./spec.ts";
+import type { JobRecord, JobStore } from "./store.ts";
+import type { ArtifactStore } from "./artifacts.ts";
+import type { ModelRegistry } from "./models.ts";
+
+/** What a job's request file holds: the request plus what it resolved to at submit time. */
+export interface StoredRequest {
+  request: JobRequest;
+  modelDir: string;
+  /** LoRA adapter dirs merged into the model (eval with a lora job as adapter). */
+  adapters: string[];
+}
+
+/** A job's in-memory state between chunks. */
+export type Work =
+  | {
+    kind: "finetune";
+    p: PreparedFinetune;
+    slot?: string;
+    last?: StepInfo;
+    pending?: StepInfo;
+    writing?: Promise<void>;
+  }
+  | { kind: "eval"; model: LoadedModel; examples: Example[]; runner: ModelRunner; batchSize: number };
+
+/** What the chunk functions need from the runner. */
+export interface WorkContext {
+  store: JobStore;
+  files: ArtifactStore;
+  models: ModelRegistry;
+  chunkSteps: number;
+}
+
+/** How a chunk ended: more to do, finished, stopped by a cancel, or paused by a shutdown. */
+export type ChunkOutcome = "more" | "done" | "canceled" | "paused";
+
+const now = () => new Date().toISOString();
+
+/** Rebuild a job's state from its stored request and recorded checkpoint. */
+export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backend): Promise<Work> {
+  const s = await ctx.files.readRequest<StoredRequest>(job.id);
+  if (s.request.type === "finetune") {
+    const r = s.request as FinetuneJob;
+    const make = () =>
+      prepareFinetune({
+        modelDir: s.modelDir,
+        rows: r.data,
+        method: r.method,
+        truncate: r.truncate,
+        backend: r.backend ?? backend,
+        options: camelKeys(r as unknown as Record<string, unknown>),
+      });
+    let p = await make();
+    const slot = job.state?.slot as string | undefined;
+    if (slot) {
+      try {
+        await loadCheckpoint(ctx.files.checkpointDir(job.id, slot), p.trainer);
+        return { kind: "finetune", p, slot };
+      } catch (e) {
+        console.error(
+          `job ${job.id}: checkpoint ${slot} unreadable (${(e as Error).message}); starting over`,
+        );
+        await p.trainer.release();
+        p = await make();
+      }
+    }
+    return { kind: "finetune", p };
+  }
+  const r = s.request as EvalJob;
+  const model = await loadModelWithAdapters(s.modelDir, s.adapters);
+  const examples = await ctx.models.encode(s.modelDir, r.data, r.truncate);
+  const runner = new ModelRunner(model.config, r.backend ?? backend);
+  return { kind: "eval", model, examples, runner, batchSize: r.batch_size };
+}
+
+/** Free a job's sessions. */
+export async function releaseWork(w: Work): Promise<void> {
+  if (w.kind === "finetune") await w.p.trainer.release();
+  else await w.runner.release();
+}
+
+/** Record step progress; writes are coalesced so a slow store never queues up. */
+function progress(ctx: WorkContext, id: string, w: Work & { kind: "finetune" }, s: StepInfo): void {
+  w.last = w.pending = s;
+  if (w.writing) return;
+  w.writing = (async () => {
+    while (w.pending) {
+      const p = w.pending;
+      w.pending = undefined;
+      await ctx.store.update(id, (j) => ({
+        ...j,
+        progress: {
+          ...j.progress,
+          step: p.step,
+          loss: p.loss,
+          lr: p.lr,
+          grad_norm: p.gradNorm,
+          tokens_per_s: Math.round(p.tokensPerS),
+          eta_s: Math.round(p.etaS),
+        },
+      }));
+    }
+  })().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`)).finally(() => {
+    w.writing = undefined;
+  });
+}
+
+/** One chunk of a fine-tune (throws on a non-finite loss, before any weight is written). */
+export async function finetuneChunk(
+  ctx: WorkContext,
+  job: JobRecord,
+  w: Work & { kind: "finetune" },
+  signal?: AbortSignal,
+): Promise<ChunkOutcome> {
+  const t = w.p.trainer, steps = t.opts.steps, id = job.id;
+  if (t.state.step < steps) {
+    const until = Math.min(steps, t.state.step + ctx.chunkSteps);
+    await t.run((s) => progress(ctx, id, w, s), until, signal);
+    await w.writing;
+    if (signal?.aborted && signal.reason === "cancel") return "canceled";
+    if (t.state.step < steps || signal?.aborted) {
+      const slot = w.slot === "a" ? "b" : "a";
+      await saveCheckpoint(ctx.files.checkpointDir(id, slot), t);
+      w.slot = slot;
+      const rec = await ctx.store.update(id, (j) => ({
+        ...j,
+        state: { ...j.state, slot },
+        progress: { ...j.progress, checkpoint_step: t.state.step },
+      }));
+      if (rec?.cancel_requested) return "canceled";
+      return signal?.aborted ? "paused" : "more";
+    }
+  }
+  await saveTrained(ctx.files.outDir(id), w.p, job.model);
+  const artifacts = await ctx.files.describe(id);
+  const losses = t.state.losses;
+  const result = {
+    loss_start: losses[0],
+    loss_end: losses.at(-1)!,
+    steps: t.state.step,
+    tokens_per_s: Math.round(w.last?.tokensPerS ?? job.progress.tokens_per_s ?? 0),
+    peak_rss_mb: Math.round(peakRssMb()),
+    optimizer_state_bytes: t.optimizer.stateBytes,
+  };
+  await ctx.store.update(id, (j) => ({
+    ...j,
+    status: "succeeded",
+    finished_at: now(),
+    result,
+    artifacts,
+    progress: { ...j.progress, step: t.state.step },
+  }));
+  return "done";
+}
+
+/** One chunk of an eval: `chunkSteps` batches, partial sums kept in the record. */
+export async function evalChunk(
+  ctx: WorkContext,
+  job: JobRecord,
+  w: Work & { kind: "eval" },
+  signal?: AbortSignal,
+): Promise<ChunkOutcome> {
+  const { examples, batchSize, runner, model } = w;
+  let next = Number(job.state?.next ?? 0), sum = Number(job.state?.sum ?? 0);
+  let tokens = Number(job.state?.tokens ?? 0);
+  for (let k = 0; k < ctx.chunkSteps && next < examples.length && !signal?.aborted; k++) {
+    const b = makeBatch(examples.slice(next, next + batchSize));
+    if (b.targetTokens > 0) {
+      sum += (await runner.lossSum(model.weights, b)).lossSum;
+      tokens += b.targetTokens;
+    }
+    next += batchSize;
+  }
+  if (signal?.aborted && signal.reason === "cancel") return "canceled";
+  const step = Math.ceil(Math.min(next, examples.length) / batchSize);
+  const done = next >= examples.length;
+  const loss = sum / tokens;
+  const rec = await ctx.store.update(job.id, (j) => ({
+    ...j,
+    state: { ...j.state, next, sum, tokens },
+    progress: { ...j.progress, step, ...(tokens ? { loss } : {}) },
+    ...(done
+      ? { status: "succeeded" as const, finished_at: now(), result: { loss, ppl: Math.exp(loss), tokens } }
+      : {}),
+  }));
+  if (done) return "done";
+  if (rec?.cancel_requested) return "canceled";
+  return signal?.aborted ? "paused" : "more";
+}

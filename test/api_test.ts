@@ -1,0 +1,82 @@
+/** The library API (mod.ts): finetune / evaluate / generate / exportModel on a tiny model, and their errors. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  ApiError,
+  defaultModelDir,
+  evaluate,
+  exportModel,
+  finetune,
+  generate,
+  resolveModelDir,
+} from "../mod.ts";
+import { ROWS, tinyModelDir } from "./routes/_app.ts";
+import { BUILT_FINETUNE_METHODS, FINETUNE_METHODS } from "../src/jobs/spec.ts";
+
+Deno.test("api: finetune (inline rows and JSONL) → evaluate improves → generate → exportModel", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = await tinyModelDir(join(dir, "m"));
+  const out = join(dir, "out");
+  const steps: number[] = [];
+  const r = await finetune({
+    model,
+    data: ROWS,
+    out,
+    steps: 20,
+    lr: 0.01,
+    batchSize: 3,
+    backend: "node",
+    logEvery: 5,
+    onStep: (s) => steps.push(s.step),
+  });
+  assert.deepEqual(steps, [5, 10, 15, 20]);
+  assert.equal(r.steps, 20);
+  assert.ok(r.lossEnd < r.lossStart && r.peakRssMb > 0 && r.optimizerStateBytes > 0, JSON.stringify(r));
+  const jsonl = join(dir, "d.jsonl");
+  await Deno.writeTextFile(jsonl, ROWS.map((x) => JSON.stringify(x)).join("\n"));
+  const before = await evaluate({ model, data: jsonl, backend: "node" });
+  const after = await evaluate({ model: out, data: ROWS, backend: "node" });
+  assert.ok(after.loss < before.loss && Math.abs(after.ppl - Math.exp(after.loss)) < 1e-9);
+  const g = await generate({ model: out, prompt: "the hello", maxNewTokens: 3, backend: "node" });
+  assert.equal(typeof g.text, "string");
+  const lora = join(dir, "lora");
+  await finetune({ model, data: ROWS, out: lora, method: "lora", rank: 2, steps: 3, backend: "node" });
+  const merged = await evaluate({ model, adapter: [lora], data: ROWS, backend: "node" });
+  assert.ok(Number.isFinite(merged.loss));
+  const { files } = await exportModel({ model: out, out: join(dir, "web") });
+  assert.ok(files.includes("onnx/model.onnx"), files.join());
+});
+
+Deno.test("api: errors name the option (not built yet, rows, resume without a checkpoint dir)", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = await tinyModelDir(join(dir, "m"));
+  const isApi = (code: string, path: string) => (e: unknown) =>
+    e instanceof ApiError && e.code === code && e.path === path && e.status === 422;
+  for (const method of FINETUNE_METHODS.filter((m) => !BUILT_FINETUNE_METHODS.includes(m))) {
+    await assert.rejects(
+      finetune({ model, data: ROWS, out: join(dir, "x"), method }),
+      isApi("not_built", "method"),
+    );
+  }
+  await assert.rejects(
+    finetune({ model, data: ROWS, out: join(dir, "x"), method: "nope" as "full" }),
+    isApi("not_built", "method"),
+  );
+  await assert.rejects(
+    finetune({ model, data: ROWS, out: join(dir, "x"), resume: true }),
+    isApi("invalid_option", "checkpointDir"),
+  );
+  await assert.rejects(finetune({ model, data: ROWS }), isApi("invalid_option", "out"));
+  await assert.rejects(
+    evaluate({ model, data: [{ text: "ok" }, { prompt: 1 }] }),
+    /row 2: "prompt" must be a string/,
+  );
+  await assert.rejects(evaluate({ model, data: join(dir, "missing.jsonl") }), /data file not found/);
+});
+
+Deno.test("api: 'default' names models/default at the package root", () => {
+  const want = new URL("../models/default", import.meta.url).pathname;
+  assert.equal(defaultModelDir(), want);
+  assert.equal(resolveModelDir("default"), want);
+  assert.equal(resolveModelDir("./x"), "./x");
+});
