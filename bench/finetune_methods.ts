@@ -10,7 +10,7 @@ import { readJsonl } from "../src/data/rows.ts";
 import { encodeRows, loadTokenizer } from "../src/data/tokenize.ts";
 import { ModelRunner } from "../src/models/runner.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
-import { Trainer, type TrainableModel } from "../src/train/trainer.ts";
+import { type TrainableModel, Trainer } from "../src/train/trainer.ts";
 import { buildProjectors, lowRankTargets } from "../src/optim/lowrank.ts";
 import { GaLoreProjector } from "../src/optim/galore.ts";
 import { QGaLoreProjector } from "../src/optim/qgalore.ts";
@@ -35,7 +35,11 @@ const tok = await loadTokenizer(dir);
 const data = new URL("../data/", import.meta.url).pathname;
 const base = await loadModel(dir);
 const enc = async (f: string) =>
-  encodeRows(await readJsonl(data + f), { tokenizer: tok, maxLength: base.config.maxPositions, addBos: false });
+  encodeRows(await readJsonl(data + f), {
+    tokenizer: tok,
+    maxLength: base.config.maxPositions,
+    addBos: false,
+  });
 const train = await enc("new_facts.train.jsonl"), evalRows = await enc("new_facts.eval.jsonl");
 const before = (await evaluateLoss(new ModelRunner(base.config, backend), base.weights, evalRows)).loss;
 console.error(`eval loss before fine-tuning: ${before.toFixed(4)}`);
@@ -47,7 +51,11 @@ for (const method of a.methods.split(",")) {
   const model: TrainableModel = {};
   let lr = 1e-3;
   if (method === "lora") {
-    const l = setupLora(m.config, weights, { rank, alpha: 2 * rank, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] });
+    const l = setupLora(m.config, weights, {
+      rank,
+      alpha: 2 * rank,
+      targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    });
     Object.assign(model, l.model);
     lr = 3e-3;
   }
@@ -65,7 +73,14 @@ for (const method of a.methods.split(",")) {
     model.int8 = { source: int8Source(names, 256), groupSize: 256 };
   }
   const t0 = performance.now();
-  const t = new Trainer(m.config, weights, train, { steps, lr, batchSize: 8, warmup: 5, schedule: "cosine", seed: 0 }, backend, model);
+  const t = new Trainer(
+    m.config,
+    weights,
+    train,
+    { steps, lr, batchSize: 8, warmup: 5, schedule: "cosine", seed: 0 },
+    backend,
+    model,
+  );
   const infos = await t.run();
   const seconds = (performance.now() - t0) / 1000;
   const after = (await evaluateLoss(t.runner, weights, evalRows)).loss;
@@ -82,8 +97,16 @@ for (const method of a.methods.split(",")) {
   rows.push(row);
   console.error(JSON.stringify(row));
 }
-console.log(`| method | eval loss after ${steps} steps (before ${before.toFixed(3)}) | optimizer state KB | time s | tokens/s |\n|---|---|---|---|---|`);
+console.log(
+  `| method | eval loss after ${steps} steps (before ${
+    before.toFixed(3)
+  }) | optimizer state KB | time s | tokens/s |\n|---|---|---|---|---|`,
+);
 for (const r of rows) {
-  console.log(`| ${r.method} | ${r.eval_loss_after} | ${((r.optimizer_state_bytes as number) / 1024).toFixed(0)} | ${r.seconds} | ${r.tokens_per_s} |`);
+  console.log(
+    `| ${r.method} | ${r.eval_loss_after} | ${
+      ((r.optimizer_state_bytes as number) / 1024).toFixed(0)
+    } | ${r.seconds} | ${r.tokens_per_s} |`,
+  );
 }
 console.log(JSON.stringify(rows));

@@ -41,14 +41,24 @@ for (let seed = 0; seed < Number(a.seeds); seed++) {
     const m = await loadModel(dir);
     let rankPattern: Record<string, number> = {}, sensS = 0;
     if (mode === "sensitivity") {
-      const s = await sensitivityRanks(m.config, m.weights, train, { targets }, budget, { seed, calibrationRows: 16 }, backend);
+      const s = await sensitivityRanks(m.config, m.weights, train, { targets }, budget, {
+        seed,
+        calibrationRows: 16,
+      }, backend);
       rankPattern = Object.fromEntries(s.ranks);
       sensS = s.seconds;
       console.error(`seed ${seed} ranks: ${[...s.ranks.values()].join(",")}`);
     }
     const l = setupLora(m.config, m.weights, { rank, alpha: 16, targets, rankPattern }, seed);
     const t0 = performance.now();
-    const t = new Trainer(m.config, m.weights, train, { steps, lr: 3e-3, batchSize: 8, warmup: 5, schedule: "cosine", seed }, backend, l.model);
+    const t = new Trainer(
+      m.config,
+      m.weights,
+      train,
+      { steps, lr: 3e-3, batchSize: 8, warmup: 5, schedule: "cosine", seed },
+      backend,
+      l.model,
+    );
     await t.run();
     const seconds = (performance.now() - t0) / 1000;
     const loss = (await evaluateLoss(t.runner, m.weights, evalRows)).loss;
@@ -56,14 +66,27 @@ for (let seed = 0; seed < Number(a.seeds); seed++) {
     results[mode].loss.push(loss);
     results[mode].seconds.push(seconds);
     results[mode].sens.push(sensS);
-    console.error(`seed ${seed} ${mode}: eval loss ${loss.toFixed(4)}, fine-tune ${seconds.toFixed(1)} s, sensitivity ${sensS.toFixed(1)} s`);
+    console.error(
+      `seed ${seed} ${mode}: eval loss ${loss.toFixed(4)}, fine-tune ${seconds.toFixed(1)} s, sensitivity ${
+        sensS.toFixed(1)
+      } s`,
+    );
   }
 }
 const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
-const sd = (x: number[]) => Math.sqrt(x.reduce((p, q) => p + (q - mean(x)) ** 2, 0) / Math.max(1, x.length - 1));
-console.log(`| allocation (budget ${budget} over ${targets.length * cfg0.layers} matrices) | eval loss, mean ± sd over ${a.seeds} seeds | fine-tune s | sensitivity pass s (share) |\n|---|---|---|---|`);
+const sd = (x: number[]) =>
+  Math.sqrt(x.reduce((p, q) => p + (q - mean(x)) ** 2, 0) / Math.max(1, x.length - 1));
+console.log(
+  `| allocation (budget ${budget} over ${
+    targets.length * cfg0.layers
+  } matrices) | eval loss, mean ± sd over ${a.seeds} seeds | fine-tune s | sensitivity pass s (share) |\n|---|---|---|---|`,
+);
 for (const [k, r] of Object.entries(results)) {
   const share = mean(r.sens) / mean(r.seconds);
-  console.log(`| ${k} | ${mean(r.loss).toFixed(4)} ± ${sd(r.loss).toFixed(4)} | ${mean(r.seconds).toFixed(1)} | ${mean(r.sens).toFixed(1)} (${(100 * share).toFixed(1)} %) |`);
+  console.log(
+    `| ${k} | ${mean(r.loss).toFixed(4)} ± ${sd(r.loss).toFixed(4)} | ${mean(r.seconds).toFixed(1)} | ${
+      mean(r.sens).toFixed(1)
+    } (${(100 * share).toFixed(1)} %) |`,
+  );
 }
 console.log(JSON.stringify(results));

@@ -133,8 +133,10 @@ export function buildLossGraph(
   params: ParamTable;
   trainable: string[];
 } {
-  const train = (opts.trainable ?? (() => true));
-  const training = buildForward(config, forwardInputs(), opts.adapter, opts.source).params.specs.some((s) => train(s.name));
+  const train = opts.trainable ?? (() => true);
+  const training = buildForward(config, forwardInputs(), opts.adapter, opts.source).params.specs.some((s) =>
+    train(s.name)
+  );
   const { logits, params } = buildForward(config, forwardInputs(), opts.adapter, opts.source, training);
   const labels = input(INPUT_NAMES.labels, "int64", ["batch", "seq"]);
   const weight = input(INPUT_NAMES.lossWeight, "float32", []);

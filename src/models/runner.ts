@@ -113,7 +113,11 @@ export class ModelRunner {
   async lossSum(w: Weights, b: Batch): Promise<{ lossSum: number; tokens: number }> {
     this.#evalLoss ??= createSession(
       lowerGraph(
-        buildLossGraph(this.config, { trainable: () => false, adapter: this.adapter, source: this.source?.source })
+        buildLossGraph(this.config, {
+          trainable: () => false,
+          adapter: this.adapter,
+          source: this.source?.source,
+        })
           .outputs,
       ).bytes,
       {

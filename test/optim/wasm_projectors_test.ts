@@ -11,7 +11,9 @@ Deno.test("GaLore and DCT projections: WASM kernels = TS references", async () =
     [[40, 24], [24, 40]].flatMap(([m, n]) => {
       const g = randn(m * n, rng(m));
       const out = [];
-      for (const p of [new GaLoreProjector(m, n, { rank: 5, scale: 1 }), new DctProjector(m, n, { rank: 5 })]) {
+      for (
+        const p of [new GaLoreProjector(m, n, { rank: 5, scale: 1 }), new DctProjector(m, n, { rank: 5 })]
+      ) {
         const r = p.project(g, 0);
         out.push(r, p.projectBack(r));
       }
