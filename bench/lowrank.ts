@@ -9,7 +9,6 @@
 import { parseArgs } from "node:util";
 import { ModelRunner } from "../src/models/runner.ts";
 import { initParams } from "../src/models/params.ts";
-import { makeBatch } from "../src/data/batch.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { buildProjectors, lowRankTargets } from "../src/optim/lowrank.ts";
 import { GaLoreProjector } from "../src/optim/galore.ts";

@@ -19,7 +19,7 @@ import type { Batch } from "../data/batch.ts";
 import type { Example } from "../data/tokenize.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import type { ModelRunner, Weights } from "../models/runner.ts";
 import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
 
 /** Per-matrix curvature estimate: the diagonal (same layout as the weight) and its sum. */

@@ -6,7 +6,7 @@ import { lowerGraph } from "../graph/lower.ts";
 import type { Batch } from "../data/batch.ts";
 import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
 import type { DecoderConfig } from "./config.ts";
-import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES, paramSpecs } from "./model.ts";
+import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES } from "./model.ts";
 import type { LinearAdapter, ParamSpec } from "./params.ts";
 import type { QuantizedSource } from "../optim/int8_weights.ts";
 

@@ -48,9 +48,12 @@ async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   const ort = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web");
   // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
+  // POSTTRAIN_WASM_THREADS overrides the default 2 threads (1 avoids onnxruntime-web's worker
+  // start-up, which was seen to stall on an overloaded 2-core machine).
+  const fromEnv = Number(Deno.env.get("POSTTRAIN_WASM_THREADS") ?? "");
   ort.env.wasm.numThreads = backend === "webgpu"
     ? 1
-    : threads ?? Math.min(2, navigator.hardwareConcurrency || 1);
+    : threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
   ort.env.logLevel = "error";
   return ort;
 }
