@@ -9,6 +9,7 @@ import { evalCommand } from "./eval.ts";
 import { generateCommand } from "./generate.ts";
 import { exportCommand } from "./export.ts";
 import { coresetCommand } from "./coreset.ts";
+import { applyUpdateCommand, unlearnCommand } from "./unlearn.ts";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   grad: gradCommand,
@@ -18,6 +19,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   generate: generateCommand,
   export: exportCommand,
   coreset: coresetCommand,
+  unlearn: unlearnCommand,
+  "apply-update": applyUpdateCommand,
 };
 
 /** Run one CLI invocation; returns the exit code. */

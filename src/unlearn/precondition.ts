@@ -1,0 +1,110 @@
+/**
+ * @module The Kronecker-factored preconditioner P(G) = (F + λI)⁻¹ vec(G) for F = Q_S Λ Q_Sᵀ ⊗ Q_A ⋯ in the
+ * eigenbasis form of kronfluence (`factor/eigen.py`, algorithms.md §6.2):
+ *   P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ,   λ = 0.1·mean(Λ) per layer (HEURISTIC_DAMPING_SCALE),
+ * with Λ = λ_S λ_Aᵀ (K-FAC) or the EK-FAC refit. Run as one onnxruntime graph over all layers; besides P it
+ * returns ΔᵀFΔ (undamped, for the retain-KL trust region ½ΔᵀFΔ) and Gᵀ(F + λI)⁻¹G.
+ */
+import type { Tensor } from "../graph/ir.ts";
+import { lowerGraph } from "../graph/lower.ts";
+import { div, input, matmul, mul, reduceSum, transposeLast } from "../graph/ops.ts";
+import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { KfacEigen, KfacLayer } from "./kfac.ts";
+
+/** The preconditioner graph: P = Q_S[(Q_SᵀGQ_A) ⊘ D]Q_Aᵀ, quad = Σ Λ⊙((Q_SᵀGQ_A) ⊘ D)², lin = Σ (Q_SᵀGQ_A)² ⊘ D. */
+export function buildPreconditionGraph(layers: KfacLayer[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const l of layers) {
+    const m = l.module, inp = (p: string, r: number, c: number) => input(`${p}:${m}`, "float32", [r, c]);
+    const g = inp("G", l.dOut, l.dIn), qs = inp("QS", l.dOut, l.dOut), qa = inp("QA", l.dIn, l.dIn);
+    const lam = inp("LAM", l.dOut, l.dIn), den = inp("DEN", l.dOut, l.dIn);
+    const rot = matmul(matmul(transposeLast(qs), g), qa);
+    const t = div(rot, den);
+    out[`P:${m}`] = matmul(matmul(qs, t), transposeLast(qa));
+    out[`quad:${m}`] = reduceSum(mul(lam, mul(t, t)), [0, 1]);
+    out[`lin:${m}`] = reduceSum(mul(rot, t), [0, 1]);
+  }
+  return out;
+}
+
+/** Damping: absolute λ, or λ = scale·mean(Λ) per layer. */
+export interface DampingOptions {
+  /** Absolute damping λ for every layer (overrides `dampingScale`). */
+  damping?: number;
+  /** λ = dampingScale·mean(Λ) per layer. Default 0.1 (kronfluence). */
+  dampingScale?: number;
+  /** λ per module (stored factors); overrides both. */
+  perLayer?: Map<string, number>;
+}
+
+/** What one application returns. */
+export interface Preconditioned {
+  /** (F + λI)⁻¹ G per layer, logical layout. */
+  P: Map<string, Float32Array>;
+  /** Σ_layers PᵀFP (undamped F). */
+  quad: number;
+  /** Σ_layers Gᵀ(F + λI)⁻¹G. */
+  lin: number;
+}
+
+/** Applies (F + λI)⁻¹ for fixed eigenfactors. */
+export class Preconditioner {
+  readonly damping: Map<string, number> = new Map();
+  readonly #den = new Map<string, Float32Array>();
+  #session?: Promise<Session>;
+
+  constructor(readonly eig: KfacEigen, o: DampingOptions = {}, readonly backend: Backend = "wasm") {
+    for (const l of eig.layers) {
+      const lam = eig.lambda.get(l.module)!;
+      let mean = 0;
+      for (const x of lam) mean += x;
+      mean /= lam.length;
+      const d = o.perLayer?.get(l.module) ?? o.damping ?? (o.dampingScale ?? 0.1) * mean;
+      if (!(d > 0) || !Number.isFinite(d)) {
+        throw new Error(`K-FAC damping for ${l.module} must be > 0, got ${d}`);
+      }
+      this.damping.set(l.module, d);
+      this.#den.set(l.module, lam.map((x) => x + d));
+    }
+  }
+
+  /**
+   * (F + λI)⁻¹ G for logical gradients `g` (by module).
+   *
+   * @example
+   * ```ts ignore
+   * const { P, quad } = await new Preconditioner(eig).apply(toLogical(layers, grads));
+   * ```
+   */
+  async apply(g: Map<string, Float32Array>): Promise<Preconditioned> {
+    this.#session ??= createSession(lowerGraph(buildPreconditionGraph(this.eig.layers)).bytes, {
+      backend: this.backend,
+    });
+    const feeds: Record<string, HostTensor> = {};
+    const f = (name: string, r: number, c: number, data: Float32Array) =>
+      feeds[name] = { dtype: "float32", shape: [r, c], data };
+    for (const l of this.eig.layers) {
+      const m = l.module;
+      f(`G:${m}`, l.dOut, l.dIn, g.get(m)!);
+      f(`QS:${m}`, l.dOut, l.dOut, this.eig.QS.get(m)!);
+      f(`QA:${m}`, l.dIn, l.dIn, this.eig.QA.get(m)!);
+      f(`LAM:${m}`, l.dOut, l.dIn, this.eig.lambda.get(m)!);
+      f(`DEN:${m}`, l.dOut, l.dIn, this.#den.get(m)!);
+    }
+    const res = await (await this.#session).run(feeds);
+    let quad = 0, lin = 0;
+    const P = new Map<string, Float32Array>();
+    for (const l of this.eig.layers) {
+      P.set(l.module, res[`P:${l.module}`].data as Float32Array);
+      quad += (res[`quad:${l.module}`].data as Float32Array)[0];
+      lin += (res[`lin:${l.module}`].data as Float32Array)[0];
+    }
+    return { P, quad, lin };
+  }
+
+  /** Free the compiled session. */
+  async release(): Promise<void> {
+    if (this.#session) await (await this.#session).release();
+    this.#session = undefined;
+  }
+}
