@@ -135,8 +135,8 @@ results.push({ method: "original", level: 0, steps: 0, seconds: 0, cpuSeconds: 0
 results.push({ method: "retrained", level: 1, steps: 0, seconds: 0, cpuSeconds: 0, ...metricsOf(gold) });
 /** Variants by name: K-FADE without refits, and with plain K-FAC eigenvalues. */
 const ALIASES: Record<string, UnlearnOptionsInput> = {
-  "kfade-static": { method: "kfade", refit: false },
-  "kfade-kfac": { method: "kfade", refit: false, plainKfac: true },
+  "kfade-static": { method: "kfade", noRefit: true },
+  "kfade-kfac": { method: "kfade", noRefit: true, plainKfac: true },
 };
 const fits = new Map<string, { eig: KfacEigen; seconds: number; cpu: number }>();
 for (const level of a.levels!.split(",").map(Number)) {

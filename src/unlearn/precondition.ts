@@ -77,6 +77,23 @@ export class Preconditioner {
    * ```
    */
   async apply(g: Map<string, Float32Array>): Promise<Preconditioned> {
+    return await this.#run(g, (m) => this.#den.get(m)!);
+  }
+
+  /**
+   * The quadratic form xᵀF̂x (undamped) of logical matrices `x` by module, computed in the eigenbasis.
+   *
+   * @example
+   * ```ts ignore
+   * const kl = 0.5 * await pre.quadForm(toLogical(layers, step)); // the K-FAC model's retain KL of a step
+   * ```
+   */
+  async quadForm(x: Map<string, Float32Array>): Promise<number> {
+    const ones = new Map(this.eig.layers.map((l) => [l.module, new Float32Array(l.dOut * l.dIn).fill(1)]));
+    return (await this.#run(x, (m) => ones.get(m)!)).quad;
+  }
+
+  async #run(g: Map<string, Float32Array>, den: (module: string) => Float32Array): Promise<Preconditioned> {
     this.#session ??= createSession(lowerGraph(buildPreconditionGraph(this.eig.layers)).bytes, {
       backend: this.backend,
     });
@@ -89,7 +106,7 @@ export class Preconditioner {
       f(`QS:${m}`, l.dOut, l.dOut, this.eig.QS.get(m)!);
       f(`QA:${m}`, l.dIn, l.dIn, this.eig.QA.get(m)!);
       f(`LAM:${m}`, l.dOut, l.dIn, this.eig.lambda.get(m)!);
-      f(`DEN:${m}`, l.dOut, l.dIn, this.#den.get(m)!);
+      f(`DEN:${m}`, l.dOut, l.dIn, den(m));
     }
     const res = await (await this.#session).run(feeds);
     let quad = 0, lin = 0;

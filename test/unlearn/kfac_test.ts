@@ -156,6 +156,7 @@ Deno.test("Kronecker inverse-vector product matches a dense solve (K-FAC and EK-
     const eig = { ...kfac, lambda: new Map([["m", lam]]) };
     const pre = new Preconditioner(eig, { damping: 0.05 }, "node");
     const { P, quad, lin } = await pre.apply(new Map([["m", G]]));
+    const gfg = await pre.quadForm(new Map([["m", G]]));
     await pre.release();
     // dense F = (Q_S ⊗ Q_A) diag(Λ) (Q_S ⊗ Q_A)ᵀ on row-major vec(G); K-FAC: F = S ⊗ A
     const F = new Float32Array(n * n);
@@ -193,5 +194,7 @@ Deno.test("Kronecker inverse-vector product matches a dense solve (K-FAC and EK-
     const Fx = Array.from({ length: n }, (_, i) => x.reduce((s, xj, j) => s + F[i * n + j] * xj, 0));
     assert.ok(Math.abs(quad - x.reduce((s, xi, i) => s + xi * Fx[i], 0)) < 1e-3 * Math.abs(quad) + 1e-6);
     assert.ok(Math.abs(lin - G.reduce((s, gi, i) => s + gi * x[i], 0)) < 1e-3 * Math.abs(lin) + 1e-6);
+    const FG = Array.from({ length: n }, (_, i) => G.reduce((s, gj, j) => s + F[i * n + j] * gj, 0));
+    assert.ok(Math.abs(gfg - G.reduce((s, gi, i) => s + gi * FG[i], 0)) < 1e-3 * Math.abs(gfg) + 1e-6, "GᵀFG");
   }
 });

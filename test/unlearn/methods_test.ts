@@ -143,3 +143,15 @@ Deno.test("K-FADE steps along (F_r + λI)⁻¹∇L_f, not ∇L_f, touches only l
   assert.ok(cos(U, P) > 0.999, `cos(U, P) = ${cos(U, P)}`);
   assert.ok(cos(U, G) < 0.95, `cos(U, g) = ${cos(U, G)}: K-FADE looks like plain gradient ascent`);
 });
+
+Deno.test("K-FADE refits the curvature at the current weights between steps (unless --no-refit)", async () => {
+  const run = async (noRefit: boolean) => {
+    const w = weights();
+    const o = { method: "kfade" as const, kfadeSteps: 2, fitRows: 8, probeRows: 4, klBudget: 0.05, noRefit };
+    return (await unlearn(cfg, w, forgetRows, retainRows, o, { backend: "node" })).kfade!.steps;
+  };
+  const [a, b] = [await run(false), await run(true)];
+  assert.equal(a.length, 2);
+  assert.ok(Math.abs(a[0].eta - b[0].eta) < 1e-12 * a[0].eta, "the first step does not depend on refits");
+  assert.ok(Math.abs(a[1].eta - b[1].eta) > 1e-6 * b[1].eta, "a refit changes the second step");
+});
