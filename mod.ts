@@ -52,6 +52,7 @@ export { encodeRows, type Example, loadTokenizer } from "./src/data/tokenize.ts"
 export { type Batch, makeBatch } from "./src/data/batch.ts";
 export { AdamW, type AdamWOptions } from "./src/optim/adamw.ts";
 export {
+  type CoresetTrainOptions,
   defaultModelDir,
   evaluate,
   type EvaluateOptions,

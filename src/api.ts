@@ -12,6 +12,8 @@ import { loadTokenizer, type Tok } from "./data/tokenize.ts";
 import type { StepInfo } from "./train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 import type { TrainOptionsInput } from "./train/options.ts";
+import type { z } from "zod";
+import type { CoresetTrainOptions, CoresetTrainOptionsSchema } from "./coreset/train_hooks.ts";
 import { exportTransformersJs } from "./io/export_transformersjs.ts";
 import { peakRssMb } from "./util/rss.ts";
 import type { Backend } from "./runtime/session.ts";
@@ -36,7 +38,7 @@ export {
   type LoraOptions,
   resolveModelDir,
 } from "./jobs/prepare.ts";
-export type { StepInfo };
+export type { CoresetTrainOptions, StepInfo };
 
 /** Training hyper-parameters (all optional; defaults as `TrainOptionsSchema`). */
 export interface TrainHyperparameters {
@@ -78,8 +80,11 @@ export interface TrainHyperparameters {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _sameShape: Same<Required<TrainHyperparameters>, Required<TrainOptionsInput>> = true;
 
+// …and the coreset options exactly the schema's (CoresetTrainOptionsSchema, described field by field)
+const _sameCoreset: Same<keyof CoresetTrainOptions, keyof z.input<typeof CoresetTrainOptionsSchema>> = true;
+
 /** Options of {@link finetune}. */
-export interface FinetuneOptions extends TrainHyperparameters, LoraOptions {
+export interface FinetuneOptions extends TrainHyperparameters, LoraOptions, CoresetTrainOptions {
   /** HF model dir, or "default". */
   model: string;
   /** JSONL path or rows. */
@@ -132,6 +137,8 @@ export interface FinetuneResult {
  *   batchSize: 1,
  * });
  * console.log(r.lossStart, "→", r.lossEnd);
+ * // on the rows a coreset selected, each step on CoLM's half of the drawn batch of 16
+ * await finetune({ model: "default", data: "train.jsonl", dataIndices: "S.json", coreset: "colm", batchSize: 16, out: "./t2" });
  * ```
  */
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
@@ -316,4 +323,4 @@ export async function exportModel(o: ExportModelOptions): Promise<{ files: strin
   return await exportTransformersJs(resolveModelDir(o.model), o.out, { weights });
 }
 
-void _sameShape;
+void _sameShape, _sameCoreset;

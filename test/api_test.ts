@@ -43,11 +43,25 @@ Deno.test("api: finetune (inline rows and JSONL) → evaluate improves → gener
   await finetune({ model, data: ROWS, out: lora, method: "lora", rank: 2, steps: 3, backend: "node" });
   const merged = await evaluate({ model, adapter: [lora], data: ROWS, backend: "node" });
   assert.ok(Number.isFinite(merged.loss));
+  // dataIndices as a list trains on those rows only: the same weights as passing the rows themselves
+  const picked = join(dir, "picked"), subset = join(dir, "subset");
+  await finetune({
+    model,
+    data: ROWS,
+    dataIndices: [2, 0],
+    out: picked,
+    steps: 3,
+    lr: 0.01,
+    backend: "node",
+  });
+  await finetune({ model, data: [ROWS[2], ROWS[0]], out: subset, steps: 3, lr: 0.01, backend: "node" });
+  const [x, y] = await Promise.all([picked, subset].map((d) => Deno.readFile(join(d, "model.safetensors"))));
+  assert.ok(x.length === y.length && x.every((v, i) => v === y[i]), "dataIndices trained on other rows");
   const { files } = await exportModel({ model: out, out: join(dir, "web") });
   assert.ok(files.includes("onnx/model.onnx"), files.join());
 });
 
-Deno.test("api: errors name the option (not built yet, rows, resume without a checkpoint dir)", async () => {
+Deno.test("api: errors name the option (not built yet, rows, resume without a checkpoint dir, data indices)", async () => {
   const dir = await Deno.makeTempDir();
   const model = await tinyModelDir(join(dir, "m"));
   const isApi = (code: string, path: string) => (e: unknown) =>
@@ -67,6 +81,18 @@ Deno.test("api: errors name the option (not built yet, rows, resume without a ch
     isApi("invalid_option", "checkpointDir"),
   );
   await assert.rejects(finetune({ model, data: ROWS }), isApi("invalid_option", "out"));
+  const rejectsWith = (o: Partial<Parameters<typeof finetune>[0]>, msg: RegExp) =>
+    assert.rejects(
+      finetune({ model, data: ROWS, out: join(dir, "x"), backend: "node", ...o }),
+      (e) => isApi("invalid_option", "dataIndices")(e) && msg.test((e as Error).message),
+    );
+  await rejectsWith({ dataIndices: [0, 3] }, /^dataIndices\[1\]: index 3 is out of range for 3 rows$/);
+  await rejectsWith({ dataIndices: [2, 2] }, /^dataIndices\[1\]: index 2 is listed twice$/);
+  await rejectsWith({ dataIndices: join(dir, "none.json") }, /none\.json: cannot read the selection/);
+  await assert.rejects(
+    finetune({ model, data: ROWS, out: join(dir, "x"), coreset: "colm", coresetRatio: 2 }),
+    isApi("invalid_option", "coresetRatio"),
+  );
   await assert.rejects(
     evaluate({ model, data: [{ text: "ok" }, { prompt: 1 }] }),
     /row 2: "prompt" must be a string/,

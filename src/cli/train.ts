@@ -1,7 +1,9 @@
 /**
  * @module `train`: fine-tune a model on JSONL rows and write an HF model dir. Progress (step, loss,
  * lr, tokens/s, ETA) goes to stderr; checkpoints (`--checkpoint-dir`, every `--save-every` steps)
- * let `--resume` continue the exact trajectory.
+ * let `--resume` continue the exact trajectory. `--data-indices S.json` trains only on the rows a
+ * `coreset` run selected; `--coreset colm [--coreset-ratio r]` trains each step on CoLM's coreset
+ * of the drawn batch (`--batch-size` × `--grad-accum` rows; the rows' `source` fields are the sources).
  */
 import { z } from "zod";
 import { TrainOptionsSchema } from "../train/options.ts";
@@ -12,6 +14,7 @@ import {
   FINETUNE_METHODS,
   LoraOptionsSchema,
 } from "../jobs/spec.ts";
+import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
 import { CommonFlags, parseFlags, progress } from "./common.ts";
 
 /** Methods of `train`. */
@@ -29,6 +32,7 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
   ),
   resume: z.boolean().default(false).describe("continue from --checkpoint-dir"),
   ...LoraOptionsSchema.shape,
+  ...CoresetTrainFlags.shape,
   untilStep: z.number().int().positive().optional()
     .describe(
       "stop after this step with a checkpoint, to resume later (time-boxed chunks); no model dir is written",
@@ -46,6 +50,9 @@ export async function trainCommand(argv: string[]): Promise<Record<string, numbe
   }
   if ((f.saveEvery || f.resume || f.untilStep) && !f.checkpointDir) {
     throw new Error("--checkpoint-dir: required by --save-every, --resume and --until-step");
+  }
+  if (argv.includes("--coreset-ratio") && !f.coreset) {
+    throw new Error("--coreset-ratio: needs --coreset colm");
   }
   const r = await finetune({
     ...f,

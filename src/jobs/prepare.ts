@@ -2,12 +2,20 @@
  * @module Model, data and trainer setup shared by the library functions (`src/api.ts`), the CLI
  * and the job runner: model references (`default` → the built-in model), LoRA adapters merged
  * at load, rows from JSONL or inline, tokenization, the method check, the trainer for a method
- * (full or LoRA) and writing what a finished run produced.
+ * (full or LoRA; with a row selection or CoLM per-step coresets) and writing what a finished run produced.
  */
 import { type LoadedModel, loadModel } from "../models/load.ts";
 import { readJsonl, type Row, validateRow } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
 import { Trainer } from "../train/trainer.ts";
+import type { z } from "zod";
+import {
+  colmHooks,
+  type CoresetTrainOptions,
+  CoresetTrainOptionsSchema,
+  resolveIndices,
+  rowSources,
+} from "../coreset/train_hooks.ts";
 import type { TrainOptionsInput } from "../train/options.ts";
 import { saveModelDir } from "../io/hf_dir.ts";
 import type { Backend } from "../runtime/session.ts";
@@ -147,6 +155,49 @@ export interface PreparedFinetune {
   lora?: LoraSetup;
 }
 
+/**
+ * The coreset options of a fine-tune, checked (422s naming `dataIndices`, `coreset`, `coresetRatio`),
+ * and the rows and examples they keep: `dataIndices` picks rows (in its order) of `rows`.
+ *
+ * @example
+ * ```ts ignore
+ * const { rows, examples } = await applyCoresetOptions({ dataIndices: [2, 0] }, rows, examples);
+ * ```
+ */
+export async function applyCoresetOptions(
+  input: CoresetTrainOptions,
+  rows: Row[],
+  examples: Example[],
+): Promise<{ options: z.infer<typeof CoresetTrainOptionsSchema>; rows: Row[]; examples: Example[] }> {
+  const r = CoresetTrainOptionsSchema.safeParse({
+    coreset: input.coreset,
+    coresetRatio: input.coresetRatio,
+    dataIndices: input.dataIndices,
+  });
+  if (!r.success) {
+    const path = r.error.issues[0].path.join(".") || "dataIndices";
+    throw new ApiError(422, "invalid_option", `${path}: ${r.error.issues[0].message}`, path);
+  }
+  const options = r.data;
+  if (options.dataIndices === undefined) return { options, rows, examples };
+  let idx: number[];
+  try {
+    idx = await resolveIndices(options.dataIndices, examples.length);
+  } catch (e) {
+    throw new ApiError(422, "invalid_option", (e as Error).message, "dataIndices");
+  }
+  const kept = idx.map((i) => examples[i]);
+  if (!kept.some((e) => e.labels.some((l) => l !== -100))) {
+    throw new ApiError(
+      422,
+      "invalid_option",
+      "dataIndices: the selected rows have no target tokens",
+      "dataIndices",
+    );
+  }
+  return { options, rows: idx.map((i) => rows[i]), examples: kept };
+}
+
 /** A model, its tokenized rows and a trainer over them (shared by `finetune` and the job runner). */
 export async function prepareFinetune(o: {
   modelDir: string;
@@ -154,12 +205,13 @@ export async function prepareFinetune(o: {
   method?: FinetuneMethod;
   truncate?: boolean;
   backend?: Backend;
-  options: TrainOptionsInput & LoraOptions;
+  options: TrainOptionsInput & LoraOptions & CoresetTrainOptions;
 }): Promise<PreparedFinetune> {
   const method = o.method ?? "full";
   checkMethod(method, o.options.rankAllocation);
   const model = await loadModel(o.modelDir);
-  const examples = await encodeFor(model, o.rows, o.truncate);
+  const picked = await applyCoresetOptions(o.options, o.rows, await encodeFor(model, o.rows, o.truncate));
+  const { examples, options: cs } = picked;
   const p = o.options;
   const targets = p.targets === undefined ? undefined : adapterList(p.targets);
   let rankPattern: Record<string, number> = {};
@@ -204,15 +256,29 @@ export async function prepareFinetune(o: {
     })
     : undefined;
   const weights = lowRank?.weights ?? model.weights;
-  const trainer = new Trainer(
-    model.config,
-    weights,
-    examples,
-    p,
-    o.backend ?? "wasm",
-    lora?.model ?? lowRank?.model,
-  );
-  return { model, examples, trainer, lora };
+  const backend = o.backend ?? "wasm";
+  // CoLM's zeroth-order directions come from the training seed, as in bench/coreset.ts
+  const hooks = cs.coreset === "colm"
+    ? colmHooks(model.config, examples, rowSources(picked.rows), {
+      ratio: cs.coresetRatio,
+      seed: p.seed ?? 42,
+    }, backend).hooks
+    : {};
+  try {
+    const trainer = new Trainer(
+      model.config,
+      weights,
+      examples,
+      p,
+      backend,
+      lora?.model ?? lowRank?.model,
+      hooks,
+    );
+    return { model, examples, trainer, lora };
+  } catch (e) {
+    await hooks.release?.();
+    throw e;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * @module Training checkpoints: weights, AdamW moments + step, and the trainer state (step, data
- * cursor, epoch, losses), written atomically to a directory (temp sibling, then rename), so a run
+ * @module Training checkpoints: weights, AdamW moments + step, the trainer state (step, data
+ * cursor, epoch, losses) and the hooks' state (CoLM's feature moments), written atomically to a directory (temp sibling, then rename), so a run
  * resumed from it follows the uninterrupted trajectory exactly.
  */
 import { basename, dirname, join } from "node:path";
@@ -9,6 +9,7 @@ import type { Trainer, TrainerState } from "./trainer.ts";
 import { QuantizedWeights } from "../optim/int8_weights.ts";
 
 const WEIGHTS = "weights.safetensors", OPTIM = "optimizer.safetensors", STATE = "trainer_state.json";
+const HOOKS = "hooks.safetensors";
 
 /**
  * Save `trainer` to `dir` (replacing an older checkpoint there).
@@ -55,6 +56,18 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
         { step: String(opt.step) },
       ),
     );
+    const hooks = trainer.hooks.state?.();
+    if (hooks) {
+      await Deno.writeFile(
+        join(tmp, HOOKS),
+        serializeSafetensors(
+          Object.fromEntries(
+            Object.entries(hooks.tensors).map(([k, v]) => [k, { dtype: "F32", shape: [v.length], data: v }]),
+          ),
+          hooks.meta,
+        ),
+      );
+    }
     await Deno.writeTextFile(
       join(tmp, STATE),
       JSON.stringify({ state: trainer.state, options: trainer.opts }),
@@ -97,6 +110,32 @@ export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<Tra
   }
   opt.loadState(kinds);
   opt.step = Number(o.metadata.step);
+  await loadHookState(dir, trainer);
   trainer.restore(state);
   return state;
+}
+
+/** Restore the hooks' state; a checkpoint and hooks that disagree on having one is an error. */
+async function loadHookState(dir: string, trainer: Trainer): Promise<void> {
+  const load = trainer.hooks.loadState;
+  let h;
+  try {
+    h = await readSafetensors(join(dir, HOOKS));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (!h && load) {
+    throw new Error(
+      `checkpoint ${dir}: no ${HOOKS} (saved by a run without batch selection, e.g. --coreset)`,
+    );
+  }
+  if (h && !load) {
+    throw new Error(
+      `checkpoint ${dir}: it holds batch-selection state (${HOOKS}); resume with the same --coreset`,
+    );
+  }
+  if (h && load) {
+    const tensors = Object.fromEntries([...h.tensors].map(([k, t]) => [k, toFloat32(t).slice()]));
+    load({ tensors, meta: h.metadata });
+  }
 }

@@ -39,6 +39,18 @@ export interface TrainerHooks {
     candidates: Example[],
     ctx: { step: number; weights: Weights },
   ) => Example[] | Promise<Example[]>;
+  /** State the hooks carry across steps (e.g. CoLM's feature moments); checkpoints store it. */
+  state?: () => HookState;
+  /** Restore what {@link TrainerHooks.state} returned (on resume from a checkpoint). */
+  loadState?: (s: HookState) => void;
+  /** Free what the hooks hold (sessions); {@link Trainer.release} calls it. */
+  release?: () => Promise<void>;
+}
+
+/** Serializable hook state: f32 tensors plus string metadata (a checkpoint's `hooks.safetensors`). */
+export interface HookState {
+  tensors: Record<string, Float32Array>;
+  meta: Record<string, string>;
 }
 
 /** What one optimizer step reports. */
@@ -218,9 +230,10 @@ export class Trainer {
     this.#order = shuffledOrder(this.examples.length, this.opts.seed + state.epoch);
   }
 
-  /** Free compiled sessions. */
+  /** Free compiled sessions (the trainer's and the hooks'). */
   async release(): Promise<void> {
     await this.runner.release();
+    await this.hooks.release?.();
   }
 }
 
