@@ -1,7 +1,8 @@
 /**
  * Linear-algebra kernel timings, WASM SIMD (wasm/kernels.wasm) vs the plain-TS references
  * (src/linalg/), on GPT-2-small shapes: svdTopR 768×3072 r=128 (GaLore projector refresh), eighSym
- * 768 (K-FAC factor), dctTopR 768×3072 r=128 (DCT-AdamW selection, basis 768), plus INT8
+ * 768 (K-FAC factor), dctTopR 768×3072 r=128 (DCT-AdamW selection, basis 768; dense G·Q, and
+ * dctTopRFft by fast DCT-IIIs), plus INT8
  * stochastic quantization and the low-rank Adam step of a 768×3072 tensor. Prints, never asserts.
  * Usage: deno task bench:kernels [--reps 3] [--skip-ts]
  * Last stdout line: one JSON object of median milliseconds.
@@ -55,6 +56,7 @@ const cases: [string, (k: LinalgKernels) => unknown, number][] = [
   ["svdTopR_768x3072_r128", (k) => k.svdTopR(g, m, n, r, { seed: 1 }), reps],
   ["eighSym_768", (k) => k.eighSym(sym, 768), reps],
   ["dctTopR_768x3072_r128", (k) => k.dctTopR(g, m, n, basis, r), reps],
+  ["dctTopRFft_768x3072_r128", (k) => k.dctTopRFft(g, m, n, r), 5],
   ["quantize_int8_sr_768x3072", (k) => k.quantize(g, { bits: 8, stochastic: true, seed: 1 }), 5],
   ["lowRankAdam_128x3072", (k) => k.lowRankAdam(proj, mom, vel, { step: 1 }), 5],
 ];

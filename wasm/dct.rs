@@ -75,6 +75,22 @@ pub unsafe fn dct_top_r(
             *acc.add(k) = t;
         }
     }
+    top_scores(acc, count, r, l2, idx, scores);
+    for j in 0..r {
+        let o = *idx.add(j) as usize;
+        if side == 0 {
+            for i in 0..m {
+                *proj.add(i * r + j) = *sm.add(i * n + o);
+            }
+        } else {
+            core::ptr::copy_nonoverlapping(sm.add(o * n), proj.add(j * n), n);
+        }
+    }
+}
+
+/// Finish the sums in `acc` (L2: root; NaN → −∞) and write the r best: idx by descending score,
+/// ties to the lower index.
+pub unsafe fn top_scores(acc: *mut f64, count: usize, r: usize, l2: bool, idx: *mut i32, scores: *mut f32) {
     for k in 0..count {
         let v = *acc.add(k);
         *acc.add(k) = if v == v { if l2 { sqrt64(v) } else { v } } else { f64::NEG_INFINITY };
@@ -92,12 +108,5 @@ pub unsafe fn dct_top_r(
         let o = ord[j] as usize;
         *idx.add(j) = o as i32;
         *scores.add(j) = *acc.add(o) as f32;
-        if side == 0 {
-            for i in 0..m {
-                *proj.add(i * r + j) = *sm.add(i * n + o);
-            }
-        } else {
-            core::ptr::copy_nonoverlapping(sm.add(o * n), proj.add(j * n), n);
-        }
     }
 }

@@ -8,7 +8,9 @@
 
 mod adam;
 mod dct;
+mod dct_fft;
 mod eigh;
+mod fft;
 mod gemm;
 mod math;
 mod qr;
@@ -120,6 +122,15 @@ pub unsafe extern "C" fn dct_top_r(
     idx: *mut i32, scores: *mut f32, proj: *mut f32,
 ) {
     dct::dct_top_r(g, m, n, basis, side, r, norm, idx, scores, proj)
+}
+
+/// dct_top_r with Q = dct_basis(N), by fast DCT-IIIs (Makhoul + mixed-radix FFT); no basis.
+#[no_mangle]
+pub unsafe extern "C" fn dct_top_r_fft(
+    g: *const f32, m: usize, n: usize, side: u32, r: usize, norm: u32, idx: *mut i32, scores: *mut f32,
+    proj: *mut f32,
+) {
+    dct_fft::dct_top_r_fft(g, m, n, side, r, norm, idx, scores, proj)
 }
 
 /// Asymmetric min-max group quantization (Q-GaLore); bits 4 (packed) or 8.

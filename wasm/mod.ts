@@ -193,6 +193,17 @@ export class WasmKernels implements LinalgKernels {
     return { side, indices, scores: this.#f32(ps, r), projected: this.#f32(pp, len) };
   }
 
+  /** See src/linalg/dct_fft.ts `dctTopRFft`. */
+  dctTopRFft(g: Float32Array, m: number, n: number, r: number, opts: DctOptions = {}): DctSelection {
+    const { side, norm } = dctArgs(g, m, n, null, r, opts);
+    this.#x.reset();
+    const pg = this.#in(g), pi = this.#alloc(4 * r), ps = this.#alloc(4 * r);
+    const len = side === "right" ? m * r : r * n, pp = this.#alloc(4 * len);
+    this.#call("dct_top_r_fft", pg, m, n, side === "right" ? 0 : 1, r, norm, pi, ps, pp);
+    const indices = new Int32Array(this.#x.memory.buffer, pi, r).slice();
+    return { side, indices, scores: this.#f32(ps, r), projected: this.#f32(pp, len) };
+  }
+
   /** See src/linalg/quant.ts `quantize`. */
   quantize(x: Float32Array, opts: QuantizeOptions = {}): Quantized {
     const { bits, groupSize, stochastic, seed } = quantArgs(x, opts);

@@ -46,7 +46,7 @@ export function dctBasis(n: number): Float32Array {
 }
 
 /**
- * Validated side, basis size and norm.
+ * Validated side, basis size and norm (`basis` null: the fast path, which needs none).
  *
  * @example
  * ```ts
@@ -57,7 +57,7 @@ export function dctArgs(
   g: Float32Array,
   m: number,
   n: number,
-  basis: Float32Array,
+  basis: Float32Array | null,
   r: number,
   o: DctOptions = {},
 ): { side: DctSide; size: number; norm: 1 | 2 } {
@@ -68,7 +68,7 @@ export function dctArgs(
   if (side !== "right" && side !== "left") throw new Error(`side must be right or left, got ${side}`);
   if (norm !== 1 && norm !== 2) throw new Error(`norm must be 1 or 2, got ${norm}`);
   const size = side === "right" ? n : m;
-  checkMatrix("basis", basis, size, size);
+  if (basis !== null) checkMatrix("basis", basis, size, size);
   if (!Number.isInteger(r) || r < 1 || r > size) {
     throw new Error(`r must be an integer in [1, ${size}], got ${r}`);
   }
@@ -100,13 +100,31 @@ export function dctTopR(
       acc[side === "right" ? j : i] += norm === 2 ? Math.fround(x * x) : Math.abs(x);
     }
   }
-  const score = Array.from(acc, (v) => Number.isNaN(v) ? -Infinity : norm === 2 ? Math.sqrt(v) : v);
-  const ord = Array.from({ length: size }, (_, k) => k).sort((x, y) => score[y] - score[x] || x - y);
-  const indices = Int32Array.from(ord.slice(0, r)), scores = Float32Array.from(indices, (k) => score[k]);
+  const { indices, scores } = topScores(acc, norm, r);
   const projected = new Float32Array(side === "right" ? m * r : r * n);
   indices.forEach((o, j) => {
     if (side === "right") { for (let i = 0; i < m; i++) projected[i * r + j] = s[i * n + o]; }
     else for (let t = 0; t < n; t++) projected[j * n + t] = s[o * n + t];
   });
   return { side, indices, scores, projected };
+}
+
+/**
+ * The r best of the accumulated sums `acc` (Σ|x| or Σx²; L2 takes the root): indices by descending
+ * score, ties to the lower index, NaN last.
+ *
+ * @example
+ * ```ts
+ * topScores(Float64Array.from([1, 3, 3, 2]), 1, 2).indices; // [1, 2]
+ * ```
+ */
+export function topScores(
+  acc: Float64Array,
+  norm: 1 | 2,
+  r: number,
+): { indices: Int32Array; scores: Float32Array } {
+  const score = Array.from(acc, (v) => Number.isNaN(v) ? -Infinity : norm === 2 ? Math.sqrt(v) : v);
+  const ord = Array.from({ length: acc.length }, (_, k) => k).sort((x, y) => score[y] - score[x] || x - y);
+  const indices = Int32Array.from(ord.slice(0, r));
+  return { indices, scores: Float32Array.from(indices, (k) => score[k]) };
 }

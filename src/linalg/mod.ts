@@ -7,6 +7,7 @@ import type { LinalgKernels } from "./types.ts";
 import { qrOrthonormalize, svdTopR } from "./svd.ts";
 import { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
 import { dctBasis, dctTopR } from "./dct.ts";
+import { dctTopRFft } from "./dct_fft.ts";
 import { dequantize, quantize } from "./quant.ts";
 import { lowRankAdam } from "./adam.ts";
 import { matmul, transpose } from "./matmul.ts";
@@ -15,6 +16,8 @@ export * from "./types.ts";
 export { qrOrthonormalize, svdTopR } from "./svd.ts";
 export { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
 export { dctBasis, dctSide, dctTopR } from "./dct.ts";
+export { dct3, dctTopRFft } from "./dct_fft.ts";
+export { fftInPlace, fftPlan } from "./fft.ts";
 export { dequantize, packInt4, quantize, unpackInt4 } from "./quant.ts";
 export { lowRankAdam } from "./adam.ts";
 export { matmul, transpose } from "./matmul.ts";
@@ -38,6 +41,7 @@ export const referenceKernels: LinalgKernels = {
   kronInvVec,
   dctBasis,
   dctTopR,
+  dctTopRFft,
   quantize,
   dequantize,
   lowRankAdam,

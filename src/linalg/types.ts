@@ -117,6 +117,8 @@ export interface LinalgKernels {
     r: number,
     opts?: DctOptions,
   ): DctSelection;
+  /** `dctTopR` with basis = dctBasis(N), by fast DCT-IIIs in O(m·n·log N) (src/linalg/dct_fft.ts). */
+  dctTopRFft(g: Float32Array, m: number, n: number, r: number, opts?: DctOptions): DctSelection;
   quantize(x: Float32Array, opts?: QuantizeOptions): Quantized;
   dequantize(q: Quantized): Float32Array;
   lowRankAdam(r: Float32Array, m: Float32Array, v: Float32Array, opts: LowRankAdamOptions): Float32Array;

@@ -4,7 +4,8 @@
  * shared by every layer of that size; every `updateGap` steps (official default 1) the r columns
  * of Q with the largest alignment score (L1 norms of G·Q columns, or Qᵀ·G rows) are selected;
  * R = G·Q[:, idx] (m ≥ n) or Q[:, idx]ᵀ·G; ΔW = R·Q[:, idx]ᵀ or Q[:, idx]·R. Only the indices are
- * stored per layer. No α scale (as DCT-AdamW).
+ * stored per layer. No α scale (as DCT-AdamW). Selection runs `dctTopRFft` (fast DCT-III through
+ * Makhoul's FFT, O(m·n·log N)); Q itself is only read for the r selected columns.
  */
 import { dctSide } from "../linalg/dct.ts";
 import { kernels } from "../linalg/active.ts";
@@ -52,7 +53,7 @@ export class DctProjector implements Projector {
   project(g: Float32Array, step: number): Float32Array {
     if (!this.indices || step % (this.o.updateGap ?? 1) === 0) {
       const t0 = performance.now();
-      const sel = kernels().dctTopR(g, this.m, this.n, this.#q, this.rank, {
+      const sel = kernels().dctTopRFft(g, this.m, this.n, this.rank, {
         side: this.side,
         norm: this.o.norm ?? 1,
       });
