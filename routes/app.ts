@@ -111,7 +111,8 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
     info: {
       title: "posttrain",
       version: "0.1.0",
-      description: "Post-train small decoder LLMs: fine-tune and evaluate as jobs, generate text.",
+      description:
+        "Post-train small decoder LLMs: fine-tune, unlearn, evaluate and select coresets as jobs, generate text.",
     },
   });
   return app;

@@ -32,13 +32,18 @@ export const JobSchema = z.object({
   started_at: z.string().optional(),
   finished_at: z.string().optional(),
   progress: z.object({
-    step: z.number().int().describe("optimizer steps done (eval: batches)"),
+    step: z.number().int().describe(
+      "optimizer steps done (eval: batches; unlearn: unlearning steps; coreset: CLD loss checkpoints)",
+    ),
     steps: z.number().int().describe("steps in all"),
     loss: z.number().optional(),
     lr: z.number().optional(),
     grad_norm: z.number().optional(),
     tokens_per_s: z.number().optional(),
     eta_s: z.number().optional(),
+    forget_loss: z.number().optional().describe(
+      "unlearn: mean forget NLL (first-order methods: of the step's batch; kfade: of all forget rows)",
+    ),
     checkpoint_step: z.number().int().optional().describe("a restart resumes from this step"),
   }),
   result: z.record(z.string(), z.number()).describe(

@@ -11,9 +11,8 @@ import { z } from "zod";
 import { readJsonl, type Row } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
 import type { LoadedModel } from "../models/load.ts";
-import { cldSelect } from "../coreset/cld.ts";
-import { ColmSelector } from "../coreset/colm.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
+import { CORESET_METHODS, CoresetOptionsSchema, coresetProblem, selectCoreset } from "../coreset/select.ts";
 import { CommonFlags, loadModelWithAdapters, parseFlags, progress } from "./common.ts";
 
 /** Flags of `coreset`. */
@@ -22,26 +21,10 @@ export const CoresetFlags = CommonFlags.extend({
   data: z.string().describe("JSONL candidate rows (an optional `source` field groups them)"),
   val: z.string().optional().describe("JSONL validation rows (required by cld)"),
   k: z.number().int().positive().describe("rows to select"),
-  method: z.enum(["cld", "colm"]).describe("cld | colm"),
+  method: z.enum(CORESET_METHODS).describe("cld | colm"),
   out: z.string().describe("output selection .json"),
-  seed: z.number().int().nonnegative().default(0).describe("seed: proxy data order (cld), directions (colm)"),
-  lr: z.number().positive().max(1).default(1e-3).describe("cld: proxy learning rate (constant)"),
-  batchSize: z.number().int().positive().max(4096).default(8).describe("cld: proxy rows per step"),
-  epochs: z.number().int().positive().max(1000).default(2).describe("cld: proxy epochs"),
-  evalsPerEpoch: z.number().int().positive().max(100).default(3).describe("cld: loss checkpoints per epoch"),
-  budget: z.enum(["global", "proportional"]).default("global").describe(
-    "cld: top-k over all rows, or per source in proportion to its size (the paper's per-class top-k)",
-  ),
-  eps: z.number().positive().default(1e-3).describe("colm: zeroth-order perturbation ε"),
-  directions: z.number().int().positive().max(64).default(1).describe("colm: random directions per estimate"),
-  zoDim: z.number().int().positive().default(2560).describe("colm: feature dimensions kept"),
-  keepSources: z.string().optional().describe("colm: comma-separated sources kept whole"),
-  smallFraction: z.number().min(0).max(1).default(0.05).describe(
-    "colm: without --keep-sources, sources under this fraction of the rows are kept whole",
-  ),
-  similarity: z.enum(["cosine", "l1"]).default("cosine").describe("colm: facility-location similarity"),
+  ...CoresetOptionsSchema.shape,
 });
-
 async function encodeFile(
   m: LoadedModel,
   path: string,
@@ -68,42 +51,35 @@ export async function coresetCommand(argv: string[]): Promise<{ k: number; rows:
   let tokP: Promise<Tok> | undefined;
   const tok = () => m.hasTokenizer ? (tokP ??= loadTokenizer(m.dir)) : Promise.resolve(undefined);
   const data = await encodeFile(m, f.data, f.truncate, tok);
-  const n = data.examples.length, sources = rowSources(data.rows);
-  if (f.k > n) throw new Error(`--k: ${f.k} is more than the ${n} rows of ${f.data}`);
+  const n = data.examples.length;
+  const p = coresetProblem(f.method, m.config, n, f.k, f.val !== undefined);
+  if (p) throw new Error(`--${p.field}: ${p.message}${p.field === "k" ? ` of ${f.data}` : ""}`);
+  const val = f.method === "cld" ? await encodeFile(m, f.val!, f.truncate, tok) : undefined;
+  progress(
+    f.method === "cld"
+      ? `coreset cld: ${n} rows, ${
+        val!.examples.length
+      } val rows, ${f.epochs} epochs × ${f.evalsPerEpoch} checkpoints`
+      : `coreset colm: ${n} rows, ${f.directions} direction(s), 2×${f.directions} forward passes`,
+  );
   const t0 = performance.now();
-  let sel;
-  if (f.method === "cld") {
-    const val = await encodeFile(m, f.val!, f.truncate, tok);
-    progress(
-      `coreset cld: ${n} rows, ${val.examples.length} val rows, ${f.epochs} epochs × ${f.evalsPerEpoch} checkpoints`,
-    );
-    sel = await cldSelect(m.config, m.weights, data.examples, val.examples, f.k, {
-      ...f,
-      backend: f.backend,
-      trainSources: sources,
-      valSources: rowSources(val.rows),
-      onCheckpoint: (e, of) =>
-        progress(`checkpoint ${e}/${of} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
-    });
-  } else {
-    const P = (m.config.kvHeads * m.config.headDim || m.config.hidden) * m.config.hidden;
-    if (n * P > 1e8) {
-      throw new Error(
-        `--method colm: ${n} rows × ${P} features is too large for one selection; ` +
-          "use train --coreset colm (per-batch selection) instead",
-      );
-    }
-    progress(`coreset colm: ${n} rows, ${f.directions} direction(s), 2×${f.directions} forward passes`);
-    const selector = new ColmSelector(m.config, sources, {
-      ...f,
-      keepSources: f.keepSources?.split(",").map((s) => s.trim()).filter(Boolean),
-    }, f.backend);
-    try {
-      sel = await selector.select(m.weights, data.examples, sources, f.k);
-    } finally {
-      await selector.release();
-    }
-  }
+  const sel = await selectCoreset({
+    method: f.method,
+    config: m.config,
+    weights: m.weights,
+    data: data.examples,
+    sources: rowSources(data.rows),
+    val: val?.examples,
+    valSources: val && rowSources(val.rows),
+    k: f.k,
+    options: f,
+    backend: f.backend,
+    onProgress: (e, of) => {
+      if (f.method === "cld") {
+        progress(`checkpoint ${e}/${of} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      }
+    },
+  });
   await writeSelection(f.out, sel, { method: f.method });
   progress(
     `selected ${sel.indices.length} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${f.out}`,

@@ -2,14 +2,17 @@
  * @module The job runner: a FIFO queue with a concurrency limit, and jobs that advance in
  * resumable chunks (see `work.ts`: at most `chunkSteps` optimizer steps, then a checkpoint the
  * record names only once it is complete). A restarted server resumes every `running` job
- * from its recorded checkpoint (exact trajectory, see `train/checkpoint.ts`); an edge deployment
+ * from its recorded checkpoint (exact trajectory, see `train/checkpoint.ts`; unlearn and coreset
+ * jobs run as one chunk and start over); an edge deployment
  * without a long-lived process calls {@link JobRunner.advance} once per invocation instead. Cancel
  * stops at the next step boundary. A non-finite loss fails the job naming the step; nothing is
  * written from it.
  */
 import type { Backend } from "../runtime/session.ts";
 import { ApiError } from "./errors.ts";
-import { type EvalJob, notBuilt, parseJobRequest, rowsOf } from "./spec.ts";
+import { notBuilt, parseJobRequest } from "./spec.ts";
+import { checkSubmission } from "./submit.ts";
+import { oneShotChunk } from "./work_oneshot.ts";
 import { type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
@@ -72,19 +75,11 @@ export class JobRunner {
     const req = parseJobRequest(body);
     const nb = notBuilt(req);
     if (nb) throw new ApiError(422, "not_built", nb.message, nb.path);
-    let modelDir = await this.models.resolve(req.model);
-    const adapters: string[] = [];
-    if (req.type === "eval" && req.adapter) {
-      const a = await this.resolveAdapter(req.adapter, req.model);
-      if (a.kind === "model") modelDir = a.dir;
-      else adapters.push(a.dir);
-    }
-    const rows = rowsOf(req);
-    const examples = await this.models.encode(modelDir, rows, req.truncate);
-    if (!examples.some((e) => e.labels.some((l) => l !== -100))) {
-      throw new ApiError(422, "invalid_row", "data: the rows have no target tokens", "data");
-    }
-    const steps = req.type === "finetune" ? req.steps : Math.ceil(rows.length / (req as EvalJob).batch_size);
+    const { modelDir, adapters, steps } = await checkSubmission(
+      req,
+      this.models,
+      (jobId, model) => this.resolveAdapter(jobId, model),
+    );
     const id = newJobId();
     const stored: StoredRequest = { request: req, modelDir, adapters };
     await this.files.writeRequest(id, stored);
@@ -106,17 +101,17 @@ export class JobRunner {
   }
 
   /**
-   * What an `adapter` job id stands for: a LoRA job's adapter dir or a full fine-tune's model dir.
-   * It must be a succeeded fine-tune of `model`.
+   * What an `adapter` job id stands for: a LoRA job's adapter dir, or the model dir of a full-weight
+   * fine-tune or an unlearn job. It must be a succeeded fine-tune or unlearn job of `model`.
    */
   async resolveAdapter(jobId: string, model: string): Promise<{ kind: "adapter" | "model"; dir: string }> {
     const j = await this.store.get(jobId);
     if (!j) throw new ApiError(404, "job_not_found", `adapter: no job ${jobId}`, "adapter");
-    if (j.type !== "finetune" || j.status !== "succeeded") {
+    if ((j.type !== "finetune" && j.type !== "unlearn") || j.status !== "succeeded") {
       throw new ApiError(
         422,
         "invalid_adapter",
-        `adapter: job ${jobId} is a ${j.status} ${j.type} job, not a succeeded fine-tune`,
+        `adapter: job ${jobId} is a ${j.status} ${j.type} job, not a succeeded fine-tune or unlearn job`,
         "adapter",
       );
     }
@@ -161,7 +156,11 @@ export class JobRunner {
           resumes: (r.resumes ?? 0) + 1,
           progress: {
             ...r.progress,
-            step: r.type === "finetune" ? r.progress.checkpoint_step ?? 0 : r.progress.step,
+            step: r.type === "finetune"
+              ? r.progress.checkpoint_step ?? 0
+              : r.type === "eval"
+              ? r.progress.step
+              : 0, // unlearn and coreset start over
           },
         }));
       }
@@ -209,7 +208,9 @@ export class JobRunner {
       this.#live.set(id, work);
       const outcome = work.kind === "finetune"
         ? await finetuneChunk(this, job, work, signal)
-        : await evalChunk(this, job, work, signal);
+        : work.kind === "eval"
+        ? await evalChunk(this, job, work, signal)
+        : await oneShotChunk(this, job, work, signal);
       if (outcome === "canceled") await this.#finishCanceled(id);
       if (outcome === "done") await this.#dispose(id);
       return outcome === "more";
@@ -248,7 +249,7 @@ export class JobRunner {
 
   async #fail(id: string, e: unknown): Promise<void> {
     const msg = (e as Error).message ?? String(e);
-    const m = msg.match(/^step (\d+): .*not finite/);
+    const m = msg.match(/^(?:unlearn )?step (\d+): .*not finite/);
     const error = m
       ? { code: "non_finite_loss", message: msg, step: Number(m[1]) }
       : { code: e instanceof ApiError ? e.code : "job_failed", message: msg };

@@ -9,6 +9,11 @@ import { TrainOptionsSchema } from "../train/options.ts";
 import { BACKENDS } from "../runtime/session.ts";
 import { type Row, RowSchema, validateRow } from "../data/rows.ts";
 import { ApiError, dotted } from "./errors.ts";
+import { UNLEARN_METHODS, UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
+import { CORESET_METHODS, CoresetOptionsSchema } from "../coreset/select.ts";
+import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
+
+export { CORESET_METHODS, UNLEARN_METHODS };
 
 /** Fine-tuning methods of the contract. */
 export const FINETUNE_METHODS = ["full", "lora", "galore", "qgalore", "dct"] as const;
@@ -18,14 +23,10 @@ export const BUILT_FINETUNE_METHODS: readonly string[] = ["full", "lora", "galor
 export const RANK_ALLOCATIONS = ["uniform", "sensitivity"] as const;
 /** Rank allocations whose engine is built. */
 export const BUILT_RANK_ALLOCATIONS: readonly string[] = ["uniform", "sensitivity"];
-/** Unlearning methods of the contract. */
-export const UNLEARN_METHODS = ["kfade", "wagle-graddiff", "wagle-npo", "ga", "graddiff", "npo"] as const;
-/** Coreset methods of the contract. */
-export const CORESET_METHODS = ["cld", "colm"] as const;
 /** Job types of the contract. */
 export const JOB_TYPES = ["finetune", "unlearn", "eval", "coreset"] as const;
 /** Job types whose engine is built. */
-export const BUILT_JOB_TYPES: readonly string[] = ["finetune", "eval"];
+export const BUILT_JOB_TYPES: readonly string[] = ["finetune", "unlearn", "eval", "coreset"];
 /** Export formats. */
 export const EXPORT_FORMATS = ["transformersjs"] as const;
 /** Most rows one request may carry (the body-size limit usually binds first). */
@@ -109,7 +110,8 @@ const rows = (what: string) =>
   );
 const adapter = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "must be a job id" }).optional()
   .describe(
-    "id of a succeeded fine-tune job of this model: its LoRA adapter is merged in, or its full weights replace the base",
+    "id of a succeeded fine-tune or unlearn job of this model: a LoRA job's adapter is merged in; " +
+      "a full-weight fine-tune's or an unlearn job's weights replace the base",
   );
 const train = snakeShape(TrainOptionsSchema.shape);
 
@@ -126,6 +128,12 @@ export const FinetuneJobSchema = z.strictObject({
   targets: z.union([z.string(), z.array(z.string().min(1)).min(1)]).optional().describe(
     "LoRA target module suffixes: an array, or a comma-separated string (default q_proj,v_proj; GPT-2 c_attn)",
   ),
+  data_indices: z.array(z.number().int().nonnegative()).min(1).max(MAX_ROWS).optional().describe(
+    "train only on these rows of data: 0-based indices, in this order, no repeats (e.g. the indices of a " +
+      "coreset job's selection.json)",
+  ),
+  coreset: CoresetTrainFlags.shape.coreset,
+  coreset_ratio: CoresetTrainFlags.shape.coresetRatio,
   backend,
   truncate,
 }).meta({
@@ -144,29 +152,48 @@ export const EvalJobSchema = z.strictObject({
   truncate,
 }).meta({ id: "EvalJob", description: "Mean token NLL and perplexity of a model on rows" });
 
-/** `POST /v1/jobs` with `type: "unlearn"` (engine not built yet: answered 422). */
+const { method: _unlearnMethod, ...unlearnOptions } = UnlearnOptionsSchema.shape;
+
+/** `POST /v1/jobs` with `type: "unlearn"`: the `unlearn` CLI's options in snake_case. */
 export const UnlearnJobSchema = z.strictObject({
   type: z.literal("unlearn"),
   model,
-  method: z.enum(UNLEARN_METHODS).describe("unlearning method"),
+  adapter,
+  method: z.enum(UNLEARN_METHODS).describe(
+    "unlearning method: kfade (K-FADE), wagle-graddiff, wagle-npo (WAGLE-masked), ga, graddiff, npo",
+  ),
   forget: rows("rows to forget"),
-  retain: rows("rows to retain"),
-  ...train,
+  retain: rows("rows to keep (required by every method but ga)").optional(),
+  ...snakeShape(unlearnOptions),
   backend,
   truncate,
-}).meta({ id: "UnlearnJob", description: "Unlearning (not built yet: answered 422)" });
+}).meta({
+  id: "UnlearnJob",
+  description:
+    "Unlearn the forget rows, keeping the retain rows; the artifacts are the unlearned HF model dir " +
+    "and, for kfade, update.safetensors (θ_after − θ_before, for the CLI's apply-update)",
+});
 
-/** `POST /v1/jobs` with `type: "coreset"` (engine not built yet: answered 422). */
+/** `POST /v1/jobs` with `type: "coreset"`: the `coreset` CLI's options in snake_case. */
 export const CoresetJobSchema = z.strictObject({
   type: z.literal("coreset"),
   model,
-  method: z.enum(CORESET_METHODS).describe("coreset selection method"),
-  data: rows("candidate rows"),
-  val: rows("validation rows"),
+  adapter,
+  method: z.enum(CORESET_METHODS).describe("coreset selection method: cld (CLD) or colm (CoLM)"),
+  data: rows("candidate rows (an optional string `source` field groups them)"),
+  val: rows("validation rows (required by cld)").optional(),
   k: z.number().int().positive().max(MAX_ROWS).describe("rows to select"),
+  ...snakeShape(CoresetOptionsSchema.shape),
+  keep_sources: z.union([z.string(), z.array(z.string().min(1)).min(1)]).optional().describe(
+    "colm: sources kept whole: an array, or a comma-separated string",
+  ),
   backend,
   truncate,
-}).meta({ id: "CoresetJob", description: "Coreset selection (not built yet: answered 422)" });
+}).meta({
+  id: "CoresetJob",
+  description:
+    'Select k of the data rows; the result is {k, rows}, the artifact selection.json {"indices", "scores"}',
+});
 
 /** Any job request. */
 export const JobRequestSchema = z.discriminatedUnion("type", [
@@ -189,6 +216,10 @@ export const GenerateRequestSchema = z.strictObject({
 export type FinetuneJob = z.infer<typeof FinetuneJobSchema>;
 /** A validated eval job request. */
 export type EvalJob = z.infer<typeof EvalJobSchema>;
+/** A validated unlearn job request. */
+export type UnlearnJob = z.infer<typeof UnlearnJobSchema>;
+/** A validated coreset job request. */
+export type CoresetJob = z.infer<typeof CoresetJobSchema>;
 /** Any validated job request. */
 export type JobRequest = z.infer<typeof JobRequestSchema>;
 /** The types of jobs. */

@@ -20,6 +20,8 @@ export interface JobProgress {
   grad_norm?: number;
   tokens_per_s?: number;
   eta_s?: number;
+  /** Unlearn: the mean forget NLL (first-order: of the step's batch; kfade: of all forget rows). */
+  forget_loss?: number;
   /** Last step saved in a checkpoint (a restart resumes there). */
   checkpoint_step?: number;
 }

@@ -5,6 +5,7 @@
  * it; the last chunk writes the artifacts (atomically) and marks the job succeeded. An eval runs
  * `chunkSteps` batches and keeps its partial sums in the record. Loading (`loadWork`) rebuilds
  * the state from the stored request and the recorded checkpoint, so any process can continue.
+ * Unlearn and coreset jobs run as one chunk (`work_oneshot.ts`).
  */
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import type { StepInfo } from "../train/trainer.ts";
@@ -19,12 +20,13 @@ import { camelKeys, type EvalJob, type FinetuneJob, type JobRequest } from "./sp
 import type { JobRecord, JobStore } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
+import type { OneShotWork } from "./work_oneshot.ts";
 
 /** What a job's request file holds: the request plus what it resolved to at submit time. */
 export interface StoredRequest {
   request: JobRequest;
   modelDir: string;
-  /** LoRA adapter dirs merged into the model (eval with a lora job as adapter). */
+  /** LoRA adapter dirs merged into the model (a lora fine-tune job given as `adapter`). */
   adapters: string[];
 }
 
@@ -38,7 +40,8 @@ export type Work =
     pending?: StepInfo;
     writing?: Promise<void>;
   }
-  | { kind: "eval"; model: LoadedModel; examples: Example[]; runner: ModelRunner; batchSize: number };
+  | { kind: "eval"; model: LoadedModel; examples: Example[]; runner: ModelRunner; batchSize: number }
+  | OneShotWork;
 
 /** What the chunk functions need from the runner. */
 export interface WorkContext {
@@ -83,6 +86,9 @@ export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backen
     }
     return { kind: "finetune", p };
   }
+  if (s.request.type === "unlearn" || s.request.type === "coreset") {
+    return { kind: s.request.type, stored: s, backend: s.request.backend ?? backend };
+  }
   const r = s.request as EvalJob;
   const model = await loadModelWithAdapters(s.modelDir, s.adapters);
   const examples = await ctx.models.encode(s.modelDir, r.data, r.truncate);
@@ -93,7 +99,8 @@ export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backen
 /** Free a job's sessions. */
 export async function releaseWork(w: Work): Promise<void> {
   if (w.kind === "finetune") await w.p.trainer.release();
-  else await w.runner.release();
+  else if (w.kind === "eval") await w.runner.release();
+  // one-shot jobs hold nothing between chunks
 }
 
 /** Record step progress; writes are coalesced so a slow store never queues up. */

@@ -76,6 +76,6 @@ Deno.test("spec: HTTP options are the CLI's in snake_case, with the same default
   assert.deepEqual(TrainOptionsSchema.parse(camelKeys(parsed)), defaults);
   assert.equal(parsed.method, "full");
   assert.equal(notBuilt(parsed), undefined);
-  assert.equal(notBuilt({ type: "coreset" })!.path, "type");
+  assert.equal(notBuilt({ type: "nope" })!.path, "type");
   assert.equal(notBuilt({ type: "finetune", method: "nope" })!.path, "method");
 });

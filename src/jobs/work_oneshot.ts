@@ -1,0 +1,192 @@
+/**
+ * @module Jobs that run as one chunk: `unlearn` (the unlearning engines keep their optimizer and
+ * curvature state inside one call, so a restarted job starts over) and `coreset` (one selection).
+ * Progress still flows: unlearning steps with the forget loss, CLD loss checkpoints. Artifacts are
+ * built in a temp sibling of the job's output dir and renamed into place, so a job leaves either
+ * all of its files or none: unlearn → the unlearned HF model dir (+ `update.safetensors` for
+ * kfade: θ_after − θ_before, as `unlearn --save-update` writes it); coreset → `selection.json`.
+ */
+import { join } from "node:path";
+import { useWasmKernels } from "../linalg/active.ts";
+import { saveModelDir } from "../io/hf_dir.ts";
+import { paramSpecs } from "../models/model.ts";
+import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
+import { saveUpdate } from "../unlearn/update.ts";
+import { CoresetOptionsSchema, selectCoreset } from "../coreset/select.ts";
+import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
+import type { Backend } from "../runtime/session.ts";
+import { loadModelWithAdapters } from "./prepare.ts";
+import { camelKeys, type CoresetJob, type UnlearnJob } from "./spec.ts";
+import type { JobProgress, JobRecord } from "./store.ts";
+import type { ChunkOutcome, StoredRequest, WorkContext } from "./work.ts";
+
+/** A one-shot job's state: its stored request and backend (nothing is held between chunks). */
+export interface OneShotWork {
+  kind: "unlearn" | "coreset";
+  stored: StoredRequest;
+  backend: Backend;
+}
+
+const now = () => new Date().toISOString();
+
+/** Progress updates merged and written one at a time, so a slow store never queues them up. */
+function progressWriter(ctx: WorkContext, id: string) {
+  let pending: Partial<JobProgress> | undefined, writing: Promise<void> | undefined;
+  const drain = async () => {
+    while (pending) {
+      const p = pending;
+      pending = undefined;
+      await ctx.store.update(id, (j) => ({ ...j, progress: { ...j.progress, ...p } }));
+    }
+  };
+  return {
+    push(p: Partial<JobProgress>): void {
+      pending = { ...pending, ...p };
+      writing ??= drain().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`))
+        .finally(() => (writing = undefined));
+    },
+    async flush(): Promise<void> {
+      while (writing) await writing;
+    },
+  };
+}
+
+/**
+ * Progress from the unlearning engines' log lines (src/unlearn/first_order.ts and kfade.ts report
+ * steps only through `log`): the forget NLL before, each first-order step's loss and forget-batch
+ * NLL, each K-FADE step's forget NLL after the step.
+ */
+export function unlearnProgress(line: string): Partial<JobProgress> | undefined {
+  let m = line.match(/^unlearn [\w-]+: forget NLL ([^\s,]+)(?:, retain NLL \S+)?$/);
+  if (m) return { step: 0, forget_loss: Number(m[1]) };
+  m = line.match(/^unlearn step (\d+)\/\d+ loss (\S+) forget-batch NLL (\S+)/);
+  if (m) return { step: Number(m[1]), loss: Number(m[2]), forget_loss: Number(m[3]) };
+  m = line.match(/^kfade step (\d+):.* forget NLL \S+ → (\S+)$/);
+  if (m) return { step: Number(m[1]), forget_loss: Number(m[2]) };
+  return undefined;
+}
+
+/** Build the output dir through `fill(tmp)` and one rename (an older output dir is replaced). */
+async function writeOutput(out: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await fill(tmp);
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await Deno.rename(tmp, out);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Finite figures only (a run without retain rows has no retain loss). */
+function finite(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => Number.isFinite(v)));
+}
+
+async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, signal?: AbortSignal) {
+  const s = w.stored, r = s.request as UnlearnJob;
+  const m = await loadModelWithAdapters(s.modelDir, s.adapters);
+  const forget = await ctx.models.encode(s.modelDir, r.forget, r.truncate, "forget");
+  const retain = r.retain ? await ctx.models.encode(s.modelDir, r.retain, r.truncate, "retain") : [];
+  const { type: _t, model: _m, adapter: _a, forget: _f, retain: _r, backend: _b, truncate: _tr, ...o } = r;
+  await useWasmKernels();
+  const report = progressWriter(ctx, job.id);
+  const res = await unlearn(m.config, m.weights, forget, retain, camelKeys(o) as UnlearnOptionsInput, {
+    backend: w.backend,
+    log: (line) => {
+      const p = unlearnProgress(line);
+      if (p) report.push(p);
+    },
+  });
+  await report.flush();
+  // the engines take no signal: a cancel lands when the run is over, and discards it
+  if (signal?.aborted && signal.reason === "cancel") return undefined;
+  const shapes = new Map(paramSpecs(m.config).map((p) => [p.name, p.shape]));
+  await writeOutput(ctx.files.outDir(job.id), async (dir) => {
+    const tensors = new Map(
+      [...m.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
+    );
+    await saveModelDir(dir, m.rawConfig, tensors, { copyFrom: m.dir });
+    if (r.method === "kfade") {
+      await saveUpdate(join(dir, "update.safetensors"), res.update, shapes, {
+        method: r.method,
+        model: r.model,
+      });
+    }
+  });
+  return {
+    result: finite({
+      forget_loss_before: res.forgetLossBefore,
+      forget_loss_after: res.forgetLossAfter,
+      retain_loss_before: res.retainLossBefore,
+      retain_loss_after: res.retainLossAfter,
+      steps: res.steps,
+      seconds: res.seconds,
+    }),
+    progress: { step: res.steps, forget_loss: res.forgetLossAfter },
+  };
+}
+
+async function coresetJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, signal?: AbortSignal) {
+  const s = w.stored, r = s.request as CoresetJob;
+  const m = await loadModelWithAdapters(s.modelDir, s.adapters);
+  const data = await ctx.models.encode(s.modelDir, r.data, r.truncate, "data");
+  const val = r.val ? await ctx.models.encode(s.modelDir, r.val, r.truncate, "val") : undefined;
+  const { keep_sources: keepSources, ...rest } = r;
+  const options = { ...CoresetOptionsSchema.parse(camelKeys(rest)), keepSources };
+  const report = progressWriter(ctx, job.id);
+  const sel = await selectCoreset({
+    method: r.method,
+    config: m.config,
+    weights: m.weights,
+    data,
+    sources: rowSources(r.data),
+    val,
+    valSources: r.val && rowSources(r.val),
+    k: r.k,
+    options,
+    backend: w.backend,
+    onProgress: (done, of) => {
+      // CLD releases its sessions on the way out (cld.ts), so a throw here stops it cleanly
+      if (signal?.aborted) throw new Error(`job ${job.id}: stopped (${signal.reason})`);
+      report.push({ step: done, steps: of });
+    },
+  }).catch((e) => {
+    if (signal?.aborted) return undefined;
+    throw e;
+  });
+  await report.flush();
+  if (!sel) return undefined;
+  await writeOutput(ctx.files.outDir(job.id), async (dir) => {
+    await Deno.mkdir(dir, { recursive: true });
+    await writeSelection(join(dir, "selection.json"), sel, { method: r.method });
+  });
+  return { result: { k: sel.indices.length, rows: data.length }, progress: {} };
+}
+
+/**
+ * Run an unlearn or coreset job to the end and record its result and artifacts; a cancel (or a
+ * shutdown, for a coreset job) stops it with nothing written.
+ */
+export async function oneShotChunk(
+  ctx: WorkContext,
+  job: JobRecord,
+  w: OneShotWork,
+  signal?: AbortSignal,
+): Promise<ChunkOutcome> {
+  const done = w.kind === "unlearn"
+    ? await unlearnJob(ctx, job, w, signal)
+    : await coresetJob(ctx, job, w, signal);
+  if (!done) return signal?.reason === "cancel" ? "canceled" : "paused";
+  const artifacts = await ctx.files.describe(job.id);
+  await ctx.store.update(job.id, (j) => ({
+    ...j,
+    status: "succeeded",
+    finished_at: now(),
+    result: done.result,
+    artifacts,
+    progress: { ...j.progress, ...done.progress },
+  }));
+  return "done";
+}
