@@ -55,6 +55,12 @@ function progressWriter(ctx: WorkContext, id: string) {
  * Progress from the unlearning engines' log lines (src/unlearn/first_order.ts and kfade.ts report
  * steps only through `log`): the forget NLL before, each first-order step's loss and forget-batch
  * NLL, each K-FADE step's forget NLL after the step.
+ *
+ * @example
+ * ```ts
+ * unlearnProgress("unlearn step 3/40 loss -4.1000 forget-batch NLL 4.5000 |g| 0.900");
+ * // { step: 3, loss: -4.1, forget_loss: 4.5 }
+ * ```
  */
 export function unlearnProgress(line: string): Partial<JobProgress> | undefined {
   let m = line.match(/^unlearn [\w-]+: forget NLL ([^\s,]+)(?:, retain NLL \S+)?$/);
@@ -168,6 +174,11 @@ async function coresetJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
 /**
  * Run an unlearn or coreset job to the end and record its result and artifacts; a cancel (or a
  * shutdown, for a coreset job) stops it with nothing written.
+ *
+ * @example
+ * ```ts ignore
+ * const outcome = await oneShotChunk(runner, job, { kind: "coreset", stored, backend: "wasm" }, signal);
+ * ```
  */
 export async function oneShotChunk(
   ctx: WorkContext,
