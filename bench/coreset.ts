@@ -3,7 +3,8 @@
  * a small QA source and noise rows). Validation for CLD = the held-out biography wording 4 of each
  * person, eval = wording 5 (disjoint rows). Every run: the same steps, lr, schedule and seed; eval
  * loss = mean token NLL on the eval rows.
- * 1. CLD: a 30 % coreset (one selection, seed 0) vs a 30 % random subset (one per seed) vs all rows.
+ * 1. CLD: a 30 % coreset (one proxy trajectory, seed 0, default options; scored with align row, our
+ *    default, and align class, the paper's) vs a 30 % random subset (one per seed) vs all rows.
  * 2. CoLM: batch 16 drawn, CoLM keeps 8 (ratio 0.5) vs training on the full batch of 16.
  * 3. `--parts oracle` (calibration): a 30 % random subset of the bio and qa rows only, i.e. an
  *    oracle that knows which sources the eval is about.
@@ -19,7 +20,7 @@ import { encodeRows, type Example, loadTokenizer } from "../src/data/tokenize.ts
 import { ModelRunner, type Weights } from "../src/models/runner.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
 import { shuffledOrder, Trainer, type TrainerHooks } from "../src/train/trainer.ts";
-import { cldSelect } from "../src/coreset/cld.ts";
+import { type Align, cldScores, cldTrajectory, topK } from "../src/coreset/cld.ts";
 import { smallSources } from "../src/coreset/colm.ts";
 import { colmHooks, rowSources } from "../src/coreset/train_hooks.ts";
 import type { Backend } from "../src/runtime/session.ts";
@@ -83,38 +84,46 @@ const report = (arm: string, rows: string, r: { loss: number; seconds: number }[
 };
 
 if (parts.includes("cld")) {
+  // one proxy trajectory (default CLD options), scored both ways
   const t0 = performance.now();
-  let sel: { indices: number[]; seconds?: number } | undefined;
+  let sel: { row: number[]; class: number[]; seconds: number } | undefined;
   try {
     if (a.selection) sel = JSON.parse(await Deno.readTextFile(a.selection));
   } catch { /* not there yet */ }
-  sel ??= await cldSelect(base.config, base.weights, train, val, k, {
-    backend,
-    seed: 0,
-    trainSources: sources,
-    valSources: rowSources(valRows),
-    onCheckpoint: (e, of) => console.error(`cld checkpoint ${e}/${of}`),
-  });
-  sel.seconds ??= (performance.now() - t0) / 1000;
+  if (!sel) {
+    const traj = await cldTrajectory(base.config, base.weights, train, val, {
+      backend,
+      seed: 0,
+      onCheckpoint: (e, of) => console.error(`cld checkpoint ${e}/${of}`),
+    });
+    const pick = (align: Align) => topK(cldScores(traj, sources, rowSources(valRows), align), k);
+    sel = { row: pick("row"), class: pick("class"), seconds: (performance.now() - t0) / 1000 };
+  }
   if (a.selection) await Deno.writeTextFile(a.selection, JSON.stringify(sel));
-  const cldSeconds = sel.seconds!;
-  console.error(`CLD selection (${cldSeconds.toFixed(0)} s): ${composition(sel.indices)}`);
-  const all: { loss: number; seconds: number }[] = [], rnd: typeof all = [], cld: typeof all = [];
+  console.error(
+    `CLD trajectory ${sel.seconds.toFixed(0)} s; row: ${composition(sel.row)}; class: ${
+      composition(sel.class)
+    }`,
+  );
+  const all: { loss: number; seconds: number }[] = [], rnd: typeof all = [];
+  const cldRow: typeof all = [], cldClass: typeof all = [];
   const rndComp: string[] = [];
   for (const seed of seeds) {
     all.push(await run(train, seed));
     const r = shuffledOrder(train.length, 1000 + seed).slice(0, k);
     rndComp.push(composition(r));
     rnd.push(await run(r.map((i) => train[i]), seed));
-    cld.push(await run(sel.indices.map((i) => train[i]), seed));
+    cldRow.push(await run(sel.row.map((i) => train[i]), seed));
+    cldClass.push(await run(sel.class.map((i) => train[i]), seed));
   }
   report("all rows", `${train.length}`, all);
   report(`random ${fraction * 100} %`, `${k} (seed ${seeds[0]}: ${rndComp[0]})`, rnd);
   report(
-    `CLD ${fraction * 100} %`,
-    `${k} (${composition(sel.indices)}); selection ${cldSeconds.toFixed(0)} s`,
-    cld,
+    `CLD ${fraction * 100} %, align row (default)`,
+    `${k} (${composition(sel.row)}); trajectory ${sel.seconds.toFixed(0)} s`,
+    cldRow,
   );
+  report(`CLD ${fraction * 100} %, align class (paper)`, `${k} (${composition(sel.class)})`, cldClass);
 }
 
 if (parts.includes("oracle")) {

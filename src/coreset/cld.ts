@@ -9,8 +9,14 @@
  * and keep the top-k rows. Rows are "classes" by their `source` field; a row whose source has no
  * validation rows (or no source) aligns with the global validation curve (§8.1, [inferred for LM
  * adaptation]). Loss of a row = its mean token NLL.
+ * `align: "row"` (our default) replaces the class mean by each validation row v of the class:
+ *   CLD_row(z_m) = max_v Pearson(Δ_m, Δ_v)
+ * On LM fine-tuning data every learnable row shares one trend (a large early drop), which dominates a
+ * class-mean curve, so rows that only learn a format (noise) score like the facts the validation set
+ * asks for; a single validation row's curve also carries the timing of the rows that teach it. It
+ * needs many loss differences (≳ 30: with 7 points every max is ≈ 1) — README "Coresets" measures both.
  * Defaults [ours, the paper leaves them to the dataset]: the proxy is the model itself fine-tuned on
- * all candidate rows for 2 epochs with 3 loss checkpoints per epoch (7 trajectory points),
+ * all candidate rows for 2 epochs with 16 loss checkpoints per epoch (33 trajectory points),
  * AdamW lr 1e-3 constant, batch 8; budget "global" (top-k over all rows; the paper's per-class
  * top-k is `budget: "proportional"`). Ties break by row index, so a seed fixes the selection.
  */
@@ -58,6 +64,7 @@ export function cldScores(
   traj: Trajectory,
   trainSources?: readonly (string | undefined)[],
   valSources?: readonly (string | undefined)[],
+  align: Align = "class",
 ): Float64Array {
   const E = traj.train.length;
   if (E < 3) throw new Error(`CLD needs at least 3 checkpoints (2 loss differences), got ${E}`);
@@ -75,20 +82,35 @@ export function cldScores(
       classes.get(key)!.push(v);
     }
   }
-  const curves = new Map<string | undefined, Float64Array>();
+  const diff = (curve: (e: number) => number) =>
+    Float64Array.from({ length: E - 1 }, (_, e) => curve(e + 1) - curve(e));
+  // "class": one curve per class (its mean validation loss); "row": one curve per validation row
+  const curves = new Map<string | undefined, Float64Array[]>();
   for (const [c, rows] of classes) {
-    const mean = traj.val.map((l) => rows.reduce((s, v) => s + l[v], 0) / rows.length);
-    curves.set(c, Float64Array.from({ length: E - 1 }, (_, e) => mean[e + 1] - mean[e]));
+    curves.set(
+      c,
+      align === "class"
+        ? [diff((e) => rows.reduce((s, v) => s + traj.val[e][v], 0) / rows.length)]
+        : rows.map((v) => diff((e) => traj.val[e][v])),
+    );
   }
   const scores = new Float64Array(M);
-  const dm = new Float64Array(E - 1);
   for (let m = 0; m < M; m++) {
-    for (let e = 0; e < E - 1; e++) dm[e] = traj.train[e + 1][m] - traj.train[e][m];
+    const dm = diff((e) => traj.train[e][m]);
     const c = trainSources?.[m];
-    scores[m] = pearson(dm, curves.get(c !== undefined && curves.has(c) ? c : undefined)!);
+    const mine = curves.get(c !== undefined && curves.has(c) ? c : undefined)!;
+    scores[m] = mine.reduce((best, dv) => Math.max(best, pearson(dm, dv)), -Infinity);
   }
   return scores;
 }
+
+/**
+ * What a row's loss differences are correlated with: "class" — the mean validation loss of its class
+ * (the paper); "row" — each validation row of its class, keeping the best match (ours, for LM data
+ * whose classes are coarse: a row that tracks one validation row's learning scores high even when
+ * the class mean is dominated by a trend every learnable row shares).
+ */
+export type Align = "class" | "row";
 
 /** How the budget k is spread: over all rows, or over sources in proportion to their sizes. */
 export type Budget = "global" | "proportional";
@@ -149,7 +171,7 @@ export function proportionalBudgets(sizes: readonly number[], B: number): number
 export interface CldOptions {
   /** Epochs over the training rows (default 2). */
   epochs?: number;
-  /** Loss checkpoints per epoch, after the initial one (default 3). */
+  /** Loss checkpoints per epoch, after the initial one (default 16). */
   evalsPerEpoch?: number;
   /** AdamW learning rate, constant (default 1e-3). */
   lr?: number;
@@ -157,6 +179,8 @@ export interface CldOptions {
   batchSize?: number;
   /** Data-order seed (default 0). */
   seed?: number;
+  /** What each row's loss differences are correlated with (default "row"). */
+  align?: Align;
   backend?: Backend;
   /** Called after each checkpoint. */
   onCheckpoint?: (e: number, of: number) => void;
@@ -178,7 +202,7 @@ export async function cldTrajectory(
   val: Example[],
   o: CldOptions = {},
 ): Promise<Trajectory> {
-  const epochs = o.epochs ?? 2, per = o.evalsPerEpoch ?? 3, batchSize = o.batchSize ?? 8;
+  const epochs = o.epochs ?? 2, per = o.evalsPerEpoch ?? 16, batchSize = o.batchSize ?? 8;
   const stepsPerEpoch = Math.max(1, Math.ceil(train.length / batchSize));
   const total = epochs * stepsPerEpoch, points = epochs * per;
   if (points < 2) throw new Error("CLD: epochs × evals-per-epoch must be at least 2");
@@ -243,7 +267,7 @@ export async function cldSelect(
     throw new Error(`k must be an integer in [1, ${train.length}], got ${k}`);
   }
   const traj = await cldTrajectory(config, weights, train, val, o);
-  const all = cldScores(traj, o.trainSources, o.valSources);
+  const all = cldScores(traj, o.trainSources, o.valSources, o.align ?? "row");
   const indices = topK(all, k, o.trainSources, o.budget);
   return { indices, scores: indices.map((i) => all[i]), all };
 }

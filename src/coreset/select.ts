@@ -25,7 +25,12 @@ export const CoresetOptionsSchema = z.object({
   lr: z.number().positive().max(1).default(1e-3).describe("cld: proxy learning rate (constant)"),
   batchSize: z.number().int().positive().max(4096).default(8).describe("cld: proxy rows per step"),
   epochs: z.number().int().positive().max(1000).default(2).describe("cld: proxy epochs"),
-  evalsPerEpoch: z.number().int().positive().max(100).default(3).describe("cld: loss checkpoints per epoch"),
+  evalsPerEpoch: z.number().int().positive().max(1000).default(16).describe(
+    "cld: loss checkpoints per epoch (align row needs ≳ 30 loss differences in all)",
+  ),
+  align: z.enum(["row", "class"]).default("row").describe(
+    "cld: correlate with each validation row of the row's source and keep the best (row), or with the source's mean validation loss (class, the paper's)",
+  ),
   budget: z.enum(["global", "proportional"]).default("global").describe(
     "cld: top-k over all rows, or per source in proportion to its size (the paper's per-class top-k)",
   ),

@@ -110,8 +110,11 @@ export async function unlearn(
     forget: (await evaluateLoss(evalRunner, weights, forget, 16)).loss,
     retain: evalRetain.length ? (await evaluateLoss(evalRunner, weights, evalRetain, 16)).loss : NaN,
   });
+  const describe = (l: { forget: number; retain: number }) =>
+    `forget NLL ${l.forget.toFixed(4)}` +
+    (Number.isNaN(l.retain) ? "" : `, retain NLL ${l.retain.toFixed(4)}`);
   const start = await losses();
-  log(`unlearn ${o.method}: forget NLL ${start.forget.toFixed(4)}, retain NLL ${start.retain.toFixed(4)}`);
+  log(`unlearn ${o.method}: ${describe(start)}`);
   const t0 = performance.now();
   let steps = 0, density: number | undefined, kf: KfadeResult | undefined;
   if (o.method === "kfade") {
@@ -151,11 +154,7 @@ export async function unlearn(
   const seconds = (performance.now() - t0) / 1000;
   const end = await losses();
   await evalRunner.release();
-  log(
-    `unlearn ${o.method}: forget NLL ${end.forget.toFixed(4)}, retain NLL ${end.retain.toFixed(4)}, ${
-      seconds.toFixed(1)
-    } s`,
-  );
+  log(`unlearn ${o.method}: ${describe(end)}, ${seconds.toFixed(1)} s`);
   return {
     method: o.method,
     forgetLossBefore: start.forget,

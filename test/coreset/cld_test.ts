@@ -58,6 +58,28 @@ Deno.test("CLD score equals a direct computation on a hand-made trajectory (per-
   assert.throws(() => cldScores({ train: traj.train.slice(0, 2), val: traj.val.slice(0, 2) }), /at least 3/);
 });
 
+Deno.test("CLD align row: the best correlation over the validation rows of the row's source", () => {
+  // val rows 0 and 1 fall at different times; their mean falls at both, like the trend row 2
+  const valCurves = [[3, 2, 2, 2, 2, 2, 2], [3, 3, 3, 3, 2, 2, 2]];
+  const trainCurves = [
+    [4, 3.1, 3, 3, 3, 3, 3], // learned with val row 0
+    [4, 4, 4, 4, 3, 3, 3], // learned with val row 1
+    [6, 5.5, 5.45, 5.45, 5.0, 5.0, 5.0], // learns whenever anything is learned (a shared trend)
+  ];
+  const E = 7;
+  const traj = {
+    train: Array.from({ length: E }, (_, e) => trainCurves.map((c) => c[e])),
+    val: Array.from({ length: E }, (_, e) => valCurves.map((c) => c[e])),
+  };
+  const row = cldScores(traj, undefined, undefined, "row");
+  const want = trainCurves.map((c) => Math.max(...valCurves.map((v) => corr(diff(c), diff(v)))));
+  assertClose(row, want, { atol: 1e-12, rtol: 1e-12, label: "CLD row" });
+  const cls = cldScores(traj, undefined, undefined, "class");
+  // the class mean ranks the trend row above a row that tracks one validation row; row alignment does not
+  assert.ok(cls[2] > cls[1], `class ${cls}`);
+  assert.ok(row[1] > 0.99 && row[0] > 0.99 && row[2] < row[1], `row ${row}`);
+});
+
 Deno.test("top-k: global picks the highest scores; proportional spreads k over sources; ties by index", () => {
   const s = Float64Array.of(0.2, 0.9, 0.9, -0.5, 0.7, 0.1);
   assert.deepEqual(topK(s, 3), [1, 2, 4]);
