@@ -21,6 +21,18 @@
  * Deno.serve(app.fetch);
  * ```
  *
+ * Unlearning and coreset selection on loaded weights (the CLI's `unlearn` / `coreset` run these):
+ *
+ * ```ts ignore
+ * import { encodeRows, loadModel, loadTokenizer, selectCoreset, unlearn } from "posttrain";
+ * const m = await loadModel("./my-model"), tok = await loadTokenizer("./my-model");
+ * const enc = (rows: { text: string }[]) => encodeRows(rows, { tokenizer: tok, maxLength: m.config.maxPositions });
+ * const r = await unlearn(m.config, m.weights, enc(forgetRows), enc(retainRows), { method: "kfade" });
+ * const { indices } = await selectCoreset({ method: "cld", config: m.config, weights: m.weights,
+ *   data: enc(rows), sources: rows.map(() => undefined), val: enc(valRows), k: 100,
+ *   options: CoresetOptionsSchema.parse({}) });
+ * ```
+ *
  * The engine underneath:
  *
  * ```ts ignore
@@ -72,6 +84,25 @@ export {
   type TrainHyperparameters,
 } from "./src/api.ts";
 export { ApiError } from "./src/jobs/errors.ts";
+export {
+  unlearn,
+  UNLEARN_METHODS,
+  type UnlearnMethod,
+  type UnlearnOptions,
+  type UnlearnOptionsInput,
+  UnlearnOptionsSchema,
+  type UnlearnResult,
+} from "./src/unlearn/unlearn.ts";
+export { applyDelta, loadUpdate, reapplyKfade, saveUpdate } from "./src/unlearn/update.ts";
+export {
+  CORESET_METHODS,
+  type CoresetMethod,
+  type CoresetOptions,
+  CoresetOptionsSchema,
+  type CoresetRequest,
+  selectCoreset,
+} from "./src/coreset/select.ts";
+export { type Selection } from "./src/coreset/cld.ts";
 export {
   type AppOptions,
   createApp,

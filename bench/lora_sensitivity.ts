@@ -1,7 +1,7 @@
 /**
  * Uniform LoRA vs Sensitivity-LoRA at the same total rank budget on the default model's
  * `new-facts` task, mean over seeds; and the sensitivity pass's time as a share of the fine-tune.
- * Usage: deno task bench:sensitivity [--seeds 3] [--steps 60] [--rank 8] [--backend node]
+ * Usage: deno task bench:sensitivity [--seeds 3] [--steps 60] [--rank 8] [--backend node] [--estimators gnb,hutchinson]
  */
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/models/load.ts";
@@ -19,8 +19,10 @@ const { values: a } = parseArgs({
     steps: { type: "string", default: "60" },
     rank: { type: "string", default: "8" },
     backend: { type: "string", default: "node" },
+    estimators: { type: "string", default: "gnb,hutchinson" },
   },
 });
+const estimators = a.estimators!.split(",") as ("gnb" | "hutchinson")[];
 const backend = a.backend as Backend, steps = Number(a.steps), rank = Number(a.rank);
 const dir = new URL("../models/default", import.meta.url).pathname;
 const data = new URL("../data/", import.meta.url).pathname;
@@ -32,18 +34,19 @@ const train = await enc("new_facts.train.jsonl"), evalRows = await enc("new_fact
 const targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 const budget = rank * targets.length * cfg0.layers;
 
-const results: Record<string, { loss: number[]; seconds: number[]; sens: number[] }> = {
-  uniform: { loss: [], seconds: [], sens: [] },
-  sensitivity: { loss: [], seconds: [], sens: [] },
-};
+const modes = ["uniform", ...estimators.map((e) => `sensitivity (${e})`)];
+const results: Record<string, { loss: number[]; seconds: number[]; sens: number[] }> = Object.fromEntries(
+  modes.map((m) => [m, { loss: [], seconds: [], sens: [] }]),
+);
 for (let seed = 0; seed < Number(a.seeds); seed++) {
-  for (const mode of ["uniform", "sensitivity"] as const) {
+  for (const [mi, mode] of modes.entries()) {
     const m = await loadModel(dir);
     let rankPattern: Record<string, number> = {}, sensS = 0;
-    if (mode === "sensitivity") {
+    if (mi > 0) {
+      // the schema's defaults (calibration rows, probes) except the estimator
       const s = await sensitivityRanks(m.config, m.weights, train, { targets }, budget, {
         seed,
-        calibrationRows: 16,
+        estimator: estimators[mi - 1],
       }, backend);
       rankPattern = Object.fromEntries(s.ranks);
       sensS = s.seconds;
