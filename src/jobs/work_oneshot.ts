@@ -51,25 +51,13 @@ function progressWriter(ctx: WorkContext, id: string) {
   };
 }
 
-/**
- * Progress from the unlearning engines' log lines (src/unlearn/first_order.ts and kfade.ts report
- * steps only through `log`): the forget NLL before, each first-order step's loss and forget-batch
- * NLL, each K-FADE step's forget NLL after the step.
- *
- * @example
- * ```ts
- * unlearnProgress("unlearn step 3/40 loss -4.1000 forget-batch NLL 4.5000 |g| 0.900");
- * // { step: 3, loss: -4.1, forget_loss: 4.5 }
- * ```
- */
-export function unlearnProgress(line: string): Partial<JobProgress> | undefined {
-  let m = line.match(/^unlearn [\w-]+: forget NLL ([^\s,]+)(?:, retain NLL \S+)?$/);
-  if (m) return { step: 0, forget_loss: Number(m[1]) };
-  m = line.match(/^unlearn step (\d+)\/\d+ loss (\S+) forget-batch NLL (\S+)/);
-  if (m) return { step: Number(m[1]), loss: Number(m[2]), forget_loss: Number(m[3]) };
-  m = line.match(/^kfade step (\d+):.* forget NLL \S+ → (\S+)$/);
-  if (m) return { step: Number(m[1]), forget_loss: Number(m[2]) };
-  return undefined;
+/** A signal that aborts only when `signal` aborts with reason "cancel" (not on a shutdown). */
+function cancelOnly(signal: AbortSignal): AbortSignal {
+  const c = new AbortController();
+  const on = () => signal.reason === "cancel" && c.abort("cancel");
+  if (signal.aborted) on();
+  else signal.addEventListener("abort", on, { once: true });
+  return c.signal;
 }
 
 /** Build the output dir through `fill(tmp)` and one rename (an older output dir is replaced). */
@@ -100,14 +88,20 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   const report = progressWriter(ctx, job.id);
   const res = await unlearn(m.config, m.weights, forget, retain, camelKeys(o) as UnlearnOptionsInput, {
     backend: w.backend,
-    log: (line) => {
-      const p = unlearnProgress(line);
-      if (p) report.push(p);
-    },
+    onStep: (p) =>
+      report.push({
+        step: p.step,
+        forget_loss: p.forgetLoss,
+        ...(p.loss === undefined ? {} : { loss: p.loss }),
+      }),
+    // a cancel stops the run before its next step; a shutdown lets it finish
+    signal: signal && cancelOnly(signal),
+  }).catch((e) => {
+    if (signal?.aborted && signal.reason === "cancel") return undefined;
+    throw e;
   });
   await report.flush();
-  // the engines take no signal: a cancel lands when the run is over, and discards it
-  if (signal?.aborted && signal.reason === "cancel") return undefined;
+  if (!res || (signal?.aborted && signal.reason === "cancel")) return undefined;
   const shapes = new Map(paramSpecs(m.config).map((p) => [p.name, p.shape]));
   await writeOutput(ctx.files.outDir(job.id), async (dir) => {
     const tensors = new Map(

@@ -57,6 +57,10 @@ export interface FirstOrderRun {
   mask?: Map<string, Uint8Array>;
   backend?: Backend;
   log?: (msg: string) => void;
+  /** Called after every step. */
+  onStep?: (s: UnlearnStep) => void;
+  /** Stops the run before its next step (the signal's reason is thrown). */
+  signal?: AbortSignal;
 }
 
 /** Cycles through a seeded shuffle of `rows`, reshuffling every epoch. */
@@ -111,38 +115,47 @@ export async function firstOrderUnlearn(
   });
   const nextForget = cycler(forget, seed), nextRetain = needsRetain ? cycler(retain, seed + 1) : undefined;
   const out: UnlearnStep[] = [];
-  for (let step = 1; step <= o.steps; step++) {
-    const fb = makeBatch(nextForget(o.batchSize));
-    const rb = nextRetain ? makeBatch(nextRetain(o.retainBatchSize ?? o.batchSize)) : undefined;
-    const r = await composedLoss(runner, spec, weights, ref, fb, rb, refLogits);
-    const gradNorm = clipGradNorm(r.grads.values(), o.maxGradNorm);
-    if (!Number.isFinite(r.loss) || !Number.isFinite(gradNorm)) {
-      throw new Error(`unlearn step ${step}: loss ${r.loss}, gradient norm ${gradNorm} (not finite)`);
-    }
-    if (mask) {
-      for (const [k, g] of r.grads) {
-        const m = mask.get(k);
-        if (m) { for (let i = 0; i < g.length; i++) if (!m[i]) g[i] = 0; }
+  try {
+    await steps();
+  } finally {
+    await runner.release();
+    await plain.release();
+  }
+  return out;
+
+  async function steps() {
+    for (let step = 1; step <= o.steps; step++) {
+      run.signal?.throwIfAborted();
+      const fb = makeBatch(nextForget(o.batchSize));
+      const rb = nextRetain ? makeBatch(nextRetain(o.retainBatchSize ?? o.batchSize)) : undefined;
+      const r = await composedLoss(runner, spec, weights, ref, fb, rb, refLogits);
+      const gradNorm = clipGradNorm(r.grads.values(), o.maxGradNorm);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(gradNorm)) {
+        throw new Error(`unlearn step ${step}: loss ${r.loss}, gradient norm ${gradNorm} (not finite)`);
       }
-    }
-    opt.update(weights, r.grads, lrAt(o.schedule, o.lr, step - 1, o.steps, o.warmup));
-    out.push({ step, loss: r.loss, forgetNll: r.forgetNll, gradNorm });
-    log(
-      `unlearn step ${step}/${o.steps} loss ${r.loss.toFixed(4)} forget-batch NLL ${
-        r.forgetNll.toFixed(4)
-      } |g| ${gradNorm.toFixed(3)}`,
-    );
-    if (run.targetForgetLoss !== undefined && step % o.evalEvery === 0) {
-      const fl = (await evaluateLoss(plain, weights, forget, 16)).loss;
-      if (fl >= run.targetForgetLoss) {
-        log(
-          `unlearn: forget NLL ${fl.toFixed(4)} reached the target ${run.targetForgetLoss} at step ${step}`,
-        );
-        break;
+      if (mask) {
+        for (const [k, g] of r.grads) {
+          const m = mask.get(k);
+          if (m) { for (let i = 0; i < g.length; i++) if (!m[i]) g[i] = 0; }
+        }
+      }
+      opt.update(weights, r.grads, lrAt(o.schedule, o.lr, step - 1, o.steps, o.warmup));
+      out.push({ step, loss: r.loss, forgetNll: r.forgetNll, gradNorm });
+      run.onStep?.(out.at(-1)!);
+      log(
+        `unlearn step ${step}/${o.steps} loss ${r.loss.toFixed(4)} forget-batch NLL ${
+          r.forgetNll.toFixed(4)
+        } |g| ${gradNorm.toFixed(3)}`,
+      );
+      if (run.targetForgetLoss !== undefined && step % o.evalEvery === 0) {
+        const fl = (await evaluateLoss(plain, weights, forget, 16)).loss;
+        if (fl >= run.targetForgetLoss) {
+          log(
+            `unlearn: forget NLL ${fl.toFixed(4)} reached the target ${run.targetForgetLoss} at step ${step}`,
+          );
+          break;
+        }
       }
     }
   }
-  await runner.release();
-  await plain.release();
-  return out;
 }

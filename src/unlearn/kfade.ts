@@ -96,6 +96,10 @@ export interface KfadeRun {
   log?: (msg: string) => void;
   /** Curvature fit earlier on the same weights and retain rows (skips the fit). */
   eig?: KfacEigen;
+  /** Called after every step. */
+  onStep?: (k: number, s: KfadeStep) => void;
+  /** Stops the run before its next step or refit (the signal's reason is thrown). */
+  signal?: AbortSignal;
 }
 
 /** Batches of `rows` (in order). */
@@ -204,56 +208,67 @@ export async function kfade(
   const probe = (retain.length > o.fitRows ? retain.slice(o.fitRows) : retain).slice(0, o.probeRows);
   const update = new Map([...names].map((n) => [n, new Float32Array(weights.get(n)!.length)]));
   const steps: KfadeStep[] = [];
-  const start = await forgetLoss(), target = run.targetForgetLoss;
-  for (let k = 1; k <= o.kfadeSteps; k++) {
-    const { loss, grads } = await forgetGradient(runner, weights, forget, bs);
-    if (target !== undefined && loss >= target) break;
-    if (k > 1 && !o.noRefit) {
-      const t1 = performance.now();
-      await pre.release();
-      const fresh = await fitCurvature(config, weights, retain.slice(0, o.fitRows), layers, o, {
-        batchSize: bs,
-        seed: (run.seed ?? 0) + k,
-        backend,
-      });
-      pre = new Preconditioner(fresh, { damping: o.damping, dampingScale: o.dampingScale }, backend);
-      log(`kfade: refit the curvature at step ${k} (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
-    }
-    const { P, quad } = await pre.apply(toLogical(layers, grads));
-    const dir = fromLogical(layers, P);
-    const eta0 = Math.sqrt((2 * o.klBudget) / Math.max(quad, 1e-30)); // the quadratic model's trust-region step
-    const here = await rowOutputs(plain, weights, probe, { keepDist: true });
-    const retainKl = async () => klBetween(here, await rowOutputs(plain, weights, probe, { keepDist: true }));
-    const eta = target !== undefined
-      ? await searchStep(
-        weights,
-        dir,
-        eta0,
-        start + ((target - start) * k) / o.kfadeSteps,
-        forgetLoss,
-        "reach",
-      )
-      : await searchStep(weights, dir, eta0, o.klBudget, retainKl, "stay-below");
-    addScaled(weights, dir, eta);
-    addScaled(update, dir, eta);
-    const step = {
-      eta,
-      predictedKl: 0.5 * eta * eta * quad,
-      retainKl: await retainKl(),
-      forgetLoss: await forgetLoss(),
-    };
-    steps.push(step);
-    log(
-      `kfade step ${k}: η ${eta.toExponential(3)}, retain KL ${step.retainKl.toFixed(4)} (K-FAC model ` +
-        `${step.predictedKl.toExponential(2)}), forget NLL ${loss.toFixed(4)} → ${
-          step.forgetLoss.toFixed(4)
-        }`,
-    );
+  try {
+    await runSteps();
+  } finally {
+    await runner.release();
+    await plain.release();
+    await pre.release();
   }
-  await runner.release();
-  await plain.release();
-  await pre.release();
   return { update, steps, eig, damping: firstDamping, fitSeconds };
+
+  async function runSteps() {
+    const start = await forgetLoss(), target = run.targetForgetLoss;
+    for (let k = 1; k <= o.kfadeSteps; k++) {
+      run.signal?.throwIfAborted();
+      const { loss, grads } = await forgetGradient(runner, weights, forget, bs);
+      if (target !== undefined && loss >= target) break;
+      if (k > 1 && !o.noRefit) {
+        run.signal?.throwIfAborted();
+        const t1 = performance.now();
+        await pre.release();
+        const fresh = await fitCurvature(config, weights, retain.slice(0, o.fitRows), layers, o, {
+          batchSize: bs,
+          seed: (run.seed ?? 0) + k,
+          backend,
+        });
+        pre = new Preconditioner(fresh, { damping: o.damping, dampingScale: o.dampingScale }, backend);
+        log(`kfade: refit the curvature at step ${k} (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
+      }
+      const { P, quad } = await pre.apply(toLogical(layers, grads));
+      const dir = fromLogical(layers, P);
+      const eta0 = Math.sqrt((2 * o.klBudget) / Math.max(quad, 1e-30)); // the quadratic model's trust-region step
+      const here = await rowOutputs(plain, weights, probe, { keepDist: true });
+      const retainKl = async () =>
+        klBetween(here, await rowOutputs(plain, weights, probe, { keepDist: true }));
+      const eta = target !== undefined
+        ? await searchStep(
+          weights,
+          dir,
+          eta0,
+          start + ((target - start) * k) / o.kfadeSteps,
+          forgetLoss,
+          "reach",
+        )
+        : await searchStep(weights, dir, eta0, o.klBudget, retainKl, "stay-below");
+      addScaled(weights, dir, eta);
+      addScaled(update, dir, eta);
+      const step = {
+        eta,
+        predictedKl: 0.5 * eta * eta * quad,
+        retainKl: await retainKl(),
+        forgetLoss: await forgetLoss(),
+      };
+      steps.push(step);
+      run.onStep?.(k, step);
+      log(
+        `kfade step ${k}: η ${eta.toExponential(3)}, retain KL ${step.retainKl.toFixed(4)} (K-FAC model ` +
+          `${step.predictedKl.toExponential(2)}), forget NLL ${loss.toFixed(4)} → ${
+            step.forgetLoss.toFixed(4)
+          }`,
+      );
+    }
+  }
 }
 
 /**

@@ -95,6 +95,10 @@ export async function unlearn(
     evalRetain?: Example[];
     /** K-FADE: a retain curvature fit earlier on these weights (see kfade.ts `fitCurvature`). */
     eig?: KfacEigen;
+    /** After every step: its number and the forget NLL (first-order: of the step's forget batch). */
+    onStep?: (p: { step: number; forgetLoss: number; loss?: number }) => void;
+    /** Stops the run before its next step; the signal's reason is thrown and the weights are half-changed. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<UnlearnResult> {
   const o = UnlearnOptionsSchema.parse(input);
@@ -125,6 +129,8 @@ export async function unlearn(
       backend,
       log,
       eig: run.eig,
+      signal: run.signal,
+      onStep: run.onStep && ((step, s) => run.onStep!({ step, forgetLoss: s.forgetLoss })),
     });
     steps = kf.steps.length;
   } else {
@@ -148,6 +154,8 @@ export async function unlearn(
       mask,
       backend,
       log,
+      signal: run.signal,
+      onStep: run.onStep && ((s) => run.onStep!({ step: s.step, loss: s.loss, forgetLoss: s.forgetNll })),
     });
     steps = rec.length;
   }

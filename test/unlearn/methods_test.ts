@@ -33,6 +33,34 @@ for (const method of ["ga", "graddiff", "npo", "wagle-graddiff", "wagle-npo", "k
   });
 }
 
+for (const method of ["graddiff", "kfade"] as const) {
+  Deno.test(`${method}: onStep sees every step; an aborted signal stops the run before its next step`, async () => {
+    const seen: number[] = [];
+    const r = await unlearn(cfg, weights(), forgetRows, retainRows, {
+      method,
+      ...fast,
+      fitRows: 8,
+      probeRows: 4,
+    }, {
+      backend: "node",
+      onStep: (p) => {
+        assert.ok(Number.isFinite(p.forgetLoss));
+        seen.push(p.step);
+      },
+    });
+    assert.deepEqual(seen, Array.from({ length: r.steps }, (_, i) => i + 1));
+    const c = new AbortController();
+    await assert.rejects(
+      unlearn(cfg, weights(), forgetRows, retainRows, { method, ...fast, fitRows: 8, probeRows: 4 }, {
+        backend: "node",
+        signal: c.signal,
+        onStep: (p) => p.step === 1 && c.abort(new Error("stop here")),
+      }),
+      /stop here/,
+    );
+  });
+}
+
 Deno.test("GradDiff's retain term keeps the retain loss below plain gradient ascent's", async () => {
   const ga = weights(), gd = weights();
   const o = { ...fast, steps: 10 };
