@@ -8,7 +8,7 @@ import {
 } from "../../src/lora/sensitivity.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import { tinyLlama } from "../models/_tiny.ts";
+import { randomExamples, tinyLlama } from "../models/_tiny.ts";
 import { rng } from "../_util.ts";
 
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
@@ -44,10 +44,7 @@ Deno.test("sensitivityRanks: the budget is met and a sharper layer gets more ran
   // Make layer 1's v_proj matter much more: scale the weights feeding its output
   w.get("model.layers.1.self_attn.o_proj.weight")!.forEach((x, i, a) => (a[i] = x * 20));
   const r = rng(4);
-  const examples = Array.from({ length: 8 }, (_, row) => {
-    const ids = Int32Array.from({ length: 10 }, () => Math.floor(r() * cfg.vocabSize));
-    return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < 9 ? ids[t + 1] : -100)), row };
-  });
+  const examples = randomExamples(cfg.vocabSize, 8, 10, r);
   for (const estimator of ["hutchinson", "gnb"] as const) {
     const res = await sensitivityRanks(cfg, w, examples, { targets: ["q_proj", "v_proj"] }, 16, {
       estimator,

@@ -2,6 +2,7 @@
 import { parseConfig } from "../../src/models/config.ts";
 import { makeBatch } from "../../src/data/batch.ts";
 import type { Batch } from "../../src/data/batch.ts";
+import type { Example } from "../../src/data/tokenize.ts";
 import { rng } from "../_util.ts";
 
 export const tinyGpt2 = () =>
@@ -28,4 +29,12 @@ export function randomBatch(vocab: number, lens: number[], seed = 1): Batch {
     const labels = Int32Array.from({ length: n }, (_, t) => (t === n - 1 || t === 0 ? -100 : ids[t + 1]));
     return { inputIds: ids, labels, row };
   }));
+}
+
+/** `n` rows of `len` random tokens with next-token labels (the last position ignored), drawn from `r`. */
+export function randomExamples(vocab: number, n: number, len: number, r: () => number): Example[] {
+  return Array.from({ length: n }, (_, row) => {
+    const ids = Int32Array.from({ length: len }, () => Math.floor(r() * vocab));
+    return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < len - 1 ? ids[t + 1] : -100)), row };
+  });
 }

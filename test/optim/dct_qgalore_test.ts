@@ -10,7 +10,7 @@ import { Trainer } from "../../src/train/trainer.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
 import type { Projector } from "../../src/optim/projector.ts";
-import { tinyLlama } from "../models/_tiny.ts";
+import { randomExamples, tinyLlama } from "../models/_tiny.ts";
 import { assertClose, randn, rng } from "../_util.ts";
 
 Deno.test("DCT: a gradient in the span of r basis columns is selected and projects back exactly", () => {
@@ -57,10 +57,7 @@ for (
 ) {
   Deno.test(`${name} on a tiny LLaMA: lowers the loss and differs from AdamW`, async () => {
     const cfg = tinyLlama(), r = rng(5);
-    const ex = Array.from({ length: 4 }, (_, row) => {
-      const ids = Int32Array.from({ length: 10 }, () => Math.floor(r() * cfg.vocabSize));
-      return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < 9 ? ids[t + 1] : -100)), row };
-    });
+    const ex = randomExamples(cfg.vocabSize, 4, 10, r);
     const run = async (projectors?: Map<string, Projector>) => {
       const t = new Trainer(
         cfg,

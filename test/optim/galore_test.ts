@@ -7,7 +7,7 @@ import { buildProjectors } from "../../src/optim/lowrank.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import { tinyGpt2, tinyLlama } from "../models/_tiny.ts";
+import { randomExamples, tinyGpt2, tinyLlama } from "../models/_tiny.ts";
 import { assertClose, randn, rng } from "../_util.ts";
 
 const lowRank = (m: number, n: number, r: number, seed: number) =>
@@ -46,10 +46,7 @@ Deno.test("GaLore with full rank and refresh every step: the update is Adam's in
 for (const [name, cfg] of [["LLaMA", tinyLlama()], ["GPT-2 (Conv1D)", tinyGpt2()]] as const) {
   Deno.test(`GaLore on tiny ${name}: lowers the loss, keeps low-rank moments, differs from AdamW`, async () => {
     const r = rng(5);
-    const ex = Array.from({ length: 4 }, (_, row) => {
-      const ids = Int32Array.from({ length: 10 }, () => Math.floor(r() * cfg.vocabSize));
-      return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < 9 ? ids[t + 1] : -100)), row };
-    });
+    const ex = randomExamples(cfg.vocabSize, 4, 10, r);
     const run = async (galore: boolean) => {
       const projectors = galore
         ? buildProjectors(cfg, (m, n) => new GaLoreProjector(m, n, { rank: 2, updateGap: 5, scale: 1 }))

@@ -8,7 +8,7 @@ import { ModelRunner } from "../../src/models/runner.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import { randomBatch, tinyLlama } from "../models/_tiny.ts";
+import { randomBatch, randomExamples, tinyLlama } from "../models/_tiny.ts";
 import { assertClose, rng } from "../_util.ts";
 
 const cfg = tinyLlama();
@@ -55,10 +55,7 @@ Deno.test("stochastic rounding of INT8 weights is unbiased over many roundings",
 
 Deno.test("Q-GaLore with INT8 weights: trains, keeps weights as codes (no fp32 copy), differs from float GaLore", async () => {
   const r = rng(7);
-  const ex = Array.from({ length: 4 }, (_, row) => {
-    const ids = Int32Array.from({ length: 10 }, () => Math.floor(r() * cfg.vocabSize));
-    return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < 9 ? ids[t + 1] : -100)), row };
-  });
+  const ex = randomExamples(cfg.vocabSize, 4, 10, r);
   const { qw, names, src } = quantized(1);
   const projectors = buildProjectors(
     cfg,

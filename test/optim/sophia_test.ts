@@ -4,7 +4,7 @@ import { Sophia } from "../../src/optim/sophia.ts";
 import { Trainer } from "../../src/train/trainer.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import { tinyLlama } from "../models/_tiny.ts";
+import { randomExamples, tinyLlama } from "../models/_tiny.ts";
 import { assertClose, rng } from "../_util.ts";
 
 Deno.test("Sophia: step = lr·sign(m)·min(|m|/(ρh), 1) after decoupled decay; no Hessian → sign step", () => {
@@ -20,10 +20,7 @@ Deno.test("Sophia: step = lr·sign(m)·min(|m|/(ρh), 1) after decoupled decay; 
 Deno.test("Trainer --optimizer sophia: lowers the loss and differs from AdamW's trajectory", async () => {
   const cfg = tinyLlama();
   const r = rng(3);
-  const ex = Array.from({ length: 4 }, (_, row) => {
-    const ids = Int32Array.from({ length: 10 }, () => Math.floor(r() * cfg.vocabSize));
-    return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < 9 ? ids[t + 1] : -100)), row };
-  });
+  const ex = randomExamples(cfg.vocabSize, 4, 10, r);
   const run = async (optimizer: "sophia" | "adamw") => {
     const t = new Trainer(cfg, initParams(paramSpecs(cfg), 1), ex, {
       steps: 30,

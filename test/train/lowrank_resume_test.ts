@@ -6,16 +6,13 @@ import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { setupLowRank } from "../../src/optim/methods.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import { tinyLlama } from "../models/_tiny.ts";
+import { randomExamples, tinyLlama } from "../models/_tiny.ts";
 import { rng } from "../_util.ts";
 
 for (const method of ["galore", "qgalore", "dct"] as const) {
   Deno.test(`${method}: resuming from a checkpoint reproduces the uninterrupted losses`, async () => {
     const cfg = tinyLlama(), r = rng(2);
-    const ex = Array.from({ length: 6 }, (_, row) => {
-      const ids = Int32Array.from({ length: 9 }, () => Math.floor(r() * cfg.vocabSize));
-      return { inputIds: ids, labels: Int32Array.from(ids, (_, t) => (t < 8 ? ids[t + 1] : -100)), row };
-    });
+    const ex = randomExamples(cfg.vocabSize, 6, 9, r);
     const opts = { steps: 8, lr: 1e-2, batchSize: 3 };
     const lr = { rank: 2, updateGap: 3, scale: 1, weightGroupSize: 64 };
     const make = async () => {
