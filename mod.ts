@@ -21,16 +21,13 @@
  * Deno.serve(app.fetch);
  * ```
  *
- * Unlearning and coreset selection on loaded weights (the CLI's `unlearn` / `coreset` run these):
+ * Unlearning and coreset selection (the CLI's `unlearn` / `coreset`):
  *
  * ```ts ignore
- * import { encodeRows, loadModel, loadTokenizer, selectCoreset, unlearn } from "posttrain";
- * const m = await loadModel("./my-model"), tok = await loadTokenizer("./my-model");
- * const enc = (rows: { text: string }[]) => encodeRows(rows, { tokenizer: tok, maxLength: m.config.maxPositions });
- * const r = await unlearn(m.config, m.weights, enc(forgetRows), enc(retainRows), { method: "kfade" });
- * const { indices } = await selectCoreset({ method: "cld", config: m.config, weights: m.weights,
- *   data: enc(rows), sources: rows.map(() => undefined), val: enc(valRows), k: 100,
- *   options: CoresetOptionsSchema.parse({}) });
+ * import { coreset, finetune, unlearn } from "posttrain";
+ * await unlearn({ model: "./tuned", forget: "forget.jsonl", retain: "retain.jsonl", method: "kfade", out: "./clean" });
+ * const { indices } = await coreset({ model: "default", method: "cld", data: "mix.jsonl", val: "val.jsonl", k: 100 });
+ * await finetune({ model: "default", data: "mix.jsonl", dataIndices: indices, out: "./tuned-core" });
  * ```
  *
  * The engine underneath:
@@ -85,24 +82,17 @@ export {
 } from "./src/api.ts";
 export { ApiError } from "./src/jobs/errors.ts";
 export {
-  unlearn,
-  UNLEARN_METHODS,
-  type UnlearnMethod,
-  type UnlearnOptions,
-  type UnlearnOptionsInput,
-  UnlearnOptionsSchema,
-  type UnlearnResult,
-} from "./src/unlearn/unlearn.ts";
-export { applyDelta, loadUpdate, reapplyKfade, saveUpdate } from "./src/unlearn/update.ts";
-export {
-  CORESET_METHODS,
+  coreset,
   type CoresetMethod,
-  type CoresetOptions,
-  CoresetOptionsSchema,
-  type CoresetRequest,
-  selectCoreset,
-} from "./src/coreset/select.ts";
-export { type Selection } from "./src/coreset/cld.ts";
+  type CoresetModelOptions,
+  type CoresetSettings,
+  type Selection,
+  unlearn,
+  type UnlearnMethod,
+  type UnlearnModelOptions,
+  type UnlearnModelResult,
+  type UnlearnSettings,
+} from "./src/api_unlearn.ts";
 export {
   type AppOptions,
   createApp,
