@@ -10,12 +10,18 @@ mod adam;
 mod dct;
 mod dct_fft;
 mod eigh;
+mod eigh_top;
 mod fft;
 mod gemm;
+mod gemm64;
+mod inverse_iteration;
 mod math;
 mod qr;
+mod qr_block;
 mod quant;
+mod sketch;
 mod svd;
+mod svd_gram;
 
 use core::arch::wasm32::{memory_grow, memory_size, unreachable};
 
@@ -73,19 +79,26 @@ pub unsafe extern "C" fn qr_orthonormalize(a: *const f32, m: usize, k: usize, se
     qr::qr_f32(a, m, k, seed, q, r)
 }
 
-/// Randomized top-r SVD (Halko et al. 2011, Alg. 4.4); see svd.rs.
+/// Top-r SVD: method 0 randomized (Halko et al. 2011, Alg. 4.4), 1 exact via the small Gram
+/// matrix; see svd.rs and svd_gram.rs.
 #[no_mangle]
 pub unsafe extern "C" fn svd_top_r(
-    a: *const f32, m: usize, n: usize, r: usize, oversample: usize, power_iters: usize, seed: u32,
+    a: *const f32, m: usize, n: usize, r: usize, oversample: usize, power_iters: usize, seed: u32, method: u32,
     u: *mut f32, s: *mut f32, vt: *mut f32,
 ) {
-    svd::svd_top_r(a, m, n, r, oversample, power_iters, seed, u, s, vt)
+    svd::svd_top_r(a, m, n, r, oversample, power_iters, seed, method, u, s, vt)
 }
 
 /// Symmetric eigendecomposition, ascending; returns 0, or 1 when QL did not converge.
 #[no_mangle]
 pub unsafe extern "C" fn eigh_sym(a: *const f32, n: usize, w: *mut f32, q: *mut f32) -> i32 {
     eigh::eigh_sym(a, n, w, q)
+}
+
+/// The r largest eigenpairs of sym(a), descending; returns 0, or 1 when QL did not converge.
+#[no_mangle]
+pub unsafe extern "C" fn eigh_top_r(a: *const f32, n: usize, r: usize, seed: u32, w: *mut f32, q: *mut f32) -> i32 {
+    eigh_top::eigh_top_r(a, n, r, seed, w, q)
 }
 
 /// Cholesky A = L Lᵀ; returns 0, or i+1 when pivot i is not positive (A not SPD).

@@ -15,6 +15,8 @@ import {
   type DctOptions,
   type DctSelection,
   type Eigh,
+  type EighTop,
+  eighTopArgs,
   type LinalgKernels,
   type LowRankAdamOptions,
   type Qr,
@@ -107,10 +109,10 @@ export class WasmKernels implements LinalgKernels {
 
   /** See src/linalg/svd.ts `svdTopR`. */
   svdTopR(a: Float32Array, m: number, n: number, r: number, opts: SvdOptions = {}): Svd {
-    const { oversample, powerIters, seed } = svdArgs(a, m, n, r, opts);
+    const { oversample, powerIters, seed, method } = svdArgs(a, m, n, r, opts);
     this.#x.reset();
     const pa = this.#in(a), pu = this.#alloc(4 * m * r), ps = this.#alloc(4 * r), pv = this.#alloc(4 * r * n);
-    this.#call("svd_top_r", pa, m, n, r, oversample, powerIters, seed, pu, ps, pv);
+    this.#call("svd_top_r", pa, m, n, r, oversample, powerIters, seed, method === "gram" ? 1 : 0, pu, ps, pv);
     return { u: this.#f32(pu, m * r), s: this.#f32(ps, r), vt: this.#f32(pv, r * n) };
   }
 
@@ -124,6 +126,17 @@ export class WasmKernels implements LinalgKernels {
       throw new Error("eighSym: QL iteration did not converge (non-finite input?)");
     }
     return { values: this.#f32(pw, n), vectors: this.#f32(pq, n * n) };
+  }
+
+  /** See src/linalg/eigh_top.ts `eighTopR`. */
+  eighTopR(a: Float32Array, n: number, r: number, opts: { seed?: number } = {}): EighTop {
+    eighTopArgs(a, n, r);
+    this.#x.reset();
+    const pa = this.#in(a), pw = this.#alloc(4 * r), pq = this.#alloc(4 * n * r);
+    if (this.#call("eigh_top_r", pa, n, r, (opts.seed ?? 0) >>> 0, pw, pq) !== 0) {
+      throw new Error("eighTopR: QL iteration did not converge (non-finite input?)");
+    }
+    return { values: this.#f32(pw, r), vectors: this.#f32(pq, n * r) };
   }
 
   /** See src/linalg/eigh.ts `cholesky`. */

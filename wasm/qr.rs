@@ -3,7 +3,8 @@
 //! pass is c = Q_{<j} v then v −= Q_{<j}ᵀ c, blocked over 4 rows of Q. A column whose
 //! norm falls below 1e-10 of its original norm (rank deficiency) is replaced by uniform noise from
 //! the seeded stream and orthogonalized, so Q always has orthonormal columns; its R diagonal keeps
-//! the tiny residual norm. Mirrors src/linalg/svd.ts `orthRows`.
+//! the tiny residual norm. Mirrors src/linalg/qr.ts `orthRows`. svdTopR's power iterations use the
+//! faster f32 block variant in qr_block.rs.
 use crate::math::{dot64, sqrt64, stream_state, uniform_pm1};
 use core::arch::wasm32::*;
 use crate::scratch;
@@ -13,12 +14,17 @@ const DEFICIENT: f64 = 1e-10;
 /// Orthonormalize the k rows of w (k×m, f64) in place; r (k×k, upper) gets the coefficients if
 /// non-null. Requires k ≤ m.
 pub unsafe fn orth_rows(w: *mut f64, m: usize, k: usize, r: *mut f64, seed: u32, stream: u32) {
+    orth_rows_from(w, m, k, 0, r, seed, stream)
+}
+
+/// `orth_rows` for rows start..k only: rows before `start` are taken as orthonormal already.
+pub unsafe fn orth_rows_from(w: *mut f64, m: usize, k: usize, start: usize, r: *mut f64, seed: u32, stream: u32) {
     if !r.is_null() {
         core::ptr::write_bytes(r, 0, k * k);
     }
     let mut state = stream_state(seed, stream);
     let c = scratch::<f64>(k);
-    for j in 0..k {
+    for j in start..k {
         let v = w.add(j * m);
         let norm0 = sqrt64(dot64(v, v, m));
         for _ in 0..2 {
@@ -130,13 +136,6 @@ pub unsafe fn from_rows(rows: *const f64, m: usize, k: usize, a: *mut f32) {
             *a.add(i * k + j) = *rows.add(j * m + i) as f32;
         }
     }
-}
-
-/// Orthonormalize the columns of y (m×k f32) into q (m×k f32), using stream `stream` for fills.
-pub unsafe fn orth_f32(y: *const f32, m: usize, k: usize, q: *mut f32, seed: u32, stream: u32, work: *mut f64) {
-    to_rows(y, m, k, work);
-    orth_rows(work, m, k, core::ptr::null_mut(), seed, stream);
-    from_rows(work, m, k, q);
 }
 
 /// Standalone QR: q (m×k), r (k×k) from a (m×k); fills use stream 1 of `seed`.

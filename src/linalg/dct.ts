@@ -11,7 +11,7 @@
  * accumulated in f64 and NaN scores rank last.
  */
 import { checkDim, checkMatrix, type DctOptions, type DctSelection, type DctSide } from "./types.ts";
-import { gemm64 } from "./svd.ts";
+import { gemm64 } from "./matmul.ts";
 
 /**
  * The official side rule: "right" when m ≥ n, else "left"; the GQA k/v exception of

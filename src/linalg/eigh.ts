@@ -10,7 +10,7 @@
  * Q_Aᵀ for G d_out×d_in and row-major vec. kronfluence's default damping is 0.1·mean(s_i a_j).
  */
 import { checkDim, checkEigh, checkMatrix, type Eigh } from "./types.ts";
-import { gemm64 } from "./svd.ts";
+import { gemm64 } from "./matmul.ts";
 
 function hypot(a: number, b: number): number {
   a = Math.abs(a), b = Math.abs(b);

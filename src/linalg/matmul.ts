@@ -1,4 +1,7 @@
-/** @module Dense row-major matmul and transpose: the plain-TS reference of wasm `matmul`. */
+/**
+ * @module Dense row-major matmul and transpose: the plain-TS reference of wasm `matmul`; and the
+ * strided f64 product `gemm64` the other references build on (wasm/gemm.rs and gemm64.rs).
+ */
 
 /**
  * C (m×n) = A (m×k) · B (k×n), row-major, f64 accumulation per output row.
@@ -28,4 +31,34 @@ export function transpose(b: Float32Array, r: number, c: number): Float32Array {
   const t = new Float32Array(r * c);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = b[i * c + j];
   return t;
+}
+
+/**
+ * C (m×n) = op(A)·B with op(A)(i, p) = a[i·ars + p·acs], B row-major k×n; f64.
+ *
+ * @example
+ * ```ts
+ * gemm64(2, 2, 2, a, 2, 1, b); // A·B;  gemm64(2, 2, 2, a, 1, 2, b) is Aᵀ·B
+ * ```
+ */
+export function gemm64(
+  m: number,
+  n: number,
+  k: number,
+  a: ArrayLike<number>,
+  ars: number,
+  acs: number,
+  b: ArrayLike<number>,
+): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    const co = i * n;
+    for (let p = 0; p < k; p++) {
+      const x = a[i * ars + p * acs];
+      if (x === 0) continue;
+      const bo = p * n;
+      for (let j = 0; j < n; j++) c[co + j] += x * b[bo + j];
+    }
+  }
+  return c;
 }

@@ -4,7 +4,9 @@
  * SIMD build with the same signatures is wasm/mod.ts `loadKernels()` (use it for real sizes).
  */
 import type { LinalgKernels } from "./types.ts";
-import { qrOrthonormalize, svdTopR } from "./svd.ts";
+import { qrOrthonormalize } from "./qr.ts";
+import { svdTopR } from "./svd.ts";
+import { eighTopR } from "./eigh_top.ts";
 import { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
 import { dctBasis, dctTopR } from "./dct.ts";
 import { dctTopRFft } from "./dct_fft.ts";
@@ -13,14 +15,17 @@ import { lowRankAdam } from "./adam.ts";
 import { matmul, transpose } from "./matmul.ts";
 
 export * from "./types.ts";
-export { qrOrthonormalize, svdTopR } from "./svd.ts";
+export { qrOrthonormalize } from "./qr.ts";
+export { svdTopR } from "./svd.ts";
+export { svdGram } from "./svd_gram.ts";
+export { eighTopR } from "./eigh_top.ts";
 export { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
 export { dctBasis, dctSide, dctTopR } from "./dct.ts";
 export { dct3, dctTopRFft } from "./dct_fft.ts";
 export { fftInPlace, fftPlan } from "./fft.ts";
 export { dequantize, packInt4, quantize, unpackInt4 } from "./quant.ts";
 export { lowRankAdam } from "./adam.ts";
-export { matmul, transpose } from "./matmul.ts";
+export { gemm64, matmul, transpose } from "./matmul.ts";
 
 /**
  * The plain-TS kernel set.
@@ -36,6 +41,7 @@ export const referenceKernels: LinalgKernels = {
   qrOrthonormalize,
   svdTopR,
   eighSym,
+  eighTopR,
   cholesky,
   choleskySolve,
   kronInvVec,

@@ -5,14 +5,19 @@
  * dimensions.
  */
 
-/** Options of the randomized SVD (Halko et al. 2011 defaults: p = 8 oversampling, q = 2). */
+/** Which top-r SVD path: see {@link svdMethod}. */
+export type SvdMethod = "randomized" | "gram";
+
+/** Options of the top-r SVD (randomized path: Halko et al. 2011 defaults p = 8, q = 2). */
 export interface SvdOptions {
   /** Extra sketch columns p (default 8); the sketch has min(r + p, m, n) columns. */
   oversample?: number;
   /** Power (subspace) iterations q (default 2). */
   powerIters?: number;
-  /** Seed of the test matrix and of rank-deficiency fills (default 0). */
+  /** Seed of the test matrix, of rank-deficiency fills and of inverse-iteration starts (default 0). */
   seed?: number;
+  /** "auto" (default): the cheaper path for the shape, {@link svdMethod}. */
+  method?: SvdMethod | "auto";
 }
 
 /** Top-r SVD A ≈ U diag(S) Vt: U m×r, S (descending), Vt r×n. */
@@ -30,6 +35,12 @@ export interface Qr {
 
 /** Symmetric eigendecomposition: ascending values, vectors n×n with eigenvector j in column j. */
 export interface Eigh {
+  values: Float32Array;
+  vectors: Float32Array;
+}
+
+/** The r largest eigenpairs: values descending (r), vectors n×r with eigenvector j in column j. */
+export interface EighTop {
   values: Float32Array;
   vectors: Float32Array;
 }
@@ -98,6 +109,8 @@ export interface LinalgKernels {
   qrOrthonormalize(a: Float32Array, m: number, k: number, opts?: { seed?: number }): Qr;
   svdTopR(a: Float32Array, m: number, n: number, r: number, opts?: SvdOptions): Svd;
   eighSym(a: Float32Array, n: number): Eigh;
+  /** The r largest eigenpairs of sym(a) (src/linalg/eigh_top.ts); cheaper than `eighSym` when r < n. */
+  eighTopR(a: Float32Array, n: number, r: number, opts?: { seed?: number }): EighTop;
   cholesky(a: Float32Array, n: number): Float32Array;
   choleskySolve(l: Float32Array, n: number, b: Float32Array, k: number): Float32Array;
   kronInvVec(
@@ -152,7 +165,30 @@ export function checkMatrix(name: string, a: Float32Array, rows: number, cols: n
 }
 
 /**
- * Validated SVD options with defaults; `kk` is the sketch width min(r + p, m, n).
+ * The cheaper top-r SVD path for an m×n matrix, from multiply-add counts (f64 work counted twice,
+ * the eigen solver's scalar-heavy work three times; calibrated on bench:refresh's shapes):
+ * - "randomized" (src/linalg/svd.ts): 2q + 2 products with the k = r + p sketch, m·n·k each, plus
+ *   2q + 2 tall QRs, 2k²·(m or n) each;
+ * - "gram" (src/linalg/svd_gram.ts): exact; the small Gram matrix (½·L·s², f64), its top-r
+ *   eigenpairs (⅔s³ + s²r) and one product for the other side (L·s·r, f64), s = min(m, n),
+ *   L = max(m, n). It wins when k is a large share of s, e.g. 192×576 with r = 128.
+ *
+ * @example
+ * ```ts
+ * svdMethod(192, 576, 128, 136, 2); // "gram"
+ * svdMethod(768, 3072, 128, 136, 2); // "randomized"
+ * ```
+ */
+export function svdMethod(m: number, n: number, r: number, kk: number, powerIters: number): SvdMethod {
+  const s = Math.min(m, n), l = Math.max(m, n);
+  const gram = 2 * (l * s * s / 2 + l * s * r) + 3 * (2 / 3 * s ** 3 + s * s * r);
+  const randomized = (2 * powerIters + 2) * (m * n * kk + kk * kk * (m + n));
+  return gram < randomized ? "gram" : "randomized";
+}
+
+/**
+ * Validated SVD options with defaults; `kk` is the sketch width min(r + p, m, n), `method` the
+ * resolved path.
  *
  * @example
  * ```ts
@@ -165,7 +201,7 @@ export function svdArgs(
   n: number,
   r: number,
   o: SvdOptions = {},
-): { oversample: number; powerIters: number; seed: number; kk: number } {
+): { oversample: number; powerIters: number; seed: number; kk: number; method: SvdMethod } {
   checkDim("m", m);
   checkDim("n", n);
   checkMatrix("a", a, m, n);
@@ -175,7 +211,28 @@ export function svdArgs(
   const oversample = o.oversample ?? 8, powerIters = o.powerIters ?? 2;
   checkDim("oversample", oversample, 0);
   checkDim("powerIters", powerIters, 0);
-  return { oversample, powerIters, seed: (o.seed ?? 0) >>> 0, kk: Math.min(r + oversample, m, n) };
+  const kk = Math.min(r + oversample, m, n), want = o.method ?? "auto";
+  if (want !== "auto" && want !== "randomized" && want !== "gram") {
+    throw new Error(`method must be auto, randomized or gram, got ${want}`);
+  }
+  const method = want === "auto" ? svdMethod(m, n, r, kk, powerIters) : want;
+  return { oversample, powerIters, seed: (o.seed ?? 0) >>> 0, kk, method };
+}
+
+/**
+ * Throw unless `a` is an n×n Float32Array and r an integer in [1, n] (eighTopR's arguments).
+ *
+ * @example
+ * ```ts
+ * eighTopArgs(new Float32Array(4), 2, 1);
+ * ```
+ */
+export function eighTopArgs(a: Float32Array, n: number, r: number): void {
+  checkDim("n", n);
+  checkMatrix("a", a, n, n);
+  if (!Number.isInteger(r) || r < 1 || r > n) {
+    throw new Error(`r must be an integer in [1, n = ${n}], got ${r}`);
+  }
 }
 
 /**

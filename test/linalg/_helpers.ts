@@ -83,3 +83,85 @@ export function withSpectrum(m: number, n: number, sigma: number[], seed: number
   const us = Float64Array.from(u, (x, i) => x * sigma[i % k]);
   return { a: Float32Array.from(matmul(us, transpose(v, n, k), m, k, n)), u, v };
 }
+
+/**
+ * Dense reference SVD by one-sided Jacobi (Hestenes) in f64, for small matrices: all k = min(m, n)
+ * singular values (descending) with U (m×k) and V (n×k).
+ */
+export function denseSvd(
+  a: ArrayLike<number>,
+  m: number,
+  n: number,
+): { s: number[]; u: Float64Array; v: Float64Array } {
+  if (m < n) {
+    const t = denseSvd(transpose(a, m, n), n, m);
+    return { s: t.s, u: t.v, v: t.u };
+  }
+  // columns of A as rows of w (n×m), V accumulated as rows of vt (n×n)
+  const w = transpose(a, m, n), vt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) vt[i * n + i] = 1;
+  const dot = (x: Float64Array, p: number, q: number, len: number) => {
+    let s = 0;
+    for (let t = 0; t < len; t++) s += x[p * len + t] * x[q * len + t];
+    return s;
+  };
+  const rot = (x: Float64Array, p: number, q: number, len: number, c: number, s: number) => {
+    for (let t = 0; t < len; t++) {
+      const xp = x[p * len + t], xq = x[q * len + t];
+      x[p * len + t] = c * xp - s * xq;
+      x[q * len + t] = s * xp + c * xq;
+    }
+  };
+  for (let sweep = 0; sweep < 60; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const al = dot(w, p, p, m), be = dot(w, q, q, m), ga = dot(w, p, q, m);
+        if (!(Math.abs(ga) > 1e-15 * Math.sqrt(al * be))) continue;
+        rotated = true;
+        const zeta = (be - al) / (2 * ga);
+        const t = (zeta < 0 ? -1 : 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        rot(w, p, q, m, c, c * t);
+        rot(vt, p, q, n, c, c * t);
+      }
+    }
+    if (!rotated) break;
+  }
+  const norms = Array.from({ length: n }, (_, j) => Math.sqrt(dot(w, j, j, m)));
+  const order = norms.map((_, j) => j).sort((x, y) => norms[y] - norms[x]);
+  const u = new Float64Array(m * n), v = new Float64Array(n * n);
+  order.forEach((o, j) => {
+    for (let i = 0; i < m; i++) u[i * n + j] = norms[o] > 0 ? w[o * m + i] / norms[o] : 0;
+    for (let i = 0; i < n; i++) v[i * n + j] = vt[o * n + i];
+  });
+  return { s: order.map((o) => norms[o]), u, v };
+}
+
+/**
+ * ‖sin Θ‖_F, Θ the principal angles between the spans of the first r columns of X and of Y (m×·,
+ * row strides ldx and ldy; Y orthonormal), as ‖X − Y(YᵀX)‖_F (no cancellation, unlike
+ * sqrt(r − ‖YᵀX‖²_F)).
+ */
+export function subspaceGap(
+  x: ArrayLike<number>,
+  ldx: number,
+  y: ArrayLike<number>,
+  ldy: number,
+  m: number,
+  r: number,
+): number {
+  const c = new Float64Array(r * r); // c[j][i] = y_jᵀ x_i
+  for (let t = 0; t < m; t++) {
+    for (let j = 0; j < r; j++) for (let i = 0; i < r; i++) c[j * r + i] += y[t * ldy + j] * x[t * ldx + i];
+  }
+  let s = 0;
+  for (let t = 0; t < m; t++) {
+    for (let i = 0; i < r; i++) {
+      let d = x[t * ldx + i];
+      for (let j = 0; j < r; j++) d -= y[t * ldy + j] * c[j * r + i];
+      s += d * d;
+    }
+  }
+  return Math.sqrt(s);
+}
