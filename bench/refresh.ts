@@ -5,7 +5,9 @@
  * dense product G·Q (`dctTopR`) and as fast DCT-IIIs (`dctTopRFft`, what DctProjector runs).
  * Usage: deno task bench:refresh [--rank 128] [--reps 3]
  * Each cell: one untimed warm-up call (V8 first runs WASM in its baseline tier), then the median of
- * `reps` timed calls.
+ * `reps` timed calls. svdTopR picks its path by shape (src/linalg/types.ts `svdMethod`): the exact
+ * Gram path for 192×576, randomized subspace iteration (q = 2) for the others. The machine's load
+ * average is printed before and after: both sides share the cores with whatever else runs.
  */
 import { parseArgs } from "node:util";
 import { useWasmKernels } from "../src/linalg/active.ts";
@@ -37,6 +39,8 @@ try {
 } catch (e) {
   console.error(`PyTorch peer unavailable: ${(e as Error).message}`);
 }
+const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`load average (1, 5, 15 min) before: ${load()}`);
 const rows = [];
 console.log(
   `| matrix | torch.linalg.svd ms | WASM svdTopR r=${r} ms | × faster | WASM DCT dense ms | WASM DCT FFT ms | FFT × faster than svdTopR |`,
@@ -57,4 +61,5 @@ for (const s of shapes) {
     } | ${fft.toFixed(1)} | ${(svd / fft).toFixed(0)} |`,
   );
 }
+console.log(`load average (1, 5, 15 min) after: ${load()}`);
 console.log(JSON.stringify(rows));

@@ -165,12 +165,13 @@ export function checkMatrix(name: string, a: Float32Array, rows: number, cols: n
 }
 
 /**
- * The cheaper top-r SVD path for an m×n matrix, from multiply-add counts (f64 work counted twice,
- * the eigen solver's scalar-heavy work three times; calibrated on bench:refresh's shapes):
+ * The cheaper top-r SVD path for an m×n matrix, from multiply-add counts (the f64 GEMMs and the
+ * eigen solver's work weigh 3× an f32 SIMD multiply-add; fitted to WASM timings of square and
+ * 1:3 shapes from 192 to 448 rows with r = 128):
  * - "randomized" (src/linalg/svd.ts): 2q + 2 products with the k = r + p sketch, m·n·k each, plus
  *   2q + 2 tall QRs, 2k²·(m or n) each;
- * - "gram" (src/linalg/svd_gram.ts): exact; the small Gram matrix (½·L·s², f64), its top-r
- *   eigenpairs (⅔s³ + s²r) and one product for the other side (L·s·r, f64), s = min(m, n),
+ * - "gram" (src/linalg/svd_gram.ts): exact; the small Gram matrix (½·L·s², f64), one product for
+ *   the other side (L·s·r, f64) and the top-r eigenpairs (⅔s³ + s²r), s = min(m, n),
  *   L = max(m, n). It wins when k is a large share of s, e.g. 192×576 with r = 128.
  *
  * @example
@@ -181,7 +182,7 @@ export function checkMatrix(name: string, a: Float32Array, rows: number, cols: n
  */
 export function svdMethod(m: number, n: number, r: number, kk: number, powerIters: number): SvdMethod {
   const s = Math.min(m, n), l = Math.max(m, n);
-  const gram = 2 * (l * s * s / 2 + l * s * r) + 3 * (2 / 3 * s ** 3 + s * s * r);
+  const gram = 3 * (l * s * s / 2 + l * s * r + 2 / 3 * s ** 3 + s * s * r);
   const randomized = (2 * powerIters + 2) * (m * n * kk + kk * kk * (m + n));
   return gram < randomized ? "gram" : "randomized";
 }
