@@ -20,7 +20,7 @@ import { encodeRows, type Example, loadTokenizer } from "../src/data/tokenize.ts
 import { ModelRunner, type Weights } from "../src/models/runner.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
 import { shuffledOrder, Trainer, type TrainerHooks } from "../src/train/trainer.ts";
-import { type Align, cldScores, cldTrajectory, topK } from "../src/coreset/cld.ts";
+import { cldAlign, cldScores, cldTrajectory, topK } from "../src/coreset/cld.ts";
 import { smallSources } from "../src/coreset/colm.ts";
 import { colmHooks, rowSources } from "../src/coreset/train_hooks.ts";
 import type { Backend } from "../src/runtime/session.ts";
@@ -86,7 +86,7 @@ const report = (arm: string, rows: string, r: { loss: number; seconds: number }[
 if (parts.includes("cld")) {
   // one proxy trajectory (default CLD options), scored both ways
   const t0 = performance.now();
-  let sel: { row: number[]; class: number[]; seconds: number } | undefined;
+  let sel: { row: number[]; rowGlobal: number[]; class: number[]; seconds: number } | undefined;
   try {
     if (a.selection) sel = JSON.parse(await Deno.readTextFile(a.selection));
   } catch { /* not there yet */ }
@@ -96,17 +96,22 @@ if (parts.includes("cld")) {
       seed: 0,
       onCheckpoint: (e, of) => console.error(`cld checkpoint ${e}/${of}`),
     });
-    const pick = (align: Align) => topK(cldScores(traj, sources, rowSources(valRows), align), k);
-    sel = { row: pick("row"), class: pick("class"), seconds: (performance.now() - t0) / 1000 };
+    const row = cldAlign(traj, sources, rowSources(valRows), "row");
+    sel = {
+      row: topK(row.scores, k, row.match, "matched"), // the defaults
+      rowGlobal: topK(row.scores, k),
+      class: topK(cldScores(traj, sources, rowSources(valRows), "class"), k), // as the paper, global top-k
+      seconds: (performance.now() - t0) / 1000,
+    };
   }
   if (a.selection) await Deno.writeTextFile(a.selection, JSON.stringify(sel));
   console.error(
-    `CLD trajectory ${sel.seconds.toFixed(0)} s; row: ${composition(sel.row)}; class: ${
-      composition(sel.class)
-    }`,
+    `CLD trajectory ${sel.seconds.toFixed(0)} s; row: ${composition(sel.row)}; row global: ${
+      composition(sel.rowGlobal)
+    }; class: ${composition(sel.class)}`,
   );
   const all: { loss: number; seconds: number }[] = [], rnd: typeof all = [];
-  const cldRow: typeof all = [], cldClass: typeof all = [];
+  const cldRow: typeof all = [], cldRowGlobal: typeof all = [], cldClass: typeof all = [];
   const rndComp: string[] = [];
   for (const seed of seeds) {
     all.push(await run(train, seed));
@@ -114,16 +119,26 @@ if (parts.includes("cld")) {
     rndComp.push(composition(r));
     rnd.push(await run(r.map((i) => train[i]), seed));
     cldRow.push(await run(sel.row.map((i) => train[i]), seed));
+    cldRowGlobal.push(await run(sel.rowGlobal.map((i) => train[i]), seed));
     cldClass.push(await run(sel.class.map((i) => train[i]), seed));
   }
   report("all rows", `${train.length}`, all);
   report(`random ${fraction * 100} %`, `${k} (seed ${seeds[0]}: ${rndComp[0]})`, rnd);
   report(
-    `CLD ${fraction * 100} %, align row (default)`,
+    `CLD ${fraction * 100} %, align row, budget matched (defaults)`,
     `${k} (${composition(sel.row)}); trajectory ${sel.seconds.toFixed(0)} s`,
     cldRow,
   );
-  report(`CLD ${fraction * 100} %, align class (paper)`, `${k} (${composition(sel.class)})`, cldClass);
+  report(
+    `CLD ${fraction * 100} %, align row, global top-k`,
+    `${k} (${composition(sel.rowGlobal)})`,
+    cldRowGlobal,
+  );
+  report(
+    `CLD ${fraction * 100} %, align class, global top-k (paper's score)`,
+    `${k} (${composition(sel.class)})`,
+    cldClass,
+  );
 }
 
 if (parts.includes("oracle")) {

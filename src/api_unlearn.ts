@@ -181,8 +181,8 @@ export interface CoresetSettings {
   evalsPerEpoch?: number;
   /** cld: "row" (default) or "class" (the paper's) alignment. */
   align?: "row" | "class";
-  /** cld: top-k over all rows ("global", default) or per source ("proportional"). */
-  budget?: "global" | "proportional";
+  /** cld: equal share per matched validation row ("matched", default), top-k over all rows ("global"), or per source ("proportional"). */
+  budget?: "matched" | "global" | "proportional";
   /** colm: zeroth-order perturbation ε (default 1e-3). */
   eps?: number;
   /** colm: random directions per estimate (default 1). */

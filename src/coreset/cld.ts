@@ -17,8 +17,10 @@
  * needs many loss differences (≳ 30: with 7 points every max is ≈ 1) — README "Coresets" measures both.
  * Defaults [ours, the paper leaves them to the dataset]: the proxy is the model itself fine-tuned on
  * all candidate rows for 2 epochs with 16 loss checkpoints per epoch (33 trajectory points),
- * AdamW lr 1e-3 constant, batch 8; budget "global" (top-k over all rows; the paper's per-class
- * top-k is `budget: "proportional"`). Ties break by row index, so a seed fixes the selection.
+ * AdamW lr 1e-3 constant, batch 8; budget "matched": k split equally over the curves the rows were
+ * scored by (the paper's fixed top-k per class; with align row every validation row gets its share,
+ * so the coreset covers what each one asks for — a global top-k piled onto a few). Ties break by row
+ * index, so a seed fixes the selection.
  */
 import type { Example } from "../data/tokenize.ts";
 import type { DecoderConfig } from "../models/config.ts";
@@ -66,6 +68,25 @@ export function cldScores(
   valSources?: readonly (string | undefined)[],
   align: Align = "class",
 ): Float64Array {
+  return cldAlign(traj, trainSources, valSources, align).scores;
+}
+
+/**
+ * CLD scores and, per training row, the curve it was scored by (`match`: "class:<source>" for align
+ * class, "val:<index>" of the best validation row for align row) — the classes of budget "matched".
+ *
+ * @example
+ * ```ts
+ * const traj = { train: [[3, 2], [2, 2], [1.5, 2]], val: [[4, 4], [3, 4], [2.5, 3]] };
+ * cldAlign(traj, undefined, undefined, "row").match; // ["val:0", "val:1"]
+ * ```
+ */
+export function cldAlign(
+  traj: Trajectory,
+  trainSources?: readonly (string | undefined)[],
+  valSources?: readonly (string | undefined)[],
+  align: Align = "class",
+): { scores: Float64Array; match: string[] } {
   const E = traj.train.length;
   if (E < 3) throw new Error(`CLD needs at least 3 checkpoints (2 loss differences), got ${E}`);
   if (traj.val.length !== E) {
@@ -85,23 +106,30 @@ export function cldScores(
   const diff = (curve: (e: number) => number) =>
     Float64Array.from({ length: E - 1 }, (_, e) => curve(e + 1) - curve(e));
   // "class": one curve per class (its mean validation loss); "row": one curve per validation row
-  const curves = new Map<string | undefined, Float64Array[]>();
+  const curves = new Map<string | undefined, { key: string; dv: Float64Array }[]>();
   for (const [c, rows] of classes) {
     curves.set(
       c,
       align === "class"
-        ? [diff((e) => rows.reduce((s, v) => s + traj.val[e][v], 0) / rows.length)]
-        : rows.map((v) => diff((e) => traj.val[e][v])),
+        ? [{
+          key: `class:${c ?? ""}`,
+          dv: diff((e) => rows.reduce((s, v) => s + traj.val[e][v], 0) / rows.length),
+        }]
+        : rows.map((v) => ({ key: `val:${v}`, dv: diff((e) => traj.val[e][v]) })),
     );
   }
-  const scores = new Float64Array(M);
+  const scores = new Float64Array(M), match: string[] = [];
   for (let m = 0; m < M; m++) {
     const dm = diff((e) => traj.train[e][m]);
     const c = trainSources?.[m];
     const mine = curves.get(c !== undefined && curves.has(c) ? c : undefined)!;
-    scores[m] = mine.reduce((best, dv) => Math.max(best, pearson(dm, dv)), -Infinity);
+    scores[m] = -Infinity;
+    for (const { key, dv } of mine) {
+      const r = pearson(dm, dv);
+      if (r > scores[m]) (scores[m] = r, match[m] = key);
+    }
   }
-  return scores;
+  return { scores, match };
 }
 
 /**
@@ -112,8 +140,12 @@ export function cldScores(
  */
 export type Align = "class" | "row";
 
-/** How the budget k is spread: over all rows, or over sources in proportion to their sizes. */
-export type Budget = "global" | "proportional";
+/**
+ * How the budget k is spread: "matched" — an equal share per curve the rows were scored by (the
+ * paper's fixed top-k per class; with align row, per validation row, so every validation row's
+ * content is covered); "global" — over all rows; "proportional" — over sources by their sizes.
+ */
+export type Budget = "matched" | "global" | "proportional";
 
 /**
  * Indices of the k highest scores (descending, ties by index). "proportional" gives each source
@@ -137,9 +169,15 @@ export function topK(
   if (budget === "global" || !sources) {
     return Array.from({ length: n }, (_, i) => i).sort(byScore).slice(0, k);
   }
-  const groups = groupBy(sources);
-  const quota = proportionalBudgets([...groups.values()].map((g) => g.length), k);
-  return [...groups.values()].flatMap((g, i) => [...g].sort(byScore).slice(0, quota[i])).sort(byScore);
+  const groups = [...groupBy(sources).values()];
+  const quota = budget === "proportional"
+    ? proportionalBudgets(groups.map((g) => g.length), k)
+    : groups.map((g) => Math.min(g.length, Math.floor(k / groups.length)));
+  const picked = groups.flatMap((g, i) => [...g].sort(byScore).slice(0, quota[i]));
+  // equal shares leave k mod G places (and those of small groups): the best of the rest fill them
+  const taken = new Set(picked);
+  const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !taken.has(i)).sort(byScore);
+  return [...picked, ...rest.slice(0, k - picked.length)].sort(byScore);
 }
 
 /** Row indices by source, in first-seen order (undefined is a source of its own). */
@@ -267,7 +305,8 @@ export async function cldSelect(
     throw new Error(`k must be an integer in [1, ${train.length}], got ${k}`);
   }
   const traj = await cldTrajectory(config, weights, train, val, o);
-  const all = cldScores(traj, o.trainSources, o.valSources, o.align ?? "row");
-  const indices = topK(all, k, o.trainSources, o.budget);
+  const { scores: all, match } = cldAlign(traj, o.trainSources, o.valSources, o.align ?? "row");
+  const budget = o.budget ?? "matched";
+  const indices = topK(all, k, budget === "matched" ? match : o.trainSources, budget);
   return { indices, scores: indices.map((i) => all[i]), all };
 }

@@ -31,8 +31,8 @@ export const CoresetOptionsSchema = z.object({
   align: z.enum(["row", "class"]).default("row").describe(
     "cld: correlate with each validation row of the row's source and keep the best (row), or with the source's mean validation loss (class, the paper's)",
   ),
-  budget: z.enum(["global", "proportional"]).default("global").describe(
-    "cld: top-k over all rows, or per source in proportion to its size (the paper's per-class top-k)",
+  budget: z.enum(["matched", "global", "proportional"]).default("matched").describe(
+    "cld: an equal share of k per curve the rows were scored by (align row: per validation row; the paper's top-k per class), top-k over all rows, or per source in proportion to its size",
   ),
   eps: z.number().positive().default(1e-3).describe("colm: zeroth-order perturbation ε"),
   directions: z.number().int().positive().max(64).default(1).describe("colm: random directions per estimate"),

@@ -1,6 +1,6 @@
 /** CLD: scores against a direct computation, top-k budgets, and an end-to-end run on a tiny model. */
 import assert from "node:assert/strict";
-import { cldScores, cldSelect, pearson, proportionalBudgets, topK } from "../../src/coreset/cld.ts";
+import { cldAlign, cldScores, cldSelect, pearson, proportionalBudgets, topK } from "../../src/coreset/cld.ts";
 import { RowLossRunner } from "../../src/coreset/row_loss.ts";
 import { ModelRunner } from "../../src/models/runner.ts";
 import { initParams } from "../../src/models/params.ts";
@@ -89,6 +89,25 @@ Deno.test("top-k: global picks the highest scores; proportional spreads k over s
   assert.deepEqual(proportionalBudgets([100, 8, 3], 10), [9, 1, 0]);
   assert.deepEqual(proportionalBudgets([2, 2], 10), [2, 2]);
   assert.throws(() => topK(s, 7), /k must be/);
+  // matched: an equal share per group, the rest by score; a small group's unused share goes to the best rest
+  const g = ["v0", "v0", "v0", "v1", "v1", "v2"];
+  assert.deepEqual(topK(s, 3, g, "matched"), [1, 4, 5]); // one per group
+  assert.deepEqual(topK(s, 4, g, "matched"), [1, 2, 4, 5]); // 1 each, the 4th is the best left
+});
+
+Deno.test("cldAlign: each row is matched to the validation row (align row) or class (align class) that scored it", () => {
+  // checkpoints × rows: train row 0 falls first, like val row 0; train row 1 falls later, like val row 1
+  const traj = { train: [[4, 4], [3, 4], [3, 3]], val: [[5, 5], [4, 5], [4, 4]] };
+  const r = cldAlign(traj, undefined, undefined, "row");
+  assert.deepEqual(r.match, ["val:0", "val:1"]);
+  assert.ok(r.scores[0] > 0.99 && r.scores[1] > 0.99, `${r.scores}`);
+  const c = cldAlign(
+    { train: traj.train.map((x) => x.slice(0, 2)), val: traj.val },
+    ["a", "b"],
+    ["a", "b"],
+    "class",
+  );
+  assert.deepEqual(c.match, ["class:a", "class:b"]);
 });
 
 function seq(ids: number[], row: number): Example {
