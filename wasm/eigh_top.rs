@@ -3,7 +3,7 @@
 //! triangle (⅔n³ multiply-adds, one fused pass per row for the symmetric product and one for the
 //! rank-2 update; reflector k kept in row k's upper part), every eigenvalue by implicit QL without
 //! vectors (tql1 on T/‖T‖₁, O(n²)), eigenvectors of T for the r largest by inverse iteration
-//! (inverse_iteration.rs), then the reflectors applied 32 at a time in compact WY form (dlarft), so
+//! (inverse_iteration.rs), then the reflectors applied 16 at a time in compact WY form (dlarft), so
 //! the n²r back-transformation runs in the f64 GEMM. ≈ 4/3 n³ + 2n²r flops against eighSym's
 //! ≈ 9n³: svdTopR's small SVDs need most but not all eigenvectors. Mirrors src/linalg/eigh_top.ts
 //! (which applies the reflectors one by one: the same product).
@@ -253,7 +253,7 @@ unsafe fn tql1(d: *mut f64, e: *mut f64, n: usize) -> bool {
 /// z (n×r) ← H₀H₁⋯ z with the reflectors left in `a` by `tridiagonalize`, NB at a time as
 /// I − V T Vᵀ (compact WY, LAPACK dlarft forward/columnwise) so both products are f64 GEMMs.
 unsafe fn back_transform(a: *const f64, tau: *const f64, n: usize, z: *mut f64, r: usize) {
-    const NB: usize = 32;
+    const NB: usize = 16;
     let count = n.saturating_sub(2); // reflectors 0..n−2 (the last ones may be identities)
     let (vt, t, w) = (scratch::<f64>(NB * n), scratch::<f64>(NB * NB), scratch::<f64>(NB * r));
     let mut k1 = count;

@@ -3,12 +3,14 @@
 //! columns with f32 SIMD GEMMs (C = Q_{<j}ᵀ Y_b, Y_b −= Q_{<j} C), a second time only when a
 //! column lost more than 1 − 1/√2 of its norm (the DGKS criterion: otherwise one pass is already
 //! orthogonal to working precision; sketches of flat spectra mostly skip it), then orthonormalized
-//! inside the block by CGS2 in f64. Every multiply-add runs in the blocked GEMM kernel instead of
-//! f64 dot/axpy sweeps: ~3× faster than qr.rs on svdTopR's power-iteration bases (m×136), with
-//! orthogonality at f32 level (≈1e-7·√m). A column whose residual falls below 1e-5 of its original
-//! norm (f32 rounding sits near 1e-6 for m in the thousands) is replaced by uniform noise from the
-//! seeded stream, orthogonalized against every earlier column; its R diagonal keeps the residual
-//! norm. In exact arithmetic this is column-wise CGS2, which is what the TS mirror runs:
+//! inside the block by CholeskyQR2 in f64 (Fukaya et al. 2014: Gram matrix and triangular solve,
+//! four streaming passes over the block's rows), falling back to CGS2 in f64 when a column is
+//! rank-deficient. Most multiply-adds run in the blocked GEMM kernel instead of f64 dot/axpy
+//! sweeps: ~3× faster than qr.rs on svdTopR's power-iteration bases (m×136), with orthogonality at
+//! f32 level (≈1e-7·√m). A column whose residual falls below 1e-5 of its original norm (f32
+//! rounding sits near 1e-6 for m in the thousands) is replaced by uniform noise from the seeded
+//! stream, orthogonalized against every earlier column; its R diagonal keeps the residual norm. In
+//! exact arithmetic all of this is column-wise CGS2, which is what the TS mirror runs:
 //! src/linalg/qr.ts `orthRows` with tol = BLOCK_DEFICIENT.
 use crate::gemm::gemm;
 use crate::math::{axpy64, dot64, sqrt64, stream_state, uniform_pm1};

@@ -75,8 +75,8 @@ pub unsafe fn svd_top_r(
     gemm(m, r, kk, q1, kk, 1, vsel, r, u, r, false);
     let v = scratch::<f32>(n * r);
     gemm(n, r, kk, q2, kk, 1, ut, r, v, r, false);
-    for i in 0..n {
-        for j in 0..r {
+    for j in 0..r {
+        for i in 0..n {
             *vt.add(j * n + i) = *v.add(i * r + j);
         }
     }

@@ -7,7 +7,7 @@
  * multiply-adds; reflector k is stored in row k's upper part), every eigenvalue of T by implicit
  * QL without vectors (EISPACK tql1 on T/‖T‖₁, O(n²)), eigenvectors of T for the r largest by
  * inverse iteration (inverse_iteration.ts), then x = Q z by the reflectors (n²r multiply-adds;
- * the WASM kernel applies them 32 at a time in compact WY form, the same product).
+ * the WASM kernel applies them 16 at a time in compact WY form, the same product).
  * Against eighSym's full tred2 + tql2 (≈ 9n³ flops) this is ≈ 4/3 n³ + 2n²r: the small SVDs of
  * svdTopR (src/linalg/svd.ts, svd_gram.ts) need most but not all eigenvectors.
  */
