@@ -1,7 +1,7 @@
 /**
  * Uniform LoRA vs Sensitivity-LoRA at the same total rank budget on the default model's
  * `new-facts` task, mean over seeds; and the sensitivity pass's time as a share of the fine-tune.
- * Usage: deno task bench:sensitivity [--seeds 3] [--steps 60] [--rank 8] [--backend node] [--estimators gnb,hutchinson]
+ * Usage: deno task bench:sensitivity [--seeds 3] [--steps 60] [--rank 8] [--backend node] [--estimators gnb,hutchinson] [--calibration-rows N]
  */
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/models/load.ts";
@@ -20,6 +20,7 @@ const { values: a } = parseArgs({
     rank: { type: "string", default: "8" },
     backend: { type: "string", default: "node" },
     estimators: { type: "string", default: "gnb,hutchinson" },
+    "calibration-rows": { type: "string" },
   },
 });
 const estimators = a.estimators!.split(",") as ("gnb" | "hutchinson")[];
@@ -47,6 +48,7 @@ for (let seed = 0; seed < Number(a.seeds); seed++) {
       const s = await sensitivityRanks(m.config, m.weights, train, { targets }, budget, {
         seed,
         estimator: estimators[mi - 1],
+        ...(a["calibration-rows"] ? { calibrationRows: Number(a["calibration-rows"]) } : {}),
       }, backend);
       rankPattern = Object.fromEntries(s.ranks);
       sensS = s.seconds;
