@@ -129,6 +129,10 @@ export interface LoraOptions {
   scale?: number;
   /** Sum of ranks over adapted modules (sensitivity). */
   rankBudget?: number;
+  /** Sensitivity: "gnb" (default, one backward per batch) or "hutchinson" (HVP probes). */
+  sensitivityEstimator?: "gnb" | "hutchinson";
+  /** Sensitivity: calibration rows (default 8). */
+  calibrationRows?: number;
 }
 
 /** Throw the 422 of a method (or rank allocation) whose engine is not built yet. */
@@ -232,7 +236,7 @@ export async function prepareFinetune(o: {
         targets: targets ?? defaultTargets(model.config),
       },
       p.rankBudget,
-      { seed: p.seed ?? 42 },
+      { seed: p.seed ?? 42, estimator: p.sensitivityEstimator, calibrationRows: p.calibrationRows },
       o.backend ?? "wasm",
     );
     rankPattern = Object.fromEntries(sens.ranks);

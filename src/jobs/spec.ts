@@ -81,6 +81,12 @@ export const LoraOptionsSchema = z.object({
   rankBudget: z.number().int().positive().optional().describe(
     "sum of ranks over adapted modules (sensitivity)",
   ),
+  sensitivityEstimator: z.enum(["gnb", "hutchinson"]).default("gnb").describe(
+    "sensitivity: Hessian diagonal by Gauss-Newton-Bartlett (one backward per batch) or Hutchinson HVP probes (better allocation on long runs, ≈ 10× the cost)",
+  ),
+  calibrationRows: z.number().int().positive().max(4096).default(8).describe(
+    "sensitivity: training rows the Hessian diagonal is estimated on",
+  ),
   updateGap: z.number().int().positive().optional().describe(
     "GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1)",
   ),

@@ -99,7 +99,7 @@ Deno.test("job fields: /openapi.json lists the unlearn, coreset and fine-tune co
     ) {
       assert.ok(cs.properties[k]?.description, `CoresetJob.${k}`);
     }
-    assert.equal(cs.properties.evals_per_epoch.default, 3);
+    assert.equal(cs.properties.evals_per_epoch.default, 16);
     const ft = s.FinetuneJob.properties;
     assert.equal(ft.data_indices.type, "array");
     assert.equal(ft.data_indices.items.type, "integer");
