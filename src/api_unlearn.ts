@@ -12,7 +12,7 @@ import { useWasmKernels } from "./linalg/active.ts";
 import type { Backend } from "./runtime/session.ts";
 import type { Row } from "./data/rows.ts";
 import { unlearn as unlearnWeights, type UnlearnMethod, UnlearnOptionsSchema } from "./unlearn/unlearn.ts";
-import { saveUpdate } from "./unlearn/update.ts";
+import { saveKfadeFactors, saveUpdate } from "./unlearn/update.ts";
 import { type CoresetMethod, CoresetOptionsSchema, selectCoreset } from "./coreset/select.ts";
 import { rowSources, writeSelection } from "./coreset/train_hooks.ts";
 import type { Selection } from "./coreset/cld.ts";
@@ -97,6 +97,8 @@ export interface UnlearnModelOptions extends UnlearnSettings {
   out: string;
   /** Also write the update θ_after − θ_before here (.safetensors; for `apply-update`). */
   saveUpdate?: string;
+  /** kfade: also write the retain curvature here (for `apply-update --factors`). */
+  saveFactors?: string;
   /** Default "wasm". */
   backend?: Backend;
   /** Cut rows longer than the context instead of failing. */
@@ -143,8 +145,19 @@ export async function unlearn(o: UnlearnModelOptions): Promise<UnlearnModelResul
   }
   await useWasmKernels();
   const m = await loadModelWithAdapters(ref, adapter);
-  const forget = await encodeFor(m, await loadRows(f), truncate);
-  const retain = rt === undefined ? [] : await encodeFor(m, await loadRows(rt), truncate);
+  if (o.saveFactors && options.method !== "kfade") throw new Error("saveFactors: only with method kfade");
+  const rows = async (field: string, d: string | readonly unknown[]) => {
+    const ex = await encodeFor(m, await loadRows(d), truncate).catch((e) => {
+      throw new Error(`${field}: ${(e as Error).message}`);
+    });
+    if (!ex.some((e) => e.labels.some((l) => l !== -100))) throw new Error(`${field}: no target tokens`);
+    return ex;
+  };
+  const forget = await rows(typeof f === "string" ? f : "forget", f);
+  const retain = rt === undefined ? [] : await rows(typeof rt === "string" ? rt : "retain", rt);
+  o.log?.(
+    `unlearn ${options.method}: ${forget.length} forget rows, ${retain.length} retain rows, backend ${backend}`,
+  );
   const r = await unlearnWeights(m.config, m.weights, forget, retain, options, {
     backend,
     log: o.log,
@@ -156,7 +169,11 @@ export async function unlearn(o: UnlearnModelOptions): Promise<UnlearnModelResul
     [...m.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
   );
   await saveModelDir(out, m.rawConfig, tensors, { copyFrom: m.dir });
-  if (o.saveUpdate) await saveUpdate(o.saveUpdate, r.update, shapes, { method: options.method, model: ref });
+  if (o.saveUpdate) {
+    const n = await saveUpdate(o.saveUpdate, r.update, shapes, { method: options.method, model: ref });
+    o.log?.(`update: ${n} tensors → ${o.saveUpdate}`);
+  }
+  if (o.saveFactors && r.kfade) await saveKfadeFactors(o.saveFactors, r.kfade);
   return {
     forgetLossBefore: r.forgetLossBefore,
     forgetLossAfter: r.forgetLossAfter,

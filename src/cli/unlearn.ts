@@ -15,16 +15,9 @@ import type { LoadedModel } from "../models/load.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { paramSpecs } from "../models/model.ts";
 import { evaluateLoss } from "../eval/loss.ts";
-import { useWasmKernels } from "../linalg/active.ts";
-import { unlearn, UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
-import {
-  applyDelta,
-  loadKfadeFactors,
-  loadUpdate,
-  reapplyKfade,
-  saveKfadeFactors,
-  saveUpdate,
-} from "../unlearn/update.ts";
+import { UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
+import { unlearn } from "../api_unlearn.ts";
+import { applyDelta, loadKfadeFactors, loadUpdate, reapplyKfade } from "../unlearn/update.ts";
 import { CommonFlags, loadModelWithAdapters, parseFlags, progress } from "./common.ts";
 
 /** Flags of `unlearn`. */
@@ -80,27 +73,13 @@ export async function unlearnCommand(argv: string[]): Promise<Record<string, num
   const f = parseFlags(UnlearnFlags, argv);
   if (f.method !== "ga" && !f.retain) throw new Error(`--retain: required by --method ${f.method}`);
   if (f.saveFactors && f.method !== "kfade") throw new Error("--save-factors: only with --method kfade");
-  await useWasmKernels();
-  const m = await loadModelWithAdapters(f.model, f.adapter);
-  const forget = await rowsFor(m, f.forget, f.truncate);
-  const retain = f.retain ? await rowsFor(m, f.retain, f.truncate) : [];
-  progress(
-    `unlearn ${f.method}: ${forget.length} forget rows, ${retain.length} retain rows, backend ${f.backend}`,
-  );
-  const r = await unlearn(m.config, m.weights, forget, retain, f, { backend: f.backend, log: progress });
-  await save(f.out, m);
-  if (f.saveUpdate) {
-    const shapes = new Map(paramSpecs(m.config).map((s) => [s.name, s.shape]));
-    const n = await saveUpdate(f.saveUpdate, r.update, shapes, { method: f.method, model: f.model });
-    progress(`update: ${n} tensors → ${f.saveUpdate}`);
-  }
-  if (f.saveFactors && r.kfade) await saveKfadeFactors(f.saveFactors, r.kfade);
+  const r = await unlearn({ ...f, log: progress });
   return {
     forget_loss_before: r.forgetLossBefore,
     forget_loss_after: r.forgetLossAfter,
     retain_loss_before: r.retainLossBefore,
     retain_loss_after: r.retainLossAfter,
-    method: r.method,
+    method: f.method,
     steps: r.steps,
     seconds: r.seconds,
   };
