@@ -3,16 +3,17 @@
 //! iteration (Halko, Martinsson & Tropp 2011, Alg. 4.4: QR re-orthonormalization after every
 //! product) with a Rayleigh-Ritz finish: Bᵀ = AᵀQ₁ = Q₂R, then the small SVD of R from the top-r
 //! eigenpairs of RᵀR (eigh_top.rs, f64; RᵀR squares the condition number, harmless in f64 for the
-//! spread f32 gradients can hold), so A ≈ (Q₁V_R) Σ (Q₂U_R)ᵀ with U_R = R V_R Σ⁻¹ re-orthonormalized
-//! by CGS2. The test matrix Ω is the sparse sign sketch of sketch.rs; the other products are f32
-//! SIMD GEMMs and every tall QR is the f32 BCGS2 of qr_block.rs. Streams of `seed`: 0 Ω; 1, 2, …
-//! the QR fills in call order; then the eigen solver's starts; then U_R's fills. Sign convention:
-//! each left singular vector's largest-magnitude entry is positive. Mirrors src/linalg/svd.ts.
+//! spread f32 gradients can hold), so A ≈ (Q₁V_R) Σ (Q₂U_R)ᵀ with U_R = R V_R Σ⁻¹, re-orthonormalized
+//! by CGS2 where σ_j < 1e-4·σ₁. The test matrix Ω is the sparse sign sketch of sketch.rs; the other
+//! products are f32 SIMD GEMMs and every tall QR is the f32 BCGS2 of qr_block.rs. Streams of
+//! `seed`: 0 Ω; 1, 2, … the QR fills in call order; then the eigen solver's starts; then U_R's
+//! fills. Sign convention: each left singular vector's largest-magnitude entry is positive.
+//! Mirrors src/linalg/svd.ts.
 use crate::eigh_top::eigh_top;
 use crate::gemm::gemm;
 use crate::gemm64::gemm64;
 use crate::math::{abs32, sqrt64};
-use crate::qr::orth_rows;
+use crate::qr::orth_rows_from;
 use crate::qr_block::bcgs2;
 use crate::scratch;
 use crate::sketch::sparse_sign_sketch;
@@ -62,7 +63,8 @@ pub unsafe fn svd_top_r(
         }
         *s.add(j) = sg as f32;
     }
-    orth_rows(usel, kk, r, core::ptr::null_mut(), seed, stream + 2);
+    // U_R = R V_R Σ⁻¹ is orthogonal to ε₆₄(σ₁/σ_j)² already; CGS2 for the small and null directions
+    orth_rows_from(usel, kk, r, clean_start(sigma, ord, r), core::ptr::null_mut(), seed, stream + 2);
     // U = q1 V_R[:, ord]; V = q2 U_R (n×r), stored transposed
     let (vsel, ut) = (scratch::<f32>(kk * r), scratch::<f32>(kk * r));
     for j in 0..r {
@@ -81,6 +83,15 @@ pub unsafe fn svd_top_r(
         }
     }
     fix_signs(u, vt, m, n, r);
+}
+
+/// Directions below this share of σ₁ get re-orthonormalized (their ε₆₄(σ₁/σ_j)² loss passes 1e-8).
+pub const CLEAN_BELOW: f64 = 1e-4;
+
+/// First position j (in σ order) with σ_j < CLEAN_BELOW·σ₁ or σ_j = 0; r if none.
+pub unsafe fn clean_start(sigma: *const f64, ord: *const u32, r: usize) -> usize {
+    let top = *sigma.add(*ord as usize);
+    (0..r).find(|&j| !(*sigma.add(*ord.add(j) as usize) >= CLEAN_BELOW * top && top > 0.0)).unwrap_or(r)
 }
 
 /// 2-norms of the r columns of w (k×r).

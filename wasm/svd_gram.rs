@@ -12,10 +12,7 @@ use crate::eigh_top::eigh_top;
 use crate::gemm64::gemm64;
 use crate::qr::orth_rows_from;
 use crate::scratch;
-use crate::svd::{column_norms, descending, fix_signs};
-
-/// Directions below this share of σ₁ get re-orthonormalized.
-const CLEAN_BELOW: f64 = 1e-4;
+use crate::svd::{clean_start, column_norms, descending, fix_signs};
 
 /// u (m×r), s (r), vt (r×n) = top-r SVD of a (m×n) from the eigenpairs of its small Gram matrix.
 pub unsafe fn svd_gram(a: *const f32, m: usize, n: usize, r: usize, seed: u32, u: *mut f32, s: *mut f32, vt: *mut f32) {
@@ -42,8 +39,6 @@ pub unsafe fn svd_gram(a: *const f32, m: usize, n: usize, r: usize, seed: u32, u
     let ord = descending(sigma, r);
     // rows of `rows` = W's columns in σ order, normalized; the small ones get CGS2
     let rows = scratch::<f64>(r * big);
-    let top = *sigma.add(*ord as usize);
-    let mut clean = r;
     for j in 0..r {
         let o = *ord.add(j) as usize;
         let sg = *sigma.add(o);
@@ -52,10 +47,8 @@ pub unsafe fn svd_gram(a: *const f32, m: usize, n: usize, r: usize, seed: u32, u
             *rows.add(j * big + i) = *w.add(i * r + o) * inv;
         }
         *s.add(j) = sg as f32;
-        if clean == r && !(sg >= CLEAN_BELOW * top && sg > 0.0) {
-            clean = j;
-        }
     }
+    let clean = clean_start(sigma, ord, r);
     orth_rows_from(rows, big, r, clean, core::ptr::null_mut(), seed, 1);
     // small side = X[:, ord], big side = rows
     for j in 0..r {

@@ -5,11 +5,12 @@
  * "randomized" (here): Halko, Martinsson & Tropp 2011, Alg. 4.4 (randomized subspace iteration):
  * Y = AΩ, Q₁ = orth(Y), then q times Q₂ = orth(AᵀQ₁), Q₁ = orth(AQ₂); a Rayleigh-Ritz finish
  * factors Bᵀ = AᵀQ₁ = Q₂R and takes R's SVD from the top-r eigenpairs of RᵀR (eigh_top.ts; the
- * squared condition number is harmless in f64), U_R = R V_R Σ⁻¹ re-orthonormalized by CGS2, so
+ * squared condition number is harmless in f64), U_R = R V_R Σ⁻¹ (re-orthonormalized by CGS2 where
+ * σ_j < 1e-4·σ₁), so
  * A ≈ (Q₁V_R) Σ (Q₂U_R)ᵀ. Defaults p = 8, q = 2 (paper §4.5 recommends p ≈ 5–10, q = 1–2). GaLore's
  * refresh keeps q = 2: on a flat 576×1536 spectrum the r = 128 subspace holds 92% of the exact
- * top-r energy with q = 2 but 86% with q = 1 (σ_i ∝ 1/i: 99.99% vs 99.97%), and q = 1 saves only
- * two of the five dense products.
+ * top-r energy with q = 2 but 86% with q = 1 (σ_i ∝ 1/i: 99.99% vs 99.97%); q = 1 would save two
+ * of the five dense products, about a third of the time, at that cost.
  * Ω is the sparse sign sketch of sketch.ts (8 entries ±1 per row) instead of Gaussian: the first
  * product costs m·n·8 instead of m·n·(r + p), and the power iterations wash out the difference.
  * The tall QRs mirror the f32 block QR of wasm/qr_block.rs: column CGS2 with BLOCK_DEFICIENT.
@@ -24,7 +25,7 @@ import { sparseSignSketch } from "./sketch.ts";
 import { gemm64 } from "./matmul.ts";
 import { BLOCK_DEFICIENT, fromRows, orthRows, toRows } from "./qr.ts";
 import { eighTop64 } from "./eigh_top.ts";
-import { descendingColumns, fixSigns, svdGram } from "./svd_gram.ts";
+import { cleanStart, descendingColumns, fixSigns, svdGram } from "./svd_gram.ts";
 
 /**
  * Top-r SVD of a (m×n): U m×r, S (descending), Vt r×n.
@@ -64,7 +65,8 @@ export function svdTopR(a: Float32Array, m: number, n: number, r: number, opts: 
     }
     s[j] = norms[o];
   }
-  orthRows(usel, kk, r, null, seed, stream + 2);
+  // U_R = R V_R Σ⁻¹ is orthogonal to ε₆₄(σ₁/σ_j)² already; CGS2 for the small and null directions
+  orthRows(usel, kk, r, null, seed, stream + 2, undefined, cleanStart(norms, order));
   const u = gemm64(m, r, kk, q1, kk, 1, vsel), vt = gemm64(r, n, kk, usel, kk, 1, w);
   fixSigns(u, vt, m, n, r);
   return { u: Float32Array.from(u), s, vt: Float32Array.from(vt) };

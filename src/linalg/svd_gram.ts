@@ -16,8 +16,21 @@ import { gemm64 } from "./matmul.ts";
 import { orthRows } from "./qr.ts";
 import { eighTop64 } from "./eigh_top.ts";
 
-/** Directions below this share of σ₁ get re-orthonormalized. */
-const CLEAN_BELOW = 1e-4;
+/** Directions below this share of σ₁ get re-orthonormalized (their ε₆₄(σ₁/σ_j)² loss passes 1e-8). */
+export const CLEAN_BELOW = 1e-4;
+
+/**
+ * First position j in σ order with σ_j < CLEAN_BELOW·σ₁ or σ_j = 0; r if none.
+ *
+ * @example
+ * ```ts
+ * cleanStart(Float64Array.of(2, 1e-6), [0, 1]); // 1
+ * ```
+ */
+export function cleanStart(norms: Float64Array, order: number[]): number {
+  const top = norms[order[0]], j = order.findIndex((o) => !(norms[o] >= CLEAN_BELOW * top && top > 0));
+  return j < 0 ? order.length : j;
+}
 
 /**
  * Column 2-norms of w (k×r) and the column order by descending norm (ties: lower index first).
@@ -76,14 +89,12 @@ export function svdGram(a: Float32Array, m: number, n: number, r: number, seed: 
   const w = gemm64(big, r, sm, f, sm, 1, x);
   const { order, norms } = descendingColumns(w, big, r);
   const rows = new Float64Array(r * big), s = new Float32Array(r);
-  let clean = r;
   for (let j = 0; j < r; j++) {
     const o = order[j], sg = norms[o], inv = sg > 0 ? 1 / sg : 0;
     for (let i = 0; i < big; i++) rows[j * big + i] = w[i * r + o] * inv;
     s[j] = sg;
-    if (clean === r && !(sg >= CLEAN_BELOW * norms[order[0]] && sg > 0)) clean = j;
   }
-  orthRows(rows, big, r, null, seed, 1, undefined, clean);
+  orthRows(rows, big, r, null, seed, 1, undefined, cleanStart(norms, order));
   const u = new Float64Array(m * r), vt = new Float64Array(r * n);
   for (let j = 0; j < r; j++) {
     const o = order[j];
