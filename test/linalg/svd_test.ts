@@ -189,8 +189,8 @@ Deno.test("svdTopR: argument errors", () => {
     assert.throws(() => K.svdTopR(a, 4, 5, 5), /r must be an integer in \[1, min\(m, n\) = 4\]/);
     assert.throws(() => K.svdTopR(a, 5, 5, 2), /a must have 5×5 = 25 elements/);
     assert.throws(() => K.svdTopR(a, 4, 5, 2, { powerIters: -1 }), /powerIters/);
-    // deno-lint-ignore no-explicit-any
     assert.throws(
+      // deno-lint-ignore no-explicit-any
       () => K.svdTopR(a, 4, 5, 2, { method: "exact" as any }),
       /method must be auto, randomized or gram/,
     );
