@@ -5,6 +5,7 @@
  * same matrices through the PyTorch peer when /usr/bin/python3 has torch.
  * Usage: deno task bench:lowrank [--shapes gpt2,smollm] [--rank 128] [--backend node] [--steps 3]
  * One method: deno run -A bench/lowrank.ts --one galore --shape gpt2   (prints one JSON line)
+ * --batch / --seq override the shape's batch geometry (e.g. --batch 1 for a memory-bound run).
  */
 import { parseArgs } from "node:util";
 import { ModelRunner } from "../src/models/runner.ts";
@@ -29,12 +30,18 @@ const { values: a } = parseArgs({
     backend: { type: "string", default: "node" },
     steps: { type: "string", default: "3" },
     methods: { type: "string", default: "adamw,galore,qgalore,dct" },
+    batch: { type: "string" },
+    seq: { type: "string" },
   },
 });
 
 async function one(method: string, shape: ShapeName): Promise<Record<string, unknown>> {
   await useWasmKernels();
-  const { config, seq, batch } = shapeConfig(shape);
+  const geo = shapeConfig(shape), config = geo.config;
+  const batch = Number(a.batch ?? geo.batch), seq = Number(a.seq ?? geo.seq);
+  if (seq > config.maxPositions) {
+    throw new Error(`--seq ${seq} exceeds the shape's ${config.maxPositions} positions`);
+  }
   const rank = Number(a.rank), steps = Number(a.steps);
   const specs = new ModelRunner(config, "node").specs;
   let weights: Map<string, Float32Array> = initParams(specs, 0);
@@ -84,6 +91,8 @@ async function one(method: string, shape: ShapeName): Promise<Record<string, unk
     shape,
     method,
     backend: a.backend,
+    batch,
+    seq,
     rank: make ? rank : null,
     optimizer_state_bytes: t.optimizer.stateBytes,
     weight_bytes: weights instanceof QuantizedWeights
@@ -118,6 +127,8 @@ if (a.one) {
           a.backend,
           "--steps",
           a.steps,
+          ...(a.batch ? ["--batch", a.batch] : []),
+          ...(a.seq ? ["--seq", a.seq] : []),
         ],
         stderr: "inherit",
       }).output();
