@@ -123,8 +123,10 @@ export function int8Source(names: Set<string>, groupSize = 256): QuantizedSource
       if (q.bits !== 8 || q.groupSize !== groupSize) {
         throw new Error(`${name}: expected INT8 groups of ${groupSize}`);
       }
-      const padded = new Uint8Array(q.scales.length * groupSize);
-      padded.set(q.data);
+      // codes of a weight whose size is a whole number of groups go in as they are (no copy)
+      const n = q.scales.length * groupSize;
+      const padded = q.data.length === n ? q.data : new Uint8Array(n);
+      if (padded !== q.data) padded.set(q.data);
       return {
         [`${name}#q`]: { dtype: "uint8", shape: [padded.length], data: padded },
         [`${name}#scale`]: { dtype: "float32", shape: [q.scales.length], data: q.scales },

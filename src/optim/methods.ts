@@ -36,6 +36,9 @@ export type LowRankOptions = z.infer<typeof LowRankOptionsSchema>;
 
 /**
  * Projectors (and for Q-GaLore the INT8 weight store, which replaces `weights`) for `method`.
+ * Q-GaLore moves the weights it quantizes out of `weights`: the caller's map keeps only the float
+ * ones (embedding, norms), so no fp32 copy of a projected weight stays reachable (≈ 4 B per
+ * projected parameter: 424 MB on SmolLM-135M).
  *
  * @example
  * ```ts ignore
@@ -63,7 +66,10 @@ export async function setupLowRank(
   if (method !== "qgalore") return { model, weights };
   const names = new Set(lowRankTargets(config, o.targets).map((t) => t.name));
   const qw = new QuantizedWeights(weights);
-  for (const n of names) qw.store(n, weights.get(n)!, o.weightGroupSize, 0, false);
+  for (const n of names) {
+    qw.store(n, weights.get(n)!, o.weightGroupSize, 0, false);
+    weights.delete(n); // the caller's map no longer pins the fp32 copy
+  }
   model.int8 = { source: int8Source(names, o.weightGroupSize), groupSize: o.weightGroupSize };
   return { model, weights: qw };
 }
