@@ -4,7 +4,13 @@
  */
 import { lowerGraph } from "../graph/lower.ts";
 import type { Batch } from "../data/batch.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import {
+  type Backend,
+  createSession,
+  type HostTensor,
+  type Session,
+  type SessionOptions,
+} from "../runtime/session.ts";
 import type { DecoderConfig } from "./config.ts";
 import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES } from "./model.ts";
 import type { LinearAdapter, ParamSpec } from "./params.ts";
@@ -23,6 +29,12 @@ export interface LossAndGrad {
   grads: Map<string, Float32Array>;
 }
 
+/** Session settings of a {@link ModelRunner}. */
+export interface RunnerOptions {
+  /** Sessions without memory arena and memory patterns (see {@link SessionOptions.lowMemory}). */
+  lowMemory?: boolean;
+}
+
 /** Holds a model's config, specs and compiled sessions for one backend. */
 export class ModelRunner {
   #logits?: Promise<Session>;
@@ -37,6 +49,7 @@ export class ModelRunner {
     readonly trainable?: (name: string) => boolean,
     readonly adapter?: LinearAdapter,
     readonly source?: QuantizedSource,
+    readonly options: RunnerOptions = {},
   ) {
     this.specs = buildForward(config, forwardInputs(), adapter, source?.source).params.specs;
   }
@@ -44,6 +57,10 @@ export class ModelRunner {
   /** Names of the parameters that get gradients. */
   get trainableNames(): string[] {
     return this.#trainable;
+  }
+
+  #sessionOptions(): SessionOptions {
+    return { backend: this.backend, lowMemory: this.options.lowMemory };
   }
 
   #tokenFeeds(b: Batch): Record<string, HostTensor> {
@@ -72,9 +89,7 @@ export class ModelRunner {
   /** Logits (B,T,V) of a batch. */
   async logits(w: Weights, b: Batch): Promise<HostTensor> {
     const { logits } = buildForward(this.config, forwardInputs(), this.adapter, this.source?.source);
-    this.#logits ??= createSession(lowerGraph({ logits }).bytes, {
-      backend: this.backend,
-    });
+    this.#logits ??= createSession(lowerGraph({ logits }).bytes, this.#sessionOptions());
     const s = await this.#logits;
     const res = await s.run(this.#weightFeeds(w, this.#tokenFeeds(b)), ["logits"]);
     return res.logits;
@@ -94,7 +109,7 @@ export class ModelRunner {
         source: this.source?.source,
       });
       this.#trainable = g.trainable;
-      this.#loss = createSession(lowerGraph(g.outputs).bytes, { backend: this.backend });
+      this.#loss = createSession(lowerGraph(g.outputs).bytes, this.#sessionOptions());
     }
     const s = await this.#loss;
     const feeds = this.#weightFeeds(w, { ...extra, ...this.#tokenFeeds(b) });
@@ -120,9 +135,7 @@ export class ModelRunner {
         })
           .outputs,
       ).bytes,
-      {
-        backend: this.backend,
-      },
+      this.#sessionOptions(),
     );
     const s = await this.#evalLoss;
     const feeds = this.#weightFeeds(w, this.#tokenFeeds(b));

@@ -20,6 +20,11 @@ export interface AdamWOptions {
   projectors?: Map<string, Projector>;
   /** Called with each parameter right after its update (Q-GaLore re-quantizes INT8 weights here). */
   afterUpdate?: (name: string, w: Float32Array) => void;
+  /**
+   * Delete each gradient from the map `update` was given as soon as it is consumed, so its buffer
+   * can be reclaimed while the rest of the step runs (the Trainer sets it: the map is its own).
+   */
+  releaseGrads?: boolean;
 }
 
 /** Per-parameter AdamW state: step count and the two moments. */
@@ -34,6 +39,7 @@ export class AdamW implements Optimizer {
   readonly #decay: (name: string) => boolean;
   readonly projectors: Map<string, Projector>;
   readonly #after?: (name: string, w: Float32Array) => void;
+  readonly #release: boolean;
 
   constructor(o: AdamWOptions = {}) {
     this.beta1 = o.beta1 ?? 0.9;
@@ -43,6 +49,7 @@ export class AdamW implements Optimizer {
     this.#decay = o.decay ?? (() => true);
     this.projectors = o.projectors ?? new Map();
     this.#after = o.afterUpdate;
+    this.#release = o.releaseGrads ?? false;
   }
 
   /**
@@ -65,6 +72,7 @@ export class AdamW implements Optimizer {
       if (!w) throw new Error(`AdamW: no weight for gradient ${name}`);
       const proj = this.projectors.get(name);
       const g = proj ? proj.project(full, this.step - 1) : full;
+      if (this.#release) grads.delete(name); // the full gradient is no longer needed (g may alias it)
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v || m.length !== g.length) {
         this.m.set(name, m = new Float32Array(g.length));

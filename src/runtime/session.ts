@@ -26,6 +26,22 @@ export interface SessionOptions {
   backend?: Backend;
   /** Intra-op threads (default: 2 for wasm, all cores for node). */
   threads?: number;
+  /**
+   * Lower peak memory for some speed: no CPU memory arena and no memory-pattern planning (the
+   * node backend has both on by default and keeps a step's tensors twice after the second run;
+   * onnxruntime-web already runs without both). Default: the `POSTTRAIN_LOW_MEMORY=1` environment
+   * variable, else off.
+   */
+  lowMemory?: boolean;
+}
+
+/** Whether `POSTTRAIN_LOW_MEMORY=1` asks every session for {@link SessionOptions.lowMemory}. */
+export function lowMemoryFromEnv(): boolean {
+  try {
+    return Deno.env.get("POSTTRAIN_LOW_MEMORY") === "1";
+  } catch {
+    return false; // no --allow-env
+  }
 }
 
 /** A compiled graph ready to run. */
@@ -97,6 +113,10 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
   };
+  if (opts.lowMemory ?? lowMemoryFromEnv()) {
+    so.enableCpuMemArena = false;
+    so.enableMemPattern = false;
+  }
   if (backend === "node") {
     so.intraOpNumThreads = opts.threads ?? navigator.hardwareConcurrency ?? 2;
     so.interOpNumThreads = 1;
