@@ -6,6 +6,7 @@
  * logits), and one JSON line on stdout.
  * Usage: deno run -A bench/memory.ts --shape smollm --backend wasm --batch 1 [--steps 2] [--rank 128]
  *        [--low-memory]   (sessions without memory arena / patterns: TrainableModel.lowMemory)
+ *        [--targets q_proj,…,embed_tokens]   (module suffixes to project; default attention + MLP)
  */
 import { parseArgs } from "node:util";
 import { initParams } from "../src/models/params.ts";
@@ -26,6 +27,7 @@ const { values: a } = parseArgs({
     steps: { type: "string", default: "2" },
     rank: { type: "string", default: "128" },
     "low-memory": { type: "boolean", default: false },
+    targets: { type: "string" },
   },
 });
 
@@ -53,7 +55,10 @@ mark("start");
 const specs = new ModelRunner(config, "node").specs;
 const fp32 = initParams(specs, 0);
 mark("fp32 init weights");
-const { model, weights } = await setupLowRank("qgalore", config, fp32, { rank: Number(a.rank) });
+const { model, weights } = await setupLowRank("qgalore", config, fp32, {
+  rank: Number(a.rank),
+  targets: a.targets?.split(","),
+});
 mark("INT8 store");
 let s = 12345;
 const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
@@ -100,6 +105,8 @@ console.log(JSON.stringify({
   shape: a.shape,
   backend: a.backend,
   low_memory: a["low-memory"],
+  rank: Number(a.rank),
+  targets: a.targets ?? null,
   batch,
   seq,
   peak_rss_mb: Math.round(peakRssMb()),
