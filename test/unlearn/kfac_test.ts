@@ -195,6 +195,9 @@ Deno.test("Kronecker inverse-vector product matches a dense solve (K-FAC and EK-
     assert.ok(Math.abs(quad - x.reduce((s, xi, i) => s + xi * Fx[i], 0)) < 1e-3 * Math.abs(quad) + 1e-6);
     assert.ok(Math.abs(lin - G.reduce((s, gi, i) => s + gi * x[i], 0)) < 1e-3 * Math.abs(lin) + 1e-6);
     const FG = Array.from({ length: n }, (_, i) => G.reduce((s, gj, j) => s + F[i * n + j] * gj, 0));
-    assert.ok(Math.abs(gfg - G.reduce((s, gi, i) => s + gi * FG[i], 0)) < 1e-3 * Math.abs(gfg) + 1e-6, "GᵀFG");
+    assert.ok(
+      Math.abs(gfg - G.reduce((s, gi, i) => s + gi * FG[i], 0)) < 1e-3 * Math.abs(gfg) + 1e-6,
+      "GᵀFG",
+    );
   }
 });
