@@ -19,7 +19,7 @@ import { int8Source, QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { useWasmKernels } from "../src/linalg/active.ts";
 import { peakRssMb } from "../src/util/rss.ts";
 import type { Backend } from "../src/runtime/session.ts";
-import { shapeConfig, type ShapeName } from "./shapes.ts";
+import { randomTokenRows, shapeConfig, type ShapeName } from "./shapes.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -45,12 +45,7 @@ async function one(method: string, shape: ShapeName): Promise<Record<string, unk
   const rank = Number(a.rank), steps = Number(a.steps);
   const specs = new ModelRunner(config, "node").specs;
   let weights: Map<string, Float32Array> = initParams(specs, 0);
-  let s = 12345;
-  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
-  const examples = Array.from({ length: batch }, (_, row) => {
-    const ids = Int32Array.from({ length: seq + 1 }, () => Math.floor(rand() * config.vocabSize));
-    return { inputIds: ids.slice(0, seq), labels: ids.slice(1), row };
-  });
+  const examples = randomTokenRows(config.vocabSize, batch, seq);
   const make = {
     adamw: undefined,
     galore: (m: number, n: number) => new GaLoreProjector(m, n, { rank, updateGap: 200, scale: 0.25 }),

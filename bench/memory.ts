@@ -16,7 +16,7 @@ import { setupLowRank } from "../src/optim/methods.ts";
 import type { QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { peakRssMb } from "../src/util/rss.ts";
 import type { Backend } from "../src/runtime/session.ts";
-import { shapeConfig, type ShapeName } from "./shapes.ts";
+import { randomTokenRows, shapeConfig, type ShapeName } from "./shapes.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -60,12 +60,7 @@ const { model, weights } = await setupLowRank("qgalore", config, fp32, {
   targets: a.targets?.split(","),
 });
 mark("INT8 store");
-let s = 12345;
-const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
-const examples = Array.from({ length: batch }, (_, row) => {
-  const ids = Int32Array.from({ length: seq + 1 }, () => Math.floor(rand() * config.vocabSize));
-  return { inputIds: ids.slice(0, seq), labels: ids.slice(1), row };
-});
+const examples = randomTokenRows(config.vocabSize, batch, seq);
 const t = new Trainer(
   config,
   weights,

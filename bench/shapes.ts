@@ -35,3 +35,17 @@ export function shapeConfig(name: ShapeName): { config: DecoderConfig; seq: numb
     });
   return { config, seq: T, batch: B };
 }
+
+/** `batch` rows of `seq` random tokens (a fixed LCG, as the PyTorch peer's fixed seed), next-token labels. */
+export function randomTokenRows(
+  vocabSize: number,
+  batch: number,
+  seq: number,
+): { inputIds: Int32Array; labels: Int32Array; row: number }[] {
+  let s = 12345;
+  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  return Array.from({ length: batch }, (_, row) => {
+    const ids = Int32Array.from({ length: seq + 1 }, () => Math.floor(rand() * vocabSize));
+    return { inputIds: ids.slice(0, seq), labels: ids.slice(1), row };
+  });
+}

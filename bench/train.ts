@@ -11,7 +11,7 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { makeBatch } from "../src/data/batch.ts";
 import { peakRssMb } from "../src/util/rss.ts";
 import { type Backend, BACKENDS } from "../src/runtime/session.ts";
-import { shapeConfig, type ShapeName, SHAPES } from "./shapes.ts";
+import { randomTokenRows, shapeConfig, type ShapeName, SHAPES } from "./shapes.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,12 +28,7 @@ if (!(BACKENDS as readonly string[]).includes(backend)) {
 const { config, seq, batch } = shapeConfig(shape);
 const runner = new ModelRunner(config, backend);
 const weights = initParams(runner.specs, 0);
-let s = 12345;
-const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
-const rows = Array.from({ length: batch }, (_, row) => {
-  const ids = Int32Array.from({ length: seq + 1 }, () => Math.floor(rand() * config.vocabSize));
-  return { inputIds: ids.slice(0, seq), labels: ids.slice(1), row };
-});
+const rows = randomTokenRows(config.vocabSize, batch, seq);
 const b = makeBatch(rows);
 const opt = new AdamW({ weightDecay: 0.01 });
 const timing = { graph: 0, optim: 0 };
