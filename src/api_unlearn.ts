@@ -6,12 +6,17 @@
  * types, and checked against the zod schemas at compile time.
  */
 import type { z } from "zod";
-import { saveModelDir } from "./io/hf_dir.ts";
+import { saveModel } from "./models/load.ts";
 import { paramSpecs } from "./models/model.ts";
 import { useWasmKernels } from "./linalg/active.ts";
 import type { Backend } from "./runtime/session.ts";
 import type { Row } from "./data/rows.ts";
-import { unlearn as unlearnWeights, type UnlearnMethod, UnlearnOptionsSchema } from "./unlearn/unlearn.ts";
+import {
+  unlearn as unlearnWeights,
+  type UnlearnMethod,
+  UnlearnOptionsSchema,
+  type UnlearnResult,
+} from "./unlearn/unlearn.ts";
 import { saveKfadeFactors, saveUpdate } from "./unlearn/update.ts";
 import { type CoresetMethod, CoresetOptionsSchema, selectCoreset } from "./coreset/select.ts";
 import { rowSources, writeSelection } from "./coreset/train_hooks.ts";
@@ -111,16 +116,11 @@ export interface UnlearnModelOptions extends UnlearnSettings {
   signal?: AbortSignal;
 }
 
-/** What {@link unlearn} reports (the CLI prints it in snake_case). */
-export interface UnlearnModelResult {
-  forgetLossBefore: number;
-  forgetLossAfter: number;
-  /** NaN without retain rows. */
-  retainLossBefore: number;
-  retainLossAfter: number;
-  steps: number;
-  seconds: number;
-}
+/** What {@link unlearn} reports (the CLI prints it in snake_case); retain losses are NaN without retain rows. */
+export type UnlearnModelResult = Pick<
+  UnlearnResult,
+  "forgetLossBefore" | "forgetLossAfter" | "retainLossBefore" | "retainLossAfter" | "steps" | "seconds"
+>;
 
 /**
  * Unlearn rows from a model and write the unlearned model.
@@ -165,10 +165,7 @@ export async function unlearn(o: UnlearnModelOptions): Promise<UnlearnModelResul
     signal: o.signal,
   });
   const shapes = new Map(paramSpecs(m.config).map((s) => [s.name, s.shape]));
-  const tensors = new Map(
-    [...m.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
-  );
-  await saveModelDir(out, m.rawConfig, tensors, { copyFrom: m.dir });
+  await saveModel(out, m);
   if (o.saveUpdate) {
     const n = await saveUpdate(o.saveUpdate, r.update, shapes, { method: options.method, model: ref });
     o.log?.(`update: ${n} tensors → ${o.saveUpdate}`);

@@ -10,10 +10,8 @@
 import { z } from "zod";
 import { readJsonl } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
-import { saveModelDir } from "../io/hf_dir.ts";
-import type { LoadedModel } from "../models/load.ts";
+import { type LoadedModel, saveModel } from "../models/load.ts";
 import { ModelRunner } from "../models/runner.ts";
-import { paramSpecs } from "../models/model.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
 import { unlearn } from "../api_unlearn.ts";
@@ -58,16 +56,6 @@ async function rowsFor(m: LoadedModel, path: string, truncate: boolean): Promise
   return ex;
 }
 
-async function save(out: string, m: LoadedModel): Promise<void> {
-  const shapes = new Map(paramSpecs(m.config).map((s) => [s.name, s.shape]));
-  await saveModelDir(
-    out,
-    m.rawConfig,
-    new Map([...m.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }])),
-    { copyFrom: m.dir },
-  );
-}
-
 /** Run `unlearn`; returns the stdout JSON. */
 export async function unlearnCommand(argv: string[]): Promise<Record<string, number | string>> {
   const f = parseFlags(UnlearnFlags, argv);
@@ -108,6 +96,6 @@ export async function applyUpdateCommand(argv: string[]): Promise<Record<string,
   }
   const after = await lossOf();
   await runner.release();
-  await save(f.out, m);
+  await saveModel(f.out, m);
   return forget ? { tensors, forget_loss_before: before, forget_loss_after: after } : { tensors };
 }

@@ -4,7 +4,7 @@
  * at load, rows from JSONL or inline, tokenization, the method check, the trainer for a method
  * (full or LoRA; with a row selection or CoLM per-step coresets) and writing what a finished run produced.
  */
-import { type LoadedModel, loadModel } from "../models/load.ts";
+import { type LoadedModel, loadModel, saveModel } from "../models/load.ts";
 import { readJsonl, type Row, validateRow } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -17,7 +17,6 @@ import {
   rowSources,
 } from "../coreset/train_hooks.ts";
 import type { TrainOptionsInput } from "../train/options.ts";
-import { saveModelDir } from "../io/hf_dir.ts";
 import type { Backend } from "../runtime/session.ts";
 import { defaultTargets, type LoraSetup, setupLora } from "../lora/setup.ts";
 import { sensitivityRanks } from "../lora/sensitivity.ts";
@@ -292,14 +291,6 @@ export async function prepareFinetune(o: {
 export async function saveTrained(out: string, p: PreparedFinetune, baseModel: string): Promise<void> {
   const { model, trainer, lora } = p;
   if (lora) return await lora.save(out, model.weights, baseModel);
-  const shapes = new Map(trainer.runner.specs.map((s) => [s.name, s.shape]));
-  await saveModelDir(
-    out,
-    model.rawConfig,
-    new Map(
-      // trainer.weights: for Q-GaLore the INT8 store, dequantized here for the written model
-      [...trainer.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
-    ),
-    { copyFrom: model.dir },
-  );
+  // trainer.weights: for Q-GaLore the INT8 store, dequantized here for the written model
+  await saveModel(out, model, trainer.weights);
 }

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { useWasmKernels } from "../linalg/active.ts";
-import { saveModelDir } from "../io/hf_dir.ts";
+import { saveModel } from "../models/load.ts";
 import { paramSpecs } from "../models/model.ts";
 import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
 import { saveUpdate } from "../unlearn/update.ts";
@@ -104,10 +104,7 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   if (!res || (signal?.aborted && signal.reason === "cancel")) return undefined;
   const shapes = new Map(paramSpecs(m.config).map((p) => [p.name, p.shape]));
   await writeOutput(ctx.files.outDir(job.id), async (dir) => {
-    const tensors = new Map(
-      [...m.weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
-    );
-    await saveModelDir(dir, m.rawConfig, tensors, { copyFrom: m.dir });
+    await saveModel(dir, m);
     if (r.method === "kfade") {
       await saveUpdate(join(dir, "update.safetensors"), res.update, shapes, {
         method: r.method,

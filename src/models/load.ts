@@ -2,7 +2,7 @@
  * @module Load an HF model dir into a config + float32 weights keyed by the names the graph
  * builders use (GPT-2 keys with or without "transformer."; buffers such as `attn.bias` ignored).
  */
-import { loadModelDir } from "../io/hf_dir.ts";
+import { loadModelDir, saveModelDir } from "../io/hf_dir.ts";
 import { toFloat32 } from "../io/safetensors.ts";
 import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
@@ -43,4 +43,22 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     weights.set(s.name, toFloat32(t));
   }
   return { config, rawConfig: md.config, weights, dir, hasTokenizer: md.hasTokenizer };
+}
+
+/**
+ * Write a loaded model with `weights` (default its own) as an HF model dir at `out`, atomically:
+ * its config.json as read, the weights as F32, its tokenizer files copied.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await loadModel("./base");
+ * await saveModel("./copy", m);
+ * ```
+ */
+export async function saveModel(out: string, m: LoadedModel, weights: Weights = m.weights): Promise<void> {
+  const shapes = new Map(paramSpecs(m.config).map((s) => [s.name, s.shape]));
+  const tensors = new Map(
+    [...weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
+  );
+  await saveModelDir(out, m.rawConfig, tensors, { copyFrom: m.dir });
 }
