@@ -116,14 +116,6 @@ export async function firstOrderUnlearn(
   const nextForget = cycler(forget, seed), nextRetain = needsRetain ? cycler(retain, seed + 1) : undefined;
   const out: UnlearnStep[] = [];
   try {
-    await steps();
-  } finally {
-    await runner.release();
-    await plain.release();
-  }
-  return out;
-
-  async function steps() {
     for (let step = 1; step <= o.steps; step++) {
       run.signal?.throwIfAborted();
       const fb = makeBatch(nextForget(o.batchSize));
@@ -157,5 +149,9 @@ export async function firstOrderUnlearn(
         }
       }
     }
+  } finally {
+    await runner.release();
+    await plain.release();
   }
+  return out;
 }

@@ -209,15 +209,6 @@ export async function kfade(
   const update = new Map([...names].map((n) => [n, new Float32Array(weights.get(n)!.length)]));
   const steps: KfadeStep[] = [];
   try {
-    await runSteps();
-  } finally {
-    await runner.release();
-    await plain.release();
-    await pre.release();
-  }
-  return { update, steps, eig, damping: firstDamping, fitSeconds };
-
-  async function runSteps() {
     const start = await forgetLoss(), target = run.targetForgetLoss;
     for (let k = 1; k <= o.kfadeSteps; k++) {
       run.signal?.throwIfAborted();
@@ -268,7 +259,12 @@ export async function kfade(
           }`,
       );
     }
+  } finally {
+    await runner.release();
+    await plain.release();
+    await pre.release();
   }
+  return { update, steps, eig, damping: firstDamping, fitSeconds };
 }
 
 /**
