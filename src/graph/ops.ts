@@ -424,7 +424,11 @@ OPS.pad_axis = {
   },
   lower: (e, t, ins) => {
     const { axis, before, after } = t.attrs as { axis: number; before: number; after: number };
-    return e.node("Pad", [ins[0], e.i64([before, after]), "", e.i64([axis])]);
+    // Full-rank pads (no `axes` input): onnxruntime's optimizers mis-infer Pad with axes (issue 12).
+    const r = t.rank, pads = new Array<number>(2 * r).fill(0);
+    pads[axis] = before;
+    pads[r + axis] = after;
+    return e.node("Pad", [ins[0], e.i64(pads)]);
   },
   vjp: (g, t) => {
     const { axis, before } = t.attrs as { axis: number; before: number };
