@@ -42,13 +42,14 @@
  * @module
  */
 export * from "./src/graph/mod.ts";
+export { type Backend, BACKENDS, type HostTensor } from "./src/runtime/session.ts";
 export {
-  type Backend,
-  BACKENDS,
-  createSession,
-  type HostTensor,
-  type Session,
-} from "./src/runtime/session.ts";
+  compile,
+  type CompileOptions,
+  type MemoryPlan,
+  type Program,
+  type RunOptions,
+} from "./src/runtime/compile.ts";
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";

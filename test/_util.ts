@@ -1,15 +1,15 @@
 /** Shared test helpers: run an IR graph, float comparisons, a seeded RNG. */
-import { lowerGraph } from "../src/graph/lower.ts";
 import type { Tensor } from "../src/graph/ir.ts";
-import { type Backend, createSession, type HostTensor } from "../src/runtime/session.ts";
+import type { Backend, HostTensor } from "../src/runtime/session.ts";
+import { compile } from "../src/runtime/compile.ts";
 
-/** Lower `outputs`, run once on `backend` with `feeds`, return the outputs. */
+/** Compile `outputs`, run once on `backend` with `feeds`, return the outputs. */
 export async function runGraph(
   outputs: Record<string, Tensor>,
   feeds: Record<string, HostTensor>,
   backend: Backend = "node",
 ): Promise<Record<string, HostTensor>> {
-  const s = await createSession(lowerGraph(outputs).bytes, { backend });
+  const s = await compile(outputs, { backend });
   try {
     return await s.run(feeds);
   } finally {

@@ -21,14 +21,15 @@ import {
   transposeLast,
   where,
 } from "../graph/ops.ts";
-import { lowerGraph } from "../graph/lower.ts";
 import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/tokenize.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
 import type { LinearAdapter, ParamSpec } from "../models/params.ts";
 import type { Weights } from "../models/runner.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend } from "../runtime/session.ts";
+import { compile, type Program } from "../runtime/compile.ts";
+import { tokenFeeds, weightFeeds } from "../models/feeds.ts";
 
 /** Graph input name of the value-projection perturbation. */
 export const PERTURB_INPUT = "colm_dw";
@@ -115,7 +116,7 @@ export function buildRowLossGraph(
 
 /** Runs the per-row loss graph over lists of examples, in length-sorted batches. */
 export class RowLossRunner {
-  #session?: Promise<Session>;
+  #program?: Promise<Program>;
   readonly specs: ParamSpec[];
   readonly #outputs: Record<string, Tensor>;
   readonly vproj?: VProj;
@@ -145,17 +146,12 @@ export class RowLossRunner {
     dw?: Float32Array,
   ): Promise<Float64Array> {
     if (dw && !this.vproj) throw new Error("RowLossRunner: built without a perturbation input");
-    this.#session ??= createSession(lowerGraph(this.#outputs).bytes, { backend: this.backend });
-    const s = await this.#session;
-    const weightFeeds: Record<string, HostTensor> = {};
-    for (const p of this.specs) {
-      const data = w.get(p.name);
-      if (!data) throw new Error(`missing weight ${p.name}`);
-      weightFeeds[p.name] = { dtype: "float32", shape: p.shape, data };
-    }
+    this.#program ??= compile(this.#outputs, { backend: this.backend });
+    const s = await this.#program;
+    const weights = weightFeeds(this.specs, w);
     if (this.vproj) {
       const vp = this.vproj;
-      weightFeeds[PERTURB_INPUT] = {
+      weights[PERTURB_INPUT] = {
         dtype: "float32",
         shape: vp.shape,
         data: dw ?? new Float32Array(vp.shape[0] * vp.shape[1]),
@@ -169,23 +165,16 @@ export class RowLossRunner {
     for (let i = 0; i < order.length; i += batchSize) {
       const idx = order.slice(i, i + batchSize);
       const b = makeBatch(idx.map((j) => examples[j]));
-      const bt = [b.B, b.T];
-      const res = await s.run({
-        ...weightFeeds,
-        [INPUT_NAMES.inputIds]: { dtype: "int64", shape: bt, data: b.inputIds },
-        [INPUT_NAMES.attentionMask]: { dtype: "int64", shape: bt, data: b.attentionMask },
-        [INPUT_NAMES.positionIds]: { dtype: "int64", shape: bt, data: b.positionIds },
-        [INPUT_NAMES.labels]: { dtype: "int64", shape: bt, data: b.labels },
-      });
+      const res = await s.run({ ...weights, ...tokenFeeds(b) });
       const sum = res.row_loss.data as Float32Array, n = res.row_tokens.data as Float32Array;
       idx.forEach((j, r) => out[j] = n[r] > 0 ? sum[r] / n[r] : 0);
     }
     return out;
   }
 
-  /** Free the compiled session. */
+  /** Free the compiled program. */
   async release(): Promise<void> {
-    if (this.#session) await (await this.#session).release();
-    this.#session = undefined;
+    if (this.#program) await (await this.#program).release();
+    this.#program = undefined;
   }
 }

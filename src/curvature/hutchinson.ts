@@ -11,7 +11,6 @@
 import { dot, grad } from "../graph/autodiff.ts";
 import type { Tensor } from "../graph/ir.ts";
 import { input } from "../graph/ops.ts";
-import { lowerGraph } from "../graph/lower.ts";
 import { crossEntropySum } from "../graph/nn.ts";
 import { mul } from "../graph/ops.ts";
 import { makeBatch } from "../data/batch.ts";
@@ -20,7 +19,9 @@ import type { Example } from "../data/tokenize.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
 import type { ModelRunner, Weights } from "../models/runner.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend } from "../runtime/session.ts";
+import { compile, type Program } from "../runtime/compile.ts";
+import { scalarFeed, tokenFeeds } from "../models/feeds.ts";
 
 /** Per-matrix curvature estimate: the diagonal (same layout as the weight) and its sum. */
 export interface DiagEstimate {
@@ -41,7 +42,7 @@ export function rademacher(n: number, seed: number): Float32Array {
 
 /** Computes Hessian-vector products of the mean token NLL w.r.t. chosen weights. */
 export class HvpRunner {
-  #session?: Promise<Session>;
+  #program?: Promise<Program>;
   readonly shapes: Map<string, number[]>;
 
   constructor(readonly config: DecoderConfig, readonly names: string[], readonly backend: Backend = "wasm") {
@@ -67,20 +68,11 @@ export class HvpRunner {
 
   /** H·z for probes `z` (by weight name) on `batch`, H of the mean NLL over its target tokens. */
   async hvp(w: Weights, batch: Batch, z: Map<string, Float32Array>): Promise<Map<string, Float32Array>> {
-    this.#session ??= createSession(lowerGraph(this.#build()).bytes, { backend: this.backend });
-    const s = await this.#session;
-    const feeds: Record<string, HostTensor> = {};
+    this.#program ??= compile(this.#build(), { backend: this.backend });
+    const s = await this.#program;
+    const feeds = tokenFeeds(batch);
     for (const [n, shape] of this.shapes) feeds[n] = { dtype: "float32", shape, data: w.get(n)! };
-    const bt = [batch.B, batch.T];
-    feeds[INPUT_NAMES.inputIds] = { dtype: "int64", shape: bt, data: batch.inputIds };
-    feeds[INPUT_NAMES.attentionMask] = { dtype: "int64", shape: bt, data: batch.attentionMask };
-    feeds[INPUT_NAMES.positionIds] = { dtype: "int64", shape: bt, data: batch.positionIds };
-    feeds[INPUT_NAMES.labels] = { dtype: "int64", shape: bt, data: batch.labels };
-    feeds[INPUT_NAMES.lossWeight] = {
-      dtype: "float32",
-      shape: [],
-      data: Float32Array.of(1 / batch.targetTokens),
-    };
+    feeds[INPUT_NAMES.lossWeight] = scalarFeed(1 / batch.targetTokens);
     for (const n of this.names) {
       feeds[`probe:${n}`] = { dtype: "float32", shape: this.shapes.get(n)!, data: z.get(n)! };
     }
@@ -88,10 +80,10 @@ export class HvpRunner {
     return new Map(this.names.map((n) => [n, res[`hz:${n}`].data as Float32Array]));
   }
 
-  /** Free the compiled session. */
+  /** Free the compiled program. */
   async release(): Promise<void> {
-    if (this.#session) await (await this.#session).release();
-    this.#session = undefined;
+    if (this.#program) await (await this.#program).release();
+    this.#program = undefined;
   }
 }
 

@@ -3,8 +3,9 @@
  * cache, so each new token costs one forward over one position. The cached graph is the
  * transformers.js causal-LM layout (see `buildCachedForward`), with weights as inputs.
  */
-import { lowerGraph } from "../graph/lower.ts";
-import { createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { HostTensor } from "../runtime/session.ts";
+import { compile, type Program } from "../runtime/compile.ts";
+import { weightFeeds } from "./feeds.ts";
 import type { Backend } from "../runtime/session.ts";
 import type { DecoderConfig } from "./config.ts";
 import { buildCachedForward, paramSpecs } from "./model.ts";
@@ -67,7 +68,7 @@ const i64 = (xs: number[], shape: number[]): HostTensor => ({
 
 /** Generates continuations of token prompts for one model on one backend. */
 export class Generator {
-  #cached?: Promise<Session>;
+  #cached?: Promise<Program>;
   #plain?: ModelRunner;
   #specs?: ParamSpec[];
 
@@ -105,17 +106,10 @@ export class Generator {
       }
       return out;
     }
-    this.#cached ??= createSession(lowerGraph(buildCachedForward(this.config).outputs).bytes, {
-      backend: this.backend,
-    });
+    this.#cached ??= compile(buildCachedForward(this.config).outputs, { backend: this.backend });
     const s = await this.#cached;
     const { layers, kvHeads: K, headDim: E } = this.config;
-    const feeds: Record<string, HostTensor> = {};
-    for (const { name, shape } of (this.#specs ??= paramSpecs(this.config))) {
-      const data = weights.get(name);
-      if (!data) throw new Error(`missing weight ${name}`);
-      feeds[name] = { dtype: "float32", shape, data };
-    }
+    const feeds = weightFeeds(this.#specs ??= paramSpecs(this.config), weights);
     for (let i = 0; i < layers; i++) {
       for (const kv of ["key", "value"]) {
         feeds[`past_key_values.${i}.${kv}`] = {
@@ -144,7 +138,7 @@ export class Generator {
     return out;
   }
 
-  /** Free compiled sessions. */
+  /** Free compiled programs. */
   async release(): Promise<void> {
     if (this.#cached) await (await this.#cached).release();
     await this.#plain?.release();

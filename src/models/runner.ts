@@ -1,23 +1,18 @@
 /**
  * @module Runs a model's graphs on a backend: compiles the logits and loss/gradient graphs once
- * (lazily) and feeds weights + a token batch each call.
+ * (lazily, through the compile seam) and feeds weights + a token batch each call.
  */
-import { lowerGraph } from "../graph/lower.ts";
 import type { Batch } from "../data/batch.ts";
-import {
-  type Backend,
-  createSession,
-  type HostTensor,
-  type Session,
-  type SessionOptions,
-} from "../runtime/session.ts";
+import type { Backend, HostTensor } from "../runtime/session.ts";
+import { compile, type CompileOptions, type Program } from "../runtime/compile.ts";
 import type { DecoderConfig } from "./config.ts";
 import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES } from "./model.ts";
 import type { LinearAdapter, ParamSpec } from "./params.ts";
 import type { QuantizedSource } from "../optim/int8_weights.ts";
+import { scalarFeed, tokenFeeds, weightFeeds } from "./feeds.ts";
+import type { Weights } from "./weights.ts";
 
-/** Weights by HF name, float32, in storage layout. */
-export type Weights = Map<string, Float32Array>;
+export type { Weights };
 
 /** Loss and gradients of one call. */
 export interface LossAndGrad {
@@ -29,17 +24,17 @@ export interface LossAndGrad {
   grads: Map<string, Float32Array>;
 }
 
-/** Session settings of a {@link ModelRunner}. */
+/** Program settings of a {@link ModelRunner}. */
 export interface RunnerOptions {
-  /** Sessions without memory arena and memory patterns (see {@link SessionOptions.lowMemory}). */
+  /** onnxruntime sessions without memory arena and memory patterns (see `SessionOptions.lowMemory`). */
   lowMemory?: boolean;
 }
 
 /** Holds a model's config, specs and compiled sessions for one backend. */
 export class ModelRunner {
-  #logits?: Promise<Session>;
-  #loss?: Promise<Session>;
-  #evalLoss?: Promise<Session>;
+  #logits?: Promise<Program>;
+  #loss?: Promise<Program>;
+  #evalLoss?: Promise<Program>;
   #trainable: string[] = [];
   readonly specs: ParamSpec[];
 
@@ -59,39 +54,19 @@ export class ModelRunner {
     return this.#trainable;
   }
 
-  #sessionOptions(): SessionOptions {
+  #compileOptions(): CompileOptions {
     return { backend: this.backend, lowMemory: this.options.lowMemory };
   }
 
-  #tokenFeeds(b: Batch): Record<string, HostTensor> {
-    const bt = [b.B, b.T];
-    return {
-      [INPUT_NAMES.inputIds]: { dtype: "int64", shape: bt, data: b.inputIds },
-      [INPUT_NAMES.attentionMask]: { dtype: "int64", shape: bt, data: b.attentionMask },
-      [INPUT_NAMES.positionIds]: { dtype: "int64", shape: bt, data: b.positionIds },
-      [INPUT_NAMES.labels]: { dtype: "int64", shape: bt, data: b.labels },
-    };
-  }
-
-  #weightFeeds(w: Weights, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
-    for (const s of this.specs) {
-      if (this.source?.names.has(s.name)) {
-        Object.assign(feeds, this.source.feeds(s.name, w));
-        continue;
-      }
-      const data = w.get(s.name);
-      if (!data) throw new Error(`missing weight ${s.name}`);
-      feeds[s.name] = { dtype: "float32", shape: s.shape, data };
-    }
-    return feeds;
+  #feeds(w: Weights, b: Batch, extra: Record<string, HostTensor> = {}): Record<string, HostTensor> {
+    return weightFeeds(this.specs, w, { ...extra, ...tokenFeeds(b) }, this.source);
   }
 
   /** Logits (B,T,V) of a batch. */
   async logits(w: Weights, b: Batch): Promise<HostTensor> {
     const { logits } = buildForward(this.config, forwardInputs(), this.adapter, this.source?.source);
-    this.#logits ??= createSession(lowerGraph({ logits }).bytes, this.#sessionOptions());
-    const s = await this.#logits;
-    const res = await s.run(this.#weightFeeds(w, this.#tokenFeeds(b)), ["logits"]);
+    this.#logits ??= compile({ logits }, this.#compileOptions());
+    const res = await (await this.#logits).run(this.#feeds(w, b), ["logits"]);
     return res.logits;
   }
 
@@ -109,12 +84,11 @@ export class ModelRunner {
         source: this.source?.source,
       });
       this.#trainable = g.trainable;
-      this.#loss = createSession(lowerGraph(g.outputs).bytes, this.#sessionOptions());
+      this.#loss = compile(g.outputs, this.#compileOptions());
     }
-    const s = await this.#loss;
-    const feeds = this.#weightFeeds(w, { ...extra, ...this.#tokenFeeds(b) });
-    feeds[INPUT_NAMES.lossWeight] = { dtype: "float32", shape: [], data: new Float32Array([weight]) };
-    const res = await s.run(feeds);
+    const feeds = this.#feeds(w, b, extra);
+    feeds[INPUT_NAMES.lossWeight] = scalarFeed(weight);
+    const res = await (await this.#loss).run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const n of this.#trainable) grads.set(n, res[gradName(n)].data as Float32Array);
     return {
@@ -126,25 +100,22 @@ export class ModelRunner {
 
   /** Σ NLL over the batch's target tokens, forward only (no gradient graph). */
   async lossSum(w: Weights, b: Batch): Promise<{ lossSum: number; tokens: number }> {
-    this.#evalLoss ??= createSession(
-      lowerGraph(
-        buildLossGraph(this.config, {
-          trainable: () => false,
-          adapter: this.adapter,
-          source: this.source?.source,
-        })
-          .outputs,
-      ).bytes,
-      this.#sessionOptions(),
+    this.#evalLoss ??= compile(
+      buildLossGraph(this.config, {
+        trainable: () => false,
+        adapter: this.adapter,
+        source: this.source?.source,
+      })
+        .outputs,
+      this.#compileOptions(),
     );
-    const s = await this.#evalLoss;
-    const feeds = this.#weightFeeds(w, this.#tokenFeeds(b));
-    feeds[INPUT_NAMES.lossWeight] = { dtype: "float32", shape: [], data: new Float32Array([1]) };
-    const res = await s.run(feeds);
+    const feeds = this.#feeds(w, b);
+    feeds[INPUT_NAMES.lossWeight] = scalarFeed(1);
+    const res = await (await this.#evalLoss).run(feeds);
     return { lossSum: (res.loss_sum.data as Float32Array)[0], tokens: (res.tokens.data as Float32Array)[0] };
   }
 
-  /** Free compiled sessions. */
+  /** Free compiled programs. */
   async release(): Promise<void> {
     for (const p of [this.#logits, this.#loss, this.#evalLoss]) if (p) await (await p).release();
     this.#logits = this.#loss = this.#evalLoss = undefined;

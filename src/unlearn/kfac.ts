@@ -14,7 +14,6 @@
  */
 import type { Tensor } from "../graph/ir.ts";
 import { grad } from "../graph/autodiff.ts";
-import { lowerGraph } from "../graph/lower.ts";
 import {
   cast,
   concat,
@@ -35,8 +34,10 @@ import type { ParamSpec } from "../models/params.ts";
 import type { Weights } from "../models/runner.ts";
 import { kernels } from "../linalg/active.ts";
 import type { Eigh } from "../linalg/types.ts";
-import { type Backend, createSession, type Session } from "../runtime/session.ts";
-import { tokenFeeds, weightFeeds } from "./losses.ts";
+import type { Backend } from "../runtime/session.ts";
+import { compile, type Program } from "../runtime/compile.ts";
+import { tokenFeeds, weightFeeds } from "../models/feeds.ts";
+import { ModelRunner } from "../models/runner.ts";
 import { sampleLabels } from "../curvature/hutchinson.ts";
 
 /** One linear layer K-FAC covers. */
@@ -167,9 +168,9 @@ export interface FitOptions {
 
 /** Fits K-FAC factors (and EK-FAC eigenvalues) of a model's linear layers on batches. */
 export class KfacFitter {
-  #factor?: Promise<Session>;
-  #ekfac?: Promise<Session>;
-  #logits?: Promise<Session>;
+  #factor?: Promise<Program>;
+  #ekfac?: Promise<Program>;
+  #model?: ModelRunner;
   readonly specs: ParamSpec[];
 
   constructor(
@@ -182,19 +183,14 @@ export class KfacFitter {
 
   /** Labels sampled from the model at the batch's target positions (−100 elsewhere). */
   async sampleLabels(w: Weights, b: Batch, seed: number): Promise<BigInt64Array> {
-    this.#logits ??= createSession(lowerGraph({ logits: buildForward(this.config).logits }).bytes, {
-      backend: this.backend,
-    });
-    const s = await this.#logits;
-    const res = await s.run(weightFeeds(this.specs, w, tokenFeeds(b)), ["logits"]);
-    return sampleLabels(res.logits.data as Float32Array, b, this.config.vocabSize, seed);
+    this.#model ??= new ModelRunner(this.config, this.backend);
+    const logits = await this.#model.logits(w, b);
+    return sampleLabels(logits.data as Float32Array, b, this.config.vocabSize, seed);
   }
 
   /** A and S averaged over `batches` (see the module header for the normalisation). */
   async factors(w: Weights, batches: Batch[], o: FitOptions = {}): Promise<KfacFactors> {
-    this.#factor ??= createSession(lowerGraph(buildFactorGraph(this.config, this.layers).outputs).bytes, {
-      backend: this.backend,
-    });
+    this.#factor ??= compile(buildFactorGraph(this.config, this.layers).outputs, { backend: this.backend });
     const s = await this.#factor;
     const A = new Map<string, Float64Array>(), S = new Map<string, Float64Array>();
     let tokens = 0, targets = 0;
@@ -227,10 +223,9 @@ export class KfacFitter {
 
   /** EK-FAC: refit Λ in the eigenbasis of `eig` from per-sequence gradients on `batches`. */
   async refit(w: Weights, batches: Batch[], eig: KfacEigen, o: FitOptions = {}): Promise<KfacEigen> {
-    this.#ekfac ??= createSession(
-      lowerGraph(buildFactorGraph(this.config, this.layers, { ekfac: true }).outputs).bytes,
-      { backend: this.backend },
-    );
+    this.#ekfac ??= compile(buildFactorGraph(this.config, this.layers, { ekfac: true }).outputs, {
+      backend: this.backend,
+    });
     const s = await this.#ekfac;
     const L = new Map<string, Float64Array>();
     let targets = 0;
@@ -251,10 +246,11 @@ export class KfacFitter {
     return { ...eig, lambda };
   }
 
-  /** Free compiled sessions. */
+  /** Free compiled programs. */
   async release(): Promise<void> {
-    for (const p of [this.#factor, this.#ekfac, this.#logits]) if (p) await (await p).release();
-    this.#factor = this.#ekfac = this.#logits = undefined;
+    for (const p of [this.#factor, this.#ekfac]) if (p) await (await p).release();
+    await this.#model?.release();
+    this.#factor = this.#ekfac = this.#model = undefined;
   }
 }
 

@@ -12,7 +12,6 @@
 import { z } from "zod";
 import type { Tensor } from "../graph/ir.ts";
 import { grad } from "../graph/autodiff.ts";
-import { lowerGraph } from "../graph/lower.ts";
 import {
   add,
   cast,
@@ -36,7 +35,9 @@ import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, gradName, INPUT_NAMES } from "../models/model.ts";
 import type { ParamSpec } from "../models/params.ts";
 import type { Weights } from "../models/runner.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend, HostTensor } from "../runtime/session.ts";
+import { compile, type Program } from "../runtime/compile.ts";
+import { tokenFeeds, weightFeeds } from "../models/feeds.ts";
 
 /** Forget-set terms. */
 export const FORGET_LOSSES = ["ga", "npo"] as const;
@@ -55,27 +56,6 @@ export const LossSpecSchema = z.object({
 });
 /** Parsed loss spec. */
 export type LossSpec = z.infer<typeof LossSpecSchema>;
-
-/** Token feeds of a batch (labels included). */
-export function tokenFeeds(b: Batch, labels: BigInt64Array = b.labels): Record<string, HostTensor> {
-  const bt = [b.B, b.T];
-  return {
-    [INPUT_NAMES.inputIds]: { dtype: "int64", shape: bt, data: b.inputIds },
-    [INPUT_NAMES.attentionMask]: { dtype: "int64", shape: bt, data: b.attentionMask },
-    [INPUT_NAMES.positionIds]: { dtype: "int64", shape: bt, data: b.positionIds },
-    [INPUT_NAMES.labels]: { dtype: "int64", shape: bt, data: labels },
-  };
-}
-
-/** Add weight feeds for `specs` to `feeds`. */
-export function weightFeeds(specs: readonly ParamSpec[], w: Weights, feeds: Record<string, HostTensor> = {}) {
-  for (const s of specs) {
-    const data = w.get(s.name);
-    if (!data) throw new Error(`missing weight ${s.name}`);
-    feeds[s.name] = { dtype: "float32", shape: s.shape, data };
-  }
-  return feeds;
-}
 
 /** Per-position NLL (B,T) masked to target positions, and the mask (B,T) as float. */
 export function tokenNll(logits: Tensor, labels: Tensor): { nll: Tensor; mask: Tensor; logp: Tensor } {
@@ -146,9 +126,9 @@ export interface TermResult extends SeqNll {
   grads: Map<string, Float32Array>;
 }
 
-/** Runs the unlearning loss graphs of one model on one backend (sessions compiled lazily, per kind). */
+/** Runs the unlearning loss graphs of one model on one backend (programs compiled lazily, per kind). */
 export class LossRunner {
-  readonly #sessions = new Map<Kind, Promise<Session>>();
+  readonly #programs = new Map<Kind, Promise<Program>>();
   #trainable: string[] = [];
   readonly specs: ParamSpec[];
 
@@ -166,11 +146,11 @@ export class LossRunner {
   }
 
   async #run(kind: Kind, w: Weights, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    let s = this.#sessions.get(kind);
+    let s = this.#programs.get(kind);
     if (!s) {
       const g = buildUnlearnGraph(this.config, kind, this.trainable);
       if (kind !== "seq") this.#trainable = g.trainable;
-      this.#sessions.set(kind, s = createSession(lowerGraph(g.outputs).bytes, { backend: this.backend }));
+      this.#programs.set(kind, s = compile(g.outputs, { backend: this.backend }));
     }
     return await (await s).run(weightFeeds(this.specs, w, feeds));
   }
@@ -216,10 +196,10 @@ export class LossRunner {
     return this.#result(await this.#run("kl", w, feeds));
   }
 
-  /** Free compiled sessions. */
+  /** Free compiled programs. */
   async release(): Promise<void> {
-    for (const s of this.#sessions.values()) await (await s).release();
-    this.#sessions.clear();
+    for (const s of this.#programs.values()) await (await s).release();
+    this.#programs.clear();
   }
 }
 

@@ -6,9 +6,9 @@
  * returns ΔᵀFΔ (undamped, for the retain-KL trust region ½ΔᵀFΔ) and Gᵀ(F + λI)⁻¹G.
  */
 import type { Tensor } from "../graph/ir.ts";
-import { lowerGraph } from "../graph/lower.ts";
 import { div, input, matmul, mul, reduceSum, transposeLast } from "../graph/ops.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend, HostTensor } from "../runtime/session.ts";
+import { compile, type Program } from "../runtime/compile.ts";
 import type { KfacEigen, KfacLayer } from "./kfac.ts";
 
 /** The preconditioner graph: P = Q_S[(Q_SᵀGQ_A) ⊘ D]Q_Aᵀ, quad = Σ Λ⊙((Q_SᵀGQ_A) ⊘ D)², lin = Σ (Q_SᵀGQ_A)² ⊘ D. */
@@ -51,7 +51,7 @@ export interface Preconditioned {
 export class Preconditioner {
   readonly damping: Map<string, number> = new Map();
   readonly #den = new Map<string, Float32Array>();
-  #session?: Promise<Session>;
+  #program?: Promise<Program>;
 
   constructor(readonly eig: KfacEigen, o: DampingOptions = {}, readonly backend: Backend = "wasm") {
     for (const l of eig.layers) {
@@ -94,9 +94,7 @@ export class Preconditioner {
   }
 
   async #run(g: Map<string, Float32Array>, den: (module: string) => Float32Array): Promise<Preconditioned> {
-    this.#session ??= createSession(lowerGraph(buildPreconditionGraph(this.eig.layers)).bytes, {
-      backend: this.backend,
-    });
+    this.#program ??= compile(buildPreconditionGraph(this.eig.layers), { backend: this.backend });
     const feeds: Record<string, HostTensor> = {};
     const f = (name: string, r: number, c: number, data: Float32Array) =>
       feeds[name] = { dtype: "float32", shape: [r, c], data };
@@ -108,7 +106,7 @@ export class Preconditioner {
       f(`LAM:${m}`, l.dOut, l.dIn, this.eig.lambda.get(m)!);
       f(`DEN:${m}`, l.dOut, l.dIn, den(m));
     }
-    const res = await (await this.#session).run(feeds);
+    const res = await (await this.#program).run(feeds);
     let quad = 0, lin = 0;
     const P = new Map<string, Float32Array>();
     for (const l of this.eig.layers) {
@@ -119,9 +117,9 @@ export class Preconditioner {
     return { P, quad, lin };
   }
 
-  /** Free the compiled session. */
+  /** Free the compiled program. */
   async release(): Promise<void> {
-    if (this.#session) await (await this.#session).release();
-    this.#session = undefined;
+    if (this.#program) await (await this.#program).release();
+    this.#program = undefined;
   }
 }

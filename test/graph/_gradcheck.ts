@@ -6,8 +6,8 @@
 import { grad } from "../../src/graph/autodiff.ts";
 import type { Tensor } from "../../src/graph/ir.ts";
 import { input, mul, reduceSum } from "../../src/graph/ops.ts";
-import { lowerGraph } from "../../src/graph/lower.ts";
-import { type Backend, createSession, f32, type HostTensor } from "../../src/runtime/session.ts";
+import { type Backend, f32, type HostTensor } from "../../src/runtime/session.ts";
+import { compile } from "../../src/runtime/compile.ts";
 import { randn, rng } from "../_util.ts";
 
 export interface GradCheckOptions {
@@ -40,7 +40,7 @@ export async function gradCheck(
   const gs = grad(reduceSum(mul(out, r), outShape.map((_, i) => i)), xs);
   const outputs: Record<string, Tensor> = { out };
   gs.forEach((g, i) => g && (outputs[`g${i}`] = g));
-  const sess = await createSession(lowerGraph(outputs).bytes, { backend: o.backend ?? "node" });
+  const sess = await compile(outputs, { backend: o.backend ?? "node" });
   const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const rData = randn(n(outShape), rand);
   const x0 = shapes.map((s, i) => o.data?.[i] ?? randn(n(s), rand, o.lo ?? -1, o.hi ?? 1));

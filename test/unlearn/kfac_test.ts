@@ -10,7 +10,7 @@ import {
   toLogical,
 } from "../../src/unlearn/kfac.ts";
 import { Preconditioner } from "../../src/unlearn/precondition.ts";
-import { tokenFeeds, weightFeeds } from "../../src/unlearn/losses.ts";
+import { tokenFeeds, weightFeeds } from "../../src/models/feeds.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
 import { ModelRunner } from "../../src/models/runner.ts";
