@@ -67,6 +67,7 @@ export function lowerGraph(
       });
       return outs[0];
     },
+    constant: (t) => constant(t),
     i64(values, shape = [values.length]) {
       const key = `i64:${shape}:${values}`;
       let n = constNames.get(key);
@@ -106,7 +107,7 @@ export function lowerGraph(
       if (inputs.some((i) => i.name === n)) throw new Error(`two graph inputs named ${n}`);
       inputs.push({ name: n, dataType: t.dtype as OnnxDataType, shape: [...t.shape] });
       names.set(t, n);
-    } else if (t.op === "const") names.set(t, constant(t));
+    } else if (t.op === "const") names.set(t, e.constant(t));
     else names.set(t, OPS[t.op].lower(e, t, t.inputs.map((i) => names.get(i)!)));
   }
 

@@ -1,41 +1,38 @@
 /**
- * @module Composite layers built from the primitive ops of `ops.ts`; their gradients follow from
- * the primitives' VJPs (and onnxruntime's optimizer re-fuses the LayerNorm / GELU patterns).
+ * @module Layers built from the primitive ops of `ops.ts` and the fused ops of `fused.ts` (norms,
+ * activations, RoPE, attention, LM-head cross-entropy: one op each, with their own backward ops).
  * Legend: B batch, T sequence, D model width, H heads, K key/value heads, E head dim, V vocab.
  */
 import type { Tensor } from "./ir.ts";
 import {
   add,
-  and,
   cast,
-  causalMask,
   concat,
   constant,
   cos,
   div,
   equal,
-  expand,
-  gatherLast,
-  logSoftmax,
   matmul,
   mul,
-  neg,
   not,
-  reduceMean,
   reduceSum,
   reshape,
-  rsqrt,
-  sigmoid,
   sin,
-  slice,
-  softmax,
-  sub,
-  tanh,
   transpose,
-  transposeLast,
   unsqueeze,
-  where,
 } from "./ops.ts";
+import {
+  attentionOp,
+  type AttentionOptions,
+  geluTanhOp,
+  layerNormOp,
+  lmTokenNll,
+  repeatKv,
+  rmsNormOp,
+  ropeOp,
+  siluOp,
+  tokenNllOfLogits,
+} from "./fused.ts";
 
 /** x (…,D) @ w (D,N) + b: a linear layer with weight stored [in, out]. */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
@@ -43,27 +40,24 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return b ? add(y, b) : y;
 }
 
-/** LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β. */
+/** LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β (one fused op). */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor | undefined, eps = 1e-5): Tensor {
-  const xc = sub(x, reduceMean(x, [-1], true));
-  const y = mul(mul(xc, rsqrt(add(reduceMean(mul(xc, xc), [-1], true), eps))), gamma);
-  return beta ? add(y, beta) : y;
+  return layerNormOp(x, gamma, beta, eps);
 }
 
-/** RMSNorm over the last axis (LLaMA): x/√(mean(x²) + ε)·γ. */
-export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
-  return mul(mul(x, rsqrt(add(reduceMean(mul(x, x), [-1], true), eps))), gamma);
+/** RMSNorm over the last axis (LLaMA): x/√(mean(x²) + ε)·(γ + offset); Gemma uses offset 1. */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6, offset = 0): Tensor {
+  return rmsNormOp(x, gamma, eps, offset);
 }
 
 /** GELU, tanh approximation (GPT-2 `gelu_new`): ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
 export function geluTanh(x: Tensor): Tensor {
-  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return mul(mul(x, 0.5), add(tanh(inner), 1));
+  return geluTanhOp(x);
 }
 
 /** SiLU: x·σ(x). */
 export function silu(x: Tensor): Tensor {
-  return mul(x, sigmoid(x));
+  return siluOp(x);
 }
 
 /**
@@ -79,15 +73,9 @@ export function ropeTables(positions: Tensor, headDim: number, theta: number): {
   return { cos: cos(emb), sin: sin(emb) };
 }
 
-/** rotate_half(x) = concat(−x₂, x₁) on the last axis. */
-export function rotateHalf(x: Tensor): Tensor {
-  const e = x.dim(-1) as number;
-  return concat([neg(slice(x, -1, e / 2, e)), slice(x, -1, 0, e / 2)], -1);
-}
-
-/** Apply RoPE to q or k (B,H,T,E) with tables from {@link ropeTables}. */
+/** Apply RoPE to q or k (B,H,T,E) with tables from {@link ropeTables} (one fused op). */
 export function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return add(mul(x, cos), mul(rotateHalf(x), sin));
+  return ropeOp(x, cos, sin);
 }
 
 /** Split (B,T,H·E) into heads (B,H,T,E). */
@@ -101,25 +89,36 @@ export function mergeHeads(x: Tensor): Tensor {
 }
 const transposeHeads = (x: Tensor) => transpose(x, [0, 2, 1, 3]);
 
-/** Repeat K key/value heads (B,K,T,E) to H = K·rep heads (GQA), as HF `repeat_kv`. */
-export function repeatKv(x: Tensor, rep: number): Tensor {
-  if (rep === 1) return x;
-  const k = x.dim(1) as number, e = x.dim(3) as number;
-  const x5 = unsqueeze(x, [2]); // (B,K,1,T,E)
-  return reshape(expand(x5, [1, 1, rep, 1, 1]), [0, k * rep, -1, e]);
+export { repeatKv };
+
+/**
+ * Causal scaled dot-product attention (one fused op). q (B,H,Tq,E), k/v (B,K,Tk,E) with K dividing H
+ * (grouped-query attention: no repeated copy of k/v); `keyMask` (B,Tk) int64 with 1 for real tokens
+ * and 0 for padding; `o.window` for sliding-window attention, `o.scale` (default 1/√E).
+ */
+export function causalAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  keyMask?: Tensor,
+  o: AttentionOptions = {},
+): Tensor {
+  return attentionOp(q, k, v, keyMask, o);
 }
 
 /**
- * Causal scaled dot-product attention. q (B,H,Tq,E), k/v (B,H,Tk,E); `keyMask` (B,Tk) int64
- * with 1 for real tokens and 0 for padding. Masked scores are set to −1e9 (finite, so rows of
- * padding stay NaN-free).
+ * Per-token NLL (…) of `logits` (…,V) at `labels`, 0 where the label is −100. When the logits are an LM
+ * head `h @ Wᵀ`, the fused `lm_token_nll` op computes it without materialising them.
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, keyMask?: Tensor): Tensor {
-  const e = q.dim(-1) as number;
-  let allowed = causalMask(q, k); // (Tq,Tk)
-  if (keyMask) allowed = and(allowed, unsqueeze(not(equal(keyMask, 0)), [1, 2]));
-  const scores = mul(matmul(q, transposeLast(k)), 1 / Math.sqrt(e));
-  return matmul(softmax(where(allowed, scores, -1e9), -1), v);
+export function tokenNll(logits: Tensor, labels: Tensor): Tensor {
+  const t = logits.inputs[1];
+  if (
+    logits.op === "matmul" && t?.op === "transpose" && t.inputs[0].rank === 2 &&
+    (t.attrs.perm as number[]).join() === "1,0"
+  ) {
+    return lmTokenNll(logits.inputs[0], t.inputs[0], labels);
+  }
+  return tokenNllOfLogits(logits, labels);
 }
 
 /**
@@ -127,12 +126,9 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, keyMask?: Tenso
  * Returns the summed NLL and the number of target tokens; mean = sum / count.
  */
 export function crossEntropySum(logits: Tensor, labels: Tensor): { sum: Tensor; count: Tensor } {
-  const valid = not(equal(labels, constant(-100, [], "int64")));
-  const safe = where(valid, labels, constant(0, [], "int64"));
-  const nll = neg(gatherLast(logSoftmax(logits, -1), safe));
-  const w = cast(valid, "float32");
   const axes = labels.shape.map((_, i) => i);
-  return { sum: reduceSum(mul(nll, w), axes), count: reduceSum(w, axes) };
+  const w = cast(not(equal(labels, constant(-100, [], "int64"))), "float32");
+  return { sum: reduceSum(tokenNll(logits, labels), axes), count: reduceSum(w, axes) };
 }
 
 /** Mean token cross-entropy with ignore index −100. */

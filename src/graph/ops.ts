@@ -15,6 +15,8 @@ export interface Emitter {
   node(opType: string, inputs: string[], attrs?: Record<string, OnnxAttr>, nOutputs?: number): string;
   /** Name of an int64 constant tensor (deduplicated). */
   i64(values: number[], shape?: number[]): string;
+  /** Name of the initializer holding a `const` node's value (deduplicated). */
+  constant(t: Tensor): string;
 }
 /** ONNX attribute value in lowering code. */
 export type OnnxAttr = { i: number } | { f: number } | { ints: number[] } | { s: string };
@@ -509,13 +511,25 @@ OPS.scatter_last = {
   vjp: (gg, t) => [gatherLast(gg, t.inputs[1]), undefined, undefined],
 };
 
+// ─────────────────────────── block boundaries ───────────────────────────
+
+/**
+ * Identity that marks the input of transformer block `block` (model builders put one before each
+ * block and one after the last). The recomputation transform (`recompute.ts`) keeps only these for
+ * the backward pass and recomputes each block's forward from its boundary.
+ */
+export const checkpoint = (x: Tensor, block: number): Tensor => apply("checkpoint", [x], { block });
+OPS.checkpoint = { infer: same, lower: simple("Identity"), vjp: (g) => [g] };
+
 // ──────────────────────────────── masks ────────────────────────────────
 
 /**
  * Causal mask [Tq, Tk] (bool, true = may attend) for queries `q` and keys `k` whose sequence axis
- * is `axis`: query i sits at absolute position Tk − Tq + i (a KV cache of Tk − Tq entries precedes).
+ * is `axis`: query i sits at absolute position p = Tk − Tq + i (a KV cache of Tk − Tq entries precedes)
+ * and may attend key j ≤ p; with `window` > 0 (sliding-window attention) also only j > p − window.
  */
-export const causalMask = (q: Tensor, k: Tensor, axis = -2): Tensor => apply("causal_mask", [q, k], { axis });
+export const causalMask = (q: Tensor, k: Tensor, axis = -2, window = 0): Tensor =>
+  apply("causal_mask", [q, k], { axis, window });
 OPS.causal_mask = {
   infer: ([q, k], a) => ({ dtype: "bool", shape: [q.dim(a.axis as number), k.dim(a.axis as number)] }),
   lower: (e, t, [q, k]) => {
@@ -529,11 +543,12 @@ OPS.causal_mask = {
     ]);
     const kj = e.node("Range", [zero, e.node("Squeeze", [tk]), one]);
     // allowed[i, j] = kj[j] <= qpos[i]  ⇔  not (kj[j] > qpos[i])
-    const gt = e.node("Greater", [
-      e.node("Unsqueeze", [kj, e.i64([0])]),
-      e.node("Unsqueeze", [qi, e.i64([1])]),
-    ]);
-    return e.node("Not", [gt]);
+    const kRow = e.node("Unsqueeze", [kj, e.i64([0])]), qCol = e.node("Unsqueeze", [qi, e.i64([1])]);
+    const causal = e.node("Not", [e.node("Greater", [kRow, qCol])]);
+    const window = (t.attrs.window as number | undefined) ?? 0;
+    if (window <= 0) return causal;
+    // and kj[j] > qpos[i] − window
+    return e.node("And", [causal, e.node("Greater", [kRow, e.node("Sub", [qCol, e.i64([window], [])])])]);
   },
 };
 

@@ -5,8 +5,8 @@
  * is taken w.r.t. the dequantized tensor; after each optimizer step the updated float weight is
  * re-quantized with stochastic rounding (unbiased: E[q] = w/s) and the float copy dropped.
  */
-import type { Tensor } from "../graph/ir.ts";
-import { cast, input, mul, reshape, slice, sub, unsqueeze } from "../graph/ops.ts";
+import { input } from "../graph/ops.ts";
+import { dequantizeOp } from "../graph/fused.ts";
 import { kernels } from "../linalg/active.ts";
 import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
@@ -109,10 +109,7 @@ export function int8Source(names: Set<string>, groupSize = 256): QuantizedSource
     const numel = shape.reduce((a, b) => a * b, 1), groups = Math.ceil(numel / groupSize);
     const q = input(`${name}#q`, "uint8", [groups * groupSize]);
     const s = input(`${name}#scale`, "float32", [groups]), z = input(`${name}#zero`, "uint8", [groups]);
-    const grouped = reshape(cast(q, "float32"), [groups, groupSize]);
-    const deq: Tensor = mul(sub(grouped, unsqueeze(cast(z, "float32"), [1])), unsqueeze(s, [1]));
-    const flat = reshape(deq, [groups * groupSize]);
-    return reshape(numel === groups * groupSize ? flat : slice(flat, 0, 0, numel), shape);
+    return dequantizeOp(q, s, z, shape, 8);
   };
   return {
     names,
