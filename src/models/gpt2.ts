@@ -4,7 +4,7 @@
  * Legend: B batch, T sequence, D width, H heads, E head dim, F MLP width, V vocab.
  */
 import type { Tensor } from "../graph/ir.ts";
-import { add, gatherRows, matmul, slice, transposeLast } from "../graph/ops.ts";
+import { add, checkpoint, gatherRows, matmul, slice, transposeLast } from "../graph/ops.ts";
 import { causalAttention, geluTanh, layerNorm, linear, mergeHeads, splitHeads } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import type { Init, ParamTable } from "./params.ts";
@@ -28,6 +28,7 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, p
     );
   let h = add(gatherRows(wte, x.inputIds), gatherRows(wpe, x.positionIds)); // (B,T,D)
   for (let i = 0; i < L; i++) {
+    h = checkpoint(h, i); // block input: kept for the backward pass, the block recomputed from it
     const b = (s: string) => n(`h.${i}.${s}`);
     const a = layerNorm(
       h,
@@ -63,7 +64,12 @@ export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, p
       conv1d(up, b("mlp.c_proj"), F, D, resid),
     );
   }
-  h = layerNorm(h, p.add(n("ln_f.weight"), [D], "ones"), p.add(n("ln_f.bias"), [D], "zeros"), c.normEps);
+  h = layerNorm(
+    checkpoint(h, L),
+    p.add(n("ln_f.weight"), [D], "ones"),
+    p.add(n("ln_f.bias"), [D], "zeros"),
+    c.normEps,
+  );
   const head = c.tieEmbeddings ? wte : p.add("lm_head.weight", [V, D], std);
   return matmul(h, transposeLast(head)); // (B,T,V)
 }

@@ -5,12 +5,11 @@
  * Legend: B batch, T sequence, D width, H heads, K kv heads, E head dim, F MLP width, V vocab.
  */
 import type { Tensor } from "../graph/ir.ts";
-import { add, gatherRows, matmul, mul, transposeLast } from "../graph/ops.ts";
+import { add, checkpoint, gatherRows, matmul, mul, transposeLast } from "../graph/ops.ts";
 import {
   applyRope,
   causalAttention,
   mergeHeads,
-  repeatKv,
   rmsNorm,
   ropeTables,
   silu,
@@ -33,6 +32,7 @@ export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, 
   const { cos, sin } = ropeTables(x.positionIds, E, c.ropeTheta); // (B,1,T,E)
   let h = gatherRows(embed, x.inputIds); // (B,T,D)
   for (let i = 0; i < L; i++) {
+    h = checkpoint(h, i); // block input: kept for the backward pass, the block recomputed from it
     const b = `model.layers.${i}`;
     const a = rmsNorm(h, p.add(`${b}.input_layernorm.weight`, [D], "ones"), c.normEps);
     const q = applyRope(splitHeads(proj(a, `${b}.self_attn.q_proj`, H * E, D, c.qkvBias), H, E), cos, sin);
@@ -43,7 +43,7 @@ export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, 
       applyRope(splitHeads(proj(a, `${b}.self_attn.k_proj`, K * E, D, c.qkvBias), K, E), cos, sin),
       splitHeads(proj(a, `${b}.self_attn.v_proj`, K * E, D, c.qkvBias), K, E),
     ); // (B,K,P+T,E)
-    const att = causalAttention(q, repeatKv(k, H / K), repeatKv(v, H / K), x.attentionMask); // (B,H,T,E)
+    const att = causalAttention(q, k, v, x.attentionMask); // (B,H,T,E), GQA inside the op
     h = add(h, proj(mergeHeads(att), `${b}.self_attn.o_proj`, D, H * E, c.oBias));
     const m = rmsNorm(h, p.add(`${b}.post_attention_layernorm.weight`, [D], "ones"), c.normEps);
     const gate = silu(proj(m, `${b}.mlp.gate_proj`, F, D, c.mlpBias));
@@ -52,7 +52,7 @@ export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, 
       proj(mul(gate, proj(m, `${b}.mlp.up_proj`, F, D, c.mlpBias)), `${b}.mlp.down_proj`, D, F, c.mlpBias),
     );
   }
-  h = rmsNorm(h, p.add("model.norm.weight", [D], "ones"), c.normEps);
+  h = rmsNorm(checkpoint(h, L), p.add("model.norm.weight", [D], "ones"), c.normEps);
   const head = c.tieEmbeddings ? embed : p.add("lm_head.weight", [V, D], std);
   return matmul(h, transposeLast(head)); // (B,T,V)
 }
