@@ -19,6 +19,7 @@ mod lean;
 mod lean_elementwise;
 mod lean_gather;
 mod lean_gemm;
+mod lean_gemm_q;
 mod lean_math;
 mod lean_norm;
 mod lean_reduce;

@@ -5,6 +5,7 @@
 use crate::lean_elementwise as ew;
 use crate::lean_gather as gather;
 use crate::lean_gemm::{self, View};
+use crate::lean_gemm_q as gemm_q;
 use crate::lean_norm as norm;
 use crate::lean_reduce as reduce;
 use crate::lean_strided::{self as strided, Nd, MAX_RANK};
@@ -232,4 +233,20 @@ pub unsafe extern "C" fn lean_rope(
     tables_per_batch: u32, backward: u32,
 ) {
     norm::rope(x, cos, sin, out, b, h, t, e, tables_per_batch != 0, backward != 0)
+}
+
+/// gemm with a group-quantized B (see lean_gemm_q.rs); scratch as lean_gemm.
+#[no_mangle]
+pub unsafe extern "C" fn lean_gemm_q(
+    a: *const f32, codes: *const u8, scales: *const f32, zeros: *const u8, c: *mut f32, bias: *const f32, m: usize,
+    n: usize, k: usize, bits: u32, group: usize, trans_b: u32, alpha: f32, accumulate: u32, scratch: *mut f32,
+) {
+    let (rs, cs) = if trans_b != 0 { (1, k) } else { (n, 1) };
+    let b = gemm_q::QView { codes, scales, zeros, bits, group, rs, cs };
+    gemm_q::gemm_q(a, b, c, bias, m, n, k, alpha, accumulate != 0, scratch)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn lean_pack_int4(codes: *const u8, out: *mut u8, n: usize) {
+    gemm_q::pack_int4(codes, out, n)
 }

@@ -50,6 +50,16 @@ pub unsafe fn gemm(
     m: usize, n: usize, k: usize, a: View, b: View, c: *mut f32, ldc: usize, alpha: f32, beta: bool,
     bias: *const f32, scratch: *mut f32,
 ) {
+    let pack = |kc, nc, p0, j0, dst| pack_b(kc, nc, b, p0, j0, dst);
+    gemm_with(m, n, k, a, &pack, c, ldc, alpha, beta, bias, scratch)
+}
+
+/// `gemm` with op(B) supplied by a packer: `pack(kc, nc, p0, j0, dst)` writes op(B)[p0.., j0..]
+/// (kc×nc) as NR-column panels (panel s holds row p at s·kc·NR + p·NR), zero-padded.
+pub unsafe fn gemm_with(
+    m: usize, n: usize, k: usize, a: View, pack: &impl Fn(usize, usize, usize, usize, *mut f32), c: *mut f32,
+    ldc: usize, alpha: f32, beta: bool, bias: *const f32, scratch: *mut f32,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -68,14 +78,15 @@ pub unsafe fn gemm(
         let mut p0 = 0;
         while p0 < k {
             let kc = min(k - p0, KC);
-            pack_b(kc, nc, b, p0, j0, bpack);
+            pack(kc, nc, p0, j0, bpack);
             // the first depth block applies beta and bias; later ones accumulate
             let (first_beta, first_bias) = if p0 == 0 { (beta, bias) } else { (true, core::ptr::null()) };
             let mut i0 = 0;
             while i0 < m {
                 let mc = min(m - i0, MC);
                 pack_a(mc, kc, a, i0, p0, apack);
-                block(mc, nc, kc, apack, bpack, c.add(i0 * ldc + j0), ldc, alpha, first_beta, offset(first_bias, j0));
+                let c0 = c.add(i0 * ldc + j0);
+                block(mc, nc, kc, apack, MR * kc, bpack, NR * kc, c0, ldc, alpha, first_beta, offset(first_bias, j0));
                 i0 += mc;
             }
             p0 += kc;
@@ -89,19 +100,20 @@ unsafe fn offset(p: *const f32, by: usize) -> *const f32 {
     if p.is_null() { p } else { p.add(by) }
 }
 
-/// Every MR×NR tile of one packed (mc×kc)·(kc×nc) block.
-unsafe fn block(
-    mc: usize, nc: usize, kc: usize, apack: *const f32, bpack: *const f32, c: *mut f32, ldc: usize, alpha: f32,
-    beta: bool, bias: *const f32,
+/// Every MR×NR tile of one packed (mc×kc)·(kc×nc) block: A panel s at apack + s·a_ps, B panel s at
+/// bpack + s·b_ps (steps of MR and NR floats per depth within a panel).
+pub unsafe fn block(
+    mc: usize, nc: usize, kc: usize, apack: *const f32, a_ps: usize, bpack: *const f32, b_ps: usize, c: *mut f32,
+    ldc: usize, alpha: f32, beta: bool, bias: *const f32,
 ) {
     let mut j = 0;
     while j < nc {
         let nr = min(nc - j, NR);
-        let bp = bpack.add(j * kc);
+        let bp = bpack.add(j / NR * b_ps);
         let mut i = 0;
         while i < mc {
             let mr = min(mc - i, MR);
-            let acc = micro(kc, apack.add(i * kc), bp);
+            let acc = micro(kc, apack.add(i / MR * a_ps), bp);
             let ct = c.add(i * ldc + j);
             let bt = offset(bias, j);
             if mr == MR && nr == NR {
@@ -126,7 +138,7 @@ unsafe fn block(
 
 /// MR×NR tile of op(A)·op(B) over depth kc from packed panels (A: MR per step, B: NR per step).
 #[inline(always)]
-unsafe fn micro(kc: usize, a: *const f32, b: *const f32) -> [v128; 8] {
+pub unsafe fn micro(kc: usize, a: *const f32, b: *const f32) -> [v128; 8] {
     let z = f32x4_splat(0.0);
     let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
     let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
@@ -188,7 +200,7 @@ unsafe fn store_row(c: *mut f32, len: usize, x: Option<*const f32>, alpha: f32, 
 }
 
 /// Pack op(B)[p0.., j0..] (kc×nc) into NR-column panels: panel s holds row p at s·kc·NR + p·NR.
-unsafe fn pack_b(kc: usize, nc: usize, b: View, p0: usize, j0: usize, dst: *mut f32) {
+pub unsafe fn pack_b(kc: usize, nc: usize, b: View, p0: usize, j0: usize, dst: *mut f32) {
     let mut j = 0;
     while j < nc {
         let nr = min(nc - j, NR);
@@ -255,7 +267,7 @@ unsafe fn pack_a(mc: usize, kc: usize, a: View, i0: usize, p0: usize, dst: *mut 
 
 /// Write the 4×4 block with rows r0..r3 (4 f32 each) transposed to d[0..16].
 #[inline(always)]
-unsafe fn transpose4(r0: *const f32, r1: *const f32, r2: *const f32, r3: *const f32, d: *mut f32) {
+pub unsafe fn transpose4(r0: *const f32, r1: *const f32, r2: *const f32, r3: *const f32, d: *mut f32) {
     let (x0, x1) = (v128_load(r0 as *const v128), v128_load(r1 as *const v128));
     let (x2, x3) = (v128_load(r2 as *const v128), v128_load(r3 as *const v128));
     let t0 = i32x4_shuffle::<0, 4, 1, 5>(x0, x1); // a0 b0 a1 b1
