@@ -278,6 +278,30 @@ export function kernelsFromModule(mod: WebAssembly.Module): WasmKernels {
 }
 
 /**
+ * Compile kernels.wasm from a `WebAssembly.Module` (returned as is), wasm bytes, or a URL (default:
+ * kernels.wasm beside this file). Shared by {@link loadKernels} and the lean backend's loader.
+ *
+ * @example
+ * ```ts
+ * const mod = await compileKernels();
+ * const k = kernelsFromModule(mod);
+ * ```
+ */
+export async function compileKernels(
+  source?: WebAssembly.Module | BufferSource | URL,
+): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  let bytes: BufferSource;
+  if (source === undefined || source instanceof URL) {
+    const url = source ?? new URL("./kernels.wasm", import.meta.url);
+    bytes = url.protocol === "file:"
+      ? await Deno.readFile(url)
+      : new Uint8Array(await (await fetch(url)).arrayBuffer());
+  } else bytes = source;
+  return await WebAssembly.compile(bytes);
+}
+
+/**
  * Load the kernels from a `WebAssembly.Module`, wasm bytes, or a URL (default: kernels.wasm beside
  * this file).
  *
@@ -288,13 +312,5 @@ export function kernelsFromModule(mod: WebAssembly.Module): WasmKernels {
  * ```
  */
 export async function loadKernels(source?: WebAssembly.Module | BufferSource | URL): Promise<WasmKernels> {
-  if (source instanceof WebAssembly.Module) return kernelsFromModule(source);
-  let bytes: BufferSource;
-  if (source === undefined || source instanceof URL) {
-    const url = source ?? new URL("./kernels.wasm", import.meta.url);
-    bytes = url.protocol === "file:"
-      ? await Deno.readFile(url)
-      : new Uint8Array(await (await fetch(url)).arrayBuffer());
-  } else bytes = source;
-  return kernelsFromModule(await WebAssembly.compile(bytes));
+  return kernelsFromModule(await compileKernels(source));
 }

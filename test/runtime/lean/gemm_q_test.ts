@@ -1,0 +1,54 @@
+/** Lean gemmQ (INT8 / INT4 group-quantized B) and packInt4 against the reference and quant.ts. */
+import assert from "node:assert/strict";
+import { dequantize, packInt4, quantize, unpackInt4 } from "../../../src/linalg/quant.ts";
+import { randn } from "../../_util.ts";
+import { pair } from "./_harness.ts";
+
+Deno.test("lean gemmQ: INT8 and INT4, B [k, n] and [n, k], aligned and ragged groups: WASM = reference = gemm on dequantize(B)", async () => {
+  const p = await pair(32);
+  for (const [m, n, k] of [[1, 1, 2], [3, 10, 6], [5, 17, 33], [33, 64, 96], [130, 72, 260]]) {
+    for (const bits of [8, 4] as const) {
+      for (const groupSize of [7, 32, 256]) {
+        for (const transB of [false, true]) {
+          p.reset();
+          const q = quantize(randn(k * n, p.rand), { bits, groupSize });
+          const a = p.rnd(m * k), bias = p.rnd(n), c = p.rnd(m * n), c2 = p.put(p.f32(c, m * n, "ref"));
+          const codes = p.put(q.data),
+            scales = p.put(q.scales),
+            zeros = p.put(q.zeros),
+            w = p.put(dequantize(q));
+          const s = p.alloc(p.wasm.gemmQScratchBytes(m, n, k, transB));
+          const label = `${m}×${n}×${k} int${bits} group ${groupSize} transB ${transB}`;
+          p.both((kk) =>
+            kk.gemmQ(a, codes, scales, zeros, c, bias, m, n, k, bits, groupSize, transB, 0.5, true, s)
+          );
+          p.close(c, m * n, label, 1e-5, 1e-5);
+          // the same product through gemm on the dequantized matrix
+          p.both((kk) => kk.gemm(a, w, c2, bias, m, n, k, false, transB, 1, 0, 0, 0, 0.5, true, s));
+          p.close(c2, m * n, `${label} vs gemm(dequantize)`, 1e-5, 1e-5);
+          const got = p.f32(c, m * n, "wasm"), want = p.f32(c2, m * n, "wasm");
+          got.forEach((v, i) =>
+            assert.ok(
+              Math.abs(v - want[i]) <= 1e-4 * (1 + Math.abs(want[i])),
+              `${label} at ${i}: ${v} vs ${want[i]}`,
+            )
+          );
+        }
+      }
+    }
+  }
+});
+
+Deno.test("lean packInt4: equals quant.ts packInt4 (odd lengths too) and round-trips", async () => {
+  const p = await pair(1);
+  for (const n of [1, 2, 7, 64, 1001]) {
+    p.reset();
+    const codes = Uint8Array.from({ length: n }, () => Math.floor(p.rand() * 16));
+    const src = p.put(codes), out = p.junk(Math.ceil(n / 2));
+    p.both((k) => k.packInt4(src, out, n));
+    p.same(out, Math.ceil(n / 2), `packInt4 n=${n}`);
+    const got = p.u8(out, Math.ceil(n / 2), "wasm");
+    assert.deepEqual(got, packInt4(codes));
+    assert.deepEqual(unpackInt4(got, n), codes);
+  }
+});
