@@ -80,6 +80,10 @@ export async function compile(outputs: Record<string, Tensor>, opts: CompileOpti
   if (!(BACKENDS as readonly string[]).includes(backend)) {
     throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got ${backend}`);
   }
+  if (backend === "lean") {
+    const { compileLean } = await import("./lean/program.ts");
+    return await compileLean(outputs, opts);
+  }
   const lowered = lowerGraph(outputs);
   const session = await createSession(lowered.bytes, opts);
   return {

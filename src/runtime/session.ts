@@ -7,9 +7,14 @@
 import type { DType } from "../graph/ir.ts";
 
 /** The backends, for validation and help texts. */
-export const BACKENDS = ["wasm", "webgpu", "node"] as const;
-/** Which onnxruntime build executes graphs. */
+export const BACKENDS = ["wasm", "webgpu", "node", "lean"] as const;
+/**
+ * Which engine executes graphs: an onnxruntime build (`wasm`, `webgpu`, `node`) or `lean`, our own
+ * executor on the WASM kernels in one planned arena (src/runtime/lean/).
+ */
 export type Backend = typeof BACKENDS[number];
+/** The onnxruntime backends (the ones {@link createSession} serves). */
+export const ORT_BACKENDS = ["wasm", "webgpu", "node"] as const;
 
 /** Typed-array data of a host tensor. */
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
@@ -104,8 +109,8 @@ const TYPE_OF: Record<string, DType> = {
  */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const backend = opts.backend ?? "wasm";
-  if (!BACKENDS.includes(backend)) {
-    throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got ${backend}`);
+  if (!(ORT_BACKENDS as readonly string[]).includes(backend)) {
+    throw new Error(`onnxruntime backend must be one of ${ORT_BACKENDS.join(", ")}, got ${backend}`);
   }
   const ort = await ortFor(backend, opts.threads);
   const so: Record<string, unknown> = {

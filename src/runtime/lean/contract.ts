@@ -297,9 +297,12 @@ export interface LeanKernels {
     transW: boolean,
     scratch: number,
   ): void;
-  /** dh = gLoss·(softmax − onehot)·W, dw (+)= its transpose product with h; dh or dw 0 = skip. */
+  /**
+   * With per-row cotangents g (f32 [rows], the gradient of each row's NLL): dlogits_r = g_r·(softmax_r −
+   * onehot_r) (0 on ignored rows), dh = dlogits·W, dw (+)= dlogitsᵀ·h; dh or dw 0 = skip.
+   */
   crossEntropyBackward(
-    gLoss: number,
+    g: number,
     h: number,
     w: number,
     labels: number,

@@ -435,7 +435,7 @@ export class WasmLeanKernels implements LeanKernels {
     );
   }
   crossEntropyBackward(
-    gLoss: number,
+    g: number,
     h: number,
     w: number,
     labels: number,
@@ -450,7 +450,7 @@ export class WasmLeanKernels implements LeanKernels {
     scratch: number,
   ): void {
     const rc = this.#x.lean_cross_entropy_backward(
-      gLoss,
+      g,
       h,
       w,
       labels,

@@ -609,7 +609,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, nllOut });
   }
   crossEntropyBackward(
-    gLoss: number,
+    g: number,
     h: number,
     w: number,
     labels: number,
@@ -622,7 +622,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     transW: boolean,
     accumulateDw: boolean,
   ): void {
-    crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, gLoss, dh, dw, accumulateDw });
+    crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, g, dh, dw, accumulateDw });
   }
   crossEntropyScratchBytes(): number {
     return 0;

@@ -103,7 +103,7 @@ export function attentionBackwardRef(
   }
 }
 
-/** Cross-entropy arguments; lossOut / nllOut select the forward, gLoss the backward. */
+/** Cross-entropy arguments; lossOut / nllOut select the forward, g (per-row cotangents) the backward. */
 export interface CrossEntropyArgs {
   h: number;
   w: number;
@@ -114,13 +114,13 @@ export interface CrossEntropyArgs {
   transW: boolean;
   lossOut?: number;
   nllOut?: number;
-  gLoss?: number;
+  g?: number;
   dh?: number;
   dw?: number;
   accumulateDw?: boolean;
 }
 
-/** logits = h·Wᵀ row by row; loss / per-row NLL, or dh / dw of gLoss·Σ NLL. */
+/** logits = h·Wᵀ row by row; loss / per-row NLL, or dh / dw of Σ_r g_r·NLL_r. */
 export function crossEntropyRef(m: Mem, a: CrossEntropyArgs): void {
   const { f32, i32 } = m, { d, v } = a;
   const wAt = (j: number, c: number) => f32[a.w / 4 + (a.transW ? j * d + c : c * v + j)];
@@ -129,7 +129,7 @@ export function crossEntropyRef(m: Mem, a: CrossEntropyArgs): void {
     const y = i32[a.labels / 4 + r];
     if (y >= v) badIndex("crossEntropy label", r + 1, y, v);
   }
-  const backward = a.gLoss !== undefined;
+  const backward = a.g !== undefined;
   if (backward && a.dw && !a.accumulateDw) f32.fill(0, a.dw / 4, a.dw / 4 + v * d);
   let total = 0;
   for (let r = 0; r < a.rows; r++) {
@@ -147,7 +147,7 @@ export function crossEntropyRef(m: Mem, a: CrossEntropyArgs): void {
     if (!backward) continue;
     const dh = new Float64Array(d);
     for (let j = 0; j < v && y >= 0; j++) {
-      const dl = a.gLoss! * (Math.exp(logits[j] - lse) - (j === y ? 1 : 0));
+      const dl = f32[a.g! / 4 + r] * (Math.exp(logits[j] - lse) - (j === y ? 1 : 0));
       for (let c = 0; c < d; c++) {
         dh[c] += dl * wAt(j, c);
         if (a.dw) f32[a.dw / 4 + (wIdx(j, c) - a.w / 4)] += dl * f32[hrow + c];

@@ -1,0 +1,240 @@
+/**
+ * @module The fused ops of `src/graph/fused.ts` on the lean kernels, each one kernel call (sibling
+ * backward ops such as attention's dq/dk/dv share one call): norms, activations, RoPE, attention
+ * without a B·H·T·T buffer, the LM head fused with cross-entropy over vocabulary chunks, and
+ * quantized weights read inside the matmul kernel.
+ */
+import type { Tensor } from "../../graph/ir.ts";
+import { UNARY } from "./contract.ts";
+import { type AddrEnv, LEAN_OPS, type LeanOp, numelOf, type ShapeEnv } from "./op.ts";
+import { matmulCall } from "./primitives.ts";
+
+/** Rows of the LM head computed at a time by the cross-entropy kernels. */
+export const CE_CHUNK = 32;
+
+const rowsOf = (x: Tensor, env: ShapeEnv) => {
+  const s = env.shape(x);
+  return { rows: numelOf(s) / s[s.length - 1], d: s[s.length - 1] };
+};
+/** The member of a group with op `op`, if present. */
+const member = (members: readonly Tensor[], op: string) => members.find((m) => m.op === op);
+
+// ─────────────────────────────── norms ───────────────────────────────
+
+LEAN_OPS.rms_norm = {
+  build: (t, e) => {
+    const [x, w] = t.inputs, { rows, d } = rowsOf(x, e), { eps, offset } = t.attrs as { eps: number; offset: number };
+    const px = e.addr(x), pw = e.addr(w), out = e.addr(t);
+    return () => e.k.rmsNorm(px, pw, out, rows, d, eps, offset);
+  },
+};
+const rmsBackward: LeanOp = {
+  group: "rms_norm_bwd",
+  build: (t, e, members) => {
+    const [g, x, w] = t.inputs, { rows, d } = rowsOf(x, e), { eps, offset } = t.attrs as { eps: number; offset: number };
+    const dx = member(members, "rms_norm_dx"), dw = member(members, "rms_norm_dw");
+    const pg = e.addr(g), px = e.addr(x), pw = e.addr(w);
+    const pdx = dx ? e.addr(dx) : 0, pdw = dw ? e.addr(dw) : 0;
+    return () => e.k.rmsNormBackward(pg, px, pw, pdx, pdw, rows, d, eps, offset, false);
+  },
+};
+LEAN_OPS.rms_norm_dx = rmsBackward;
+LEAN_OPS.rms_norm_dw = rmsBackward;
+
+LEAN_OPS.layer_norm = {
+  build: (t, e) => {
+    const [x, w] = t.inputs, { rows, d } = rowsOf(x, e), eps = t.attrs.eps as number;
+    const px = e.addr(x), pw = e.addr(w), out = e.addr(t);
+    return () => e.k.layerNorm(px, pw, 0, out, rows, d, eps);
+  },
+};
+const lnBackward: LeanOp = {
+  group: "layer_norm_bwd",
+  build: (t, e, members) => {
+    const [g, x, w] = t.inputs, { rows, d } = rowsOf(x, e), eps = t.attrs.eps as number;
+    const dx = member(members, "layer_norm_dx"), dw = member(members, "layer_norm_dw");
+    const pg = e.addr(g), px = e.addr(x), pw = e.addr(w);
+    const pdx = dx ? e.addr(dx) : 0, pdw = dw ? e.addr(dw) : 0;
+    return () => e.k.layerNormBackward(pg, px, pw, pdx, pdw, 0, rows, d, eps, false);
+  },
+};
+LEAN_OPS.layer_norm_dx = lnBackward;
+LEAN_OPS.layer_norm_dw = lnBackward;
+
+// ───────────────────────────── activations ─────────────────────────────
+
+const act = (code: number): LeanOp => ({
+  inPlace: () => [0],
+  build: (t, e) => {
+    const x = e.addr(t.inputs[0]), out = e.addr(t), n = numelOf(e.shape(t));
+    return () => e.k.unary(code, x, out, n);
+  },
+});
+const actBackward = (code: number): LeanOp => ({
+  inPlace: () => [0, 1],
+  build: (t, e) => {
+    const g = e.addr(t.inputs[0]), x = e.addr(t.inputs[1]), out = e.addr(t), n = numelOf(e.shape(t));
+    return () => e.k.unaryBackward(code, g, x, out, n);
+  },
+});
+LEAN_OPS.silu = act(UNARY.SILU);
+LEAN_OPS.silu_bwd = actBackward(UNARY.SILU);
+LEAN_OPS.gelu_tanh = act(UNARY.GELU_TANH);
+LEAN_OPS.gelu_tanh_bwd = actBackward(UNARY.GELU_TANH);
+
+// ──────────────────────────────── RoPE ────────────────────────────────
+
+LEAN_OPS.rope = {
+  build: (t, e) => {
+    const [x, cos, sin] = t.inputs, [B, H, T, E] = e.shape(x), nt = numelOf(e.shape(cos));
+    if (numelOf(e.shape(sin)) !== nt) throw new Error("lean: rope tables of different sizes");
+    const perBatch = nt === B * T * E;
+    if (!perBatch && nt !== T * E) throw new Error(`lean: rope tables [${e.shape(cos)}] for x [${[B, H, T, E]}]`);
+    const px = e.addr(x), pc = e.addr(cos), ps = e.addr(sin), out = e.addr(t);
+    return () => e.k.rope(px, pc, ps, out, B, H, T, E, perBatch);
+  },
+};
+
+// ────────────────────────────── attention ──────────────────────────────
+
+const attnDims = (q: Tensor, k: Tensor, env: ShapeEnv) => {
+  const [b, h, tq, e] = env.shape(q), [, kvh, tk] = env.shape(k);
+  return { b, h, kvh, tq, tk, e };
+};
+LEAN_OPS.attention = {
+  aux: (t, env) => {
+    const { b, h, tq } = attnDims(t.inputs[0], t.inputs[1], env);
+    return 4 * b * h * tq; // row log-sum-exp, read by the backward
+  },
+  scratch: (t, env) => {
+    const d = attnDims(t.inputs[0], t.inputs[1], env);
+    return env.k.attentionScratchBytes(d.b, d.h, d.kvh, d.tq, d.tk, d.e);
+  },
+  build: (t, e) => {
+    const [q, k, v, m] = t.inputs, d = attnDims(q, k, e);
+    const { scale, window } = t.attrs as { scale: number; window: number };
+    const pq = e.addr(q), pk = e.addr(k), pv = e.addr(v), pm = m ? e.addr(m) : 0;
+    const out = e.addr(t), lse = e.aux(t), scratch = e.scratch;
+    return () =>
+      e.k.attention(pq, pk, pv, pm, out, lse, d.b, d.h, d.kvh, d.tq, d.tk, d.e, scale, window, scratch);
+  },
+};
+/** Scratch of the attention backward: the kernel's own plus room for gradients nobody asked for. */
+function attnBackwardScratch(t: Tensor, env: ShapeEnv, members: readonly Tensor[]): number {
+  const [, q, k] = t.inputs, d = attnDims(q, k, env);
+  let bytes = env.k.attentionBackwardScratchBytes(d.b, d.h, d.kvh, d.tq, d.tk, d.e);
+  if (!member(members, "attention_dq")) bytes += 4 * numelOf(env.shape(q)) + 64;
+  for (const op of ["attention_dk", "attention_dv"]) if (!member(members, op)) bytes += 4 * numelOf(env.shape(k)) + 64;
+  return bytes;
+}
+const attnBackward: LeanOp = {
+  group: "attention_bwd",
+  scratch: attnBackwardScratch,
+  build: (t, e, members) => {
+    const [g, q, k, v, out, m] = t.inputs, d = attnDims(q, k, e);
+    const { scale, window } = t.attrs as { scale: number; window: number };
+    const own = e.k.attentionBackwardScratchBytes(d.b, d.h, d.kvh, d.tq, d.tk, d.e);
+    let spare = e.scratch + Math.ceil(own / 64) * 64;
+    const dest = (op: string, n: number) => {
+      const mt = member(members, op);
+      if (mt) return e.addr(mt);
+      const p = spare;
+      spare += Math.ceil((4 * n) / 64) * 64 + 64;
+      return p;
+    };
+    const dq = dest("attention_dq", numelOf(e.shape(q)));
+    const dk = dest("attention_dk", numelOf(e.shape(k))), dv = dest("attention_dv", numelOf(e.shape(k)));
+    const pg = e.addr(g), pq = e.addr(q), pk = e.addr(k), pv = e.addr(v), pm = m ? e.addr(m) : 0;
+    const po = e.addr(out), lse = e.aux(out), scratch = e.scratch;
+    return () =>
+      e.k.attentionBackward(
+        pg,
+        pq,
+        pk,
+        pv,
+        pm,
+        po,
+        lse,
+        dq,
+        dk,
+        dv,
+        d.b,
+        d.h,
+        d.kvh,
+        d.tq,
+        d.tk,
+        d.e,
+        scale,
+        window,
+        scratch,
+      );
+  },
+};
+LEAN_OPS.attention_dq = attnBackward;
+LEAN_OPS.attention_dk = attnBackward;
+LEAN_OPS.attention_dv = attnBackward;
+
+// ──────────────────────── LM head + cross-entropy ────────────────────────
+
+const headDims = (h: Tensor, w: Tensor, env: ShapeEnv) => {
+  const { rows, d } = rowsOf(h, env);
+  return { rows, d, v: env.shape(w)[0] };
+};
+LEAN_OPS.lm_token_nll = {
+  scratch: (t, env) => {
+    const { d, v } = headDims(t.inputs[0], t.inputs[1], env);
+    return env.k.crossEntropyScratchBytes(CE_CHUNK, v, d);
+  },
+  build: (t, e) => {
+    const [h, w, labels] = t.inputs, { rows, d, v } = headDims(h, w, e);
+    const ph = e.addr(h), pw = e.addr(w), pl = e.addr(labels), out = e.addr(t), scratch = e.scratch;
+    return () => e.k.crossEntropyRows(ph, pw, pl, out, rows, d, v, CE_CHUNK, true, scratch);
+  },
+};
+const ceBackward: LeanOp = {
+  group: "lm_token_nll_bwd",
+  scratch: (t, env) => {
+    const { d, v } = headDims(t.inputs[1], t.inputs[2], env);
+    return env.k.crossEntropyScratchBytes(CE_CHUNK, v, d);
+  },
+  build: (t, e, members) => {
+    const [g, h, w, labels] = t.inputs, { rows, d, v } = headDims(h, w, e);
+    const dh = member(members, "lm_token_nll_dh"), dw = member(members, "lm_token_nll_dw");
+    const pg = e.addr(g), ph = e.addr(h), pw = e.addr(w), pl = e.addr(labels);
+    const pdh = dh ? e.addr(dh) : 0, pdw = dw ? e.addr(dw) : 0, scratch = e.scratch;
+    return () =>
+      e.k.crossEntropyBackward(pg, ph, pw, pl, pdh, pdw, rows, d, v, CE_CHUNK, true, false, scratch);
+  },
+};
+LEAN_OPS.lm_token_nll_dh = ceBackward;
+LEAN_OPS.lm_token_nll_dw = ceBackward;
+
+// ─────────────────────────── quantized weights ───────────────────────────
+
+/** A matmul whose right operand is a quantized weight (read by `gemmQ`, never dequantized in full). */
+export function quantizedMatmul(t: Tensor, e: AddrEnv): () => void {
+  const c = matmulCall(t, e, { bits: 8 }), dq = c.b.base;
+  const [q, s, z] = dq.inputs, bits = dq.attrs.bits as number;
+  const groupSize = numelOf(e.shape(q)) / numelOf(e.shape(s));
+  const pa = e.addr(c.a.base), pq = e.addr(q), ps = e.addr(s), pz = e.addr(z), out = e.addr(t);
+  if (c.a.trans) throw new Error("lean: a quantized matmul with a transposed left operand");
+  const scratch = e.scratch;
+  return () => e.k.gemmQ(pa, pq, ps, pz, out, 0, c.m, c.n, c.k, bits, groupSize, c.b.trans, 1, false, scratch);
+}
+LEAN_OPS.dequantize = {
+  build: (t) => {
+    throw new Error(`lean: ${t} is read by an op other than matmul (quantized weights only feed matmuls)`);
+  },
+};
+
+/** The matmul entry: a quantized right operand goes to `gemmQ`, everything else to `gemm`. */
+const plainMatmul = LEAN_OPS.matmul;
+const isQuantized = (t: Tensor, env: ShapeEnv) => env.operand(t.inputs[1]).base.op === "dequantize";
+LEAN_OPS.matmul = {
+  scratch: (t, env, members) => {
+    if (!isQuantized(t, env)) return plainMatmul.scratch!(t, env, members);
+    const c = matmulCall(t, env, { bits: 8 });
+    return env.k.gemmQScratchBytes(c.m, c.n, c.k, c.b.trans);
+  },
+  build: (t, e, members) => (isQuantized(t, e) ? quantizedMatmul(t, e) : plainMatmul.build(t, e, members)),
+};
