@@ -3,53 +3,10 @@ import assert from "node:assert/strict";
 import * as op from "../../src/graph/ops.ts";
 import { i64 } from "../../src/runtime/session.ts";
 import { gradCheck } from "./_gradcheck.ts";
+import { PRIMITIVE_CASES } from "./_op_cases.ts";
 import { runGraph } from "../_util.ts";
 
-const S = [2, 3];
-const cases: [string, number[][], Parameters<typeof gradCheck>[2], Parameters<typeof gradCheck>[3]?][] = [
-  ["add broadcasts", [[2, 3], [3]], ([a, b]) => op.add(a, b)],
-  ["sub broadcasts", [[2, 1], [2, 3]], ([a, b]) => op.sub(a, b)],
-  ["mul broadcasts", [[2, 3], [1, 3]], ([a, b]) => op.mul(a, b)],
-  ["div broadcasts", [[2, 3], [2, 1]], ([a, b]) => op.div(a, b), { lo: 0.5, hi: 2 }],
-  ["neg", [S], ([a]) => op.neg(a)],
-  ["exp", [S], ([a]) => op.exp(a)],
-  ["log", [S], ([a]) => op.log(a), { lo: 0.5, hi: 2 }],
-  ["sqrt", [S], ([a]) => op.sqrt(a), { lo: 0.5, hi: 2 }],
-  ["reciprocal", [S], ([a]) => op.reciprocal(a), { lo: 0.5, hi: 2 }],
-  ["tanh", [S], ([a]) => op.tanh(a)],
-  ["sigmoid", [S], ([a]) => op.sigmoid(a)],
-  ["cos", [S], ([a]) => op.cos(a)],
-  ["sin", [S], ([a]) => op.sin(a)],
-  ["where", [S, S], ([a, b]) => op.where(op.less(a, b), op.mul(a, 2), b)],
-  ["cast float→float is identity for gradients", [S], ([a]) => op.cast(op.cast(a, "float16"), "float32"), {
-    tol: 2e-2,
-  }],
-  ["matmul 2d", [[3, 4], [4, 2]], ([a, b]) => op.matmul(a, b)],
-  ["matmul batched × matrix", [[2, 3, 4], [4, 5]], ([a, b]) => op.matmul(a, b)],
-  ["matmul broadcast batch", [[2, 1, 3, 4], [1, 2, 4, 2]], ([a, b]) => op.matmul(a, b)],
-  ["reduceSum keepdims", [[2, 3, 4]], ([a]) => op.reduceSum(a, [1], true)],
-  ["reduceSum drop", [[2, 3, 4]], ([a]) => op.reduceSum(a, [0, 2])],
-  ["reduceMean", [[2, 3, 4]], ([a]) => op.reduceMean(a, [-1], true)],
-  ["reduceMean drop", [[2, 3, 4]], ([a]) => op.reduceMean(a, [1])],
-  ["softmax", [[2, 5]], ([a]) => op.softmax(a, -1)],
-  ["softmax axis 0", [[3, 2]], ([a]) => op.softmax(a, 0)],
-  ["logSoftmax", [[2, 5]], ([a]) => op.logSoftmax(a, -1)],
-  ["reshape", [[2, 3, 4]], ([a]) => op.reshape(a, [0, -1])],
-  [
-    "unsqueeze/squeeze",
-    [[2, 3]],
-    ([a]) => op.mul(op.squeeze(op.unsqueeze(a, [1]), [1]), op.unsqueeze(a, [0])),
-  ],
-  ["transpose", [[2, 3, 4]], ([a]) => op.transpose(a, [2, 0, 1])],
-  ["slice", [[2, 6]], ([a]) => op.slice(a, 1, 1, 4)],
-  ["padAxis", [[2, 3]], ([a]) => op.padAxis(a, 1, 2, 1)],
-  ["concat", [[2, 3], [2, 2]], ([a, b]) => op.concat([a, b], 1)],
-  ["expand", [[2, 1, 3]], ([a]) => op.expand(a, [1, 4, 1])],
-  ["expandLike", [[3], [2, 3]], ([a, b]) => op.mul(op.expandLike(a, b), b)],
-  ["reshapeLike", [[6], [2, 3]], ([a, b]) => op.mul(op.reshapeLike(a, b), b)],
-];
-
-for (const [name, shapes, build, opts] of cases) {
+for (const { name, shapes, build, opts } of PRIMITIVE_CASES) {
   Deno.test(`op ${name}: VJP matches finite differences`, () => gradCheck(name, shapes, build, opts));
 }
 

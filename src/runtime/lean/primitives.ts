@@ -193,27 +193,37 @@ for (const op of ["reduce_sum", "reduce_mean", "reduce_max"] as const) {
     },
   };
 }
-const lastAxis = (t: Tensor, env: ShapeEnv) => {
-  const s = env.shape(t);
-  if (normAxis(t.attrs.axis as number, s.length) !== s.length - 1) {
-    throw new Error(`lean: ${t.op} over axis ${t.attrs.axis} (only the last axis is supported)`);
-  }
-  return { rows: numelOf(s) / s[s.length - 1], n: s[s.length - 1] };
+/**
+ * Softmax / log-softmax along any axis: along the last one in place; along another, the axis is moved
+ * last in scratch (a strided copy), normalised there, and moved back.
+ */
+const softmaxOp = (log: boolean): LeanOp => {
+  const inner = (t: Tensor, env: ShapeEnv) => {
+    const s = env.shape(t), axis = normAxis(t.attrs.axis as number, s.length);
+    return { s, axis, last: axis === s.length - 1 };
+  };
+  return {
+    inPlace: (t, env) => (inner(t, env).last ? [0] : []),
+    scratch: (t, env) => (inner(t, env).last ? 0 : 4 * numelOf(env.shape(t))),
+    build: (t, e) => {
+      const { s, axis, last } = inner(t, e), x = e.addr(t.inputs[0]), out = e.addr(t);
+      const n = s[axis], rows = numelOf(s) / n;
+      const f = (src: number, dst: number) =>
+        log ? e.k.logSoftmax(src, dst, rows, n) : e.k.softmax(src, dst, rows, n);
+      if (last) return () => f(x, out);
+      const own = stridesOf(s), perm = [...s.keys()].filter((d) => d !== axis).concat(axis);
+      const moved = perm.map((d) => s[d]), movedStrides = stridesOf(moved);
+      const back = s.map((_, d) => movedStrides[perm.indexOf(d)]), tmp = e.scratch;
+      return () => {
+        e.k.copyStrided(x, tmp, DTYPE.F32, moved, perm.map((d) => own[d]), 0);
+        f(tmp, tmp);
+        e.k.copyStrided(tmp, out, DTYPE.F32, s, back, 0);
+      };
+    },
+  };
 };
-LEAN_OPS.softmax = {
-  inPlace: () => [0],
-  build: (t, e) => {
-    const { rows, n } = lastAxis(t, e), x = e.addr(t.inputs[0]), out = e.addr(t);
-    return () => e.k.softmax(x, out, rows, n);
-  },
-};
-LEAN_OPS.log_softmax = {
-  inPlace: () => [0],
-  build: (t, e) => {
-    const { rows, n } = lastAxis(t, e), x = e.addr(t.inputs[0]), out = e.addr(t);
-    return () => e.k.logSoftmax(x, out, rows, n);
-  },
-};
+LEAN_OPS.softmax = softmaxOp(false);
+LEAN_OPS.log_softmax = softmaxOp(true);
 
 // ─────────────────────────────── matmul ───────────────────────────────
 
@@ -250,7 +260,25 @@ export function matmulCall(t: Tensor, e: ShapeEnv, weight?: { bits: number }): {
   if (same(batchA) && same(batchB)) {
     return { a, b, m: M, n: N, k: K, batch: nb, strideA: M * K, strideB: K * N, strideC: M * N };
   }
-  throw new Error(`lean: matmul with partly broadcast batch dims [${sa}] @ [${sb}]`);
+  return { a, b, m: M, n: N, k: K, batch: -1, strideA: M * K, strideB: K * N, strideC: M * N };
+}
+
+/** Element offsets of each output batch matrix's operands under numpy broadcasting of the batch dims. */
+function broadcastBatches(sa: readonly number[], sb: readonly number[], so: readonly number[]): [number, number][] {
+  const bo = so.slice(0, -2), ma = sa[sa.length - 2] * sa[sa.length - 1], mb = sb[sb.length - 2] * sb[sb.length - 1];
+  const stA = broadcastStrides(sa.slice(0, -2), bo), stB = broadcastStrides(sb.slice(0, -2), bo);
+  const out: [number, number][] = [];
+  for (let i = 0; i < numelOf(bo); i++) {
+    let r = i, oa = 0, ob = 0;
+    for (let d = bo.length - 1; d >= 0; d--) {
+      const x = r % bo[d];
+      r = (r - x) / bo[d];
+      oa += x * stA[d];
+      ob += x * stB[d];
+    }
+    out.push([oa * ma, ob * mb]);
+  }
+  return out;
 }
 
 LEAN_OPS.matmul = {
@@ -261,6 +289,31 @@ LEAN_OPS.matmul = {
   build: (t, e) => {
     const c = matmulCall(t, e), out = e.addr(t);
     const pa = e.addr(c.a.base), pb = e.addr(c.b.base), scratch = e.scratch;
+    if (c.batch < 0) {
+      // partly broadcast batch dims: one GEMM per output matrix
+      const offs = broadcastBatches(e.shape(t.inputs[0]), e.shape(t.inputs[1]), e.shape(t));
+      return () =>
+        offs.forEach(([oa, ob], i) =>
+          e.k.gemm(
+            pa + 4 * oa,
+            pb + 4 * ob,
+            out + 4 * i * c.strideC,
+            0,
+            c.m,
+            c.n,
+            c.k,
+            c.a.trans,
+            c.b.trans,
+            1,
+            0,
+            0,
+            0,
+            1,
+            false,
+            scratch,
+          )
+        );
+    }
     return () =>
       e.k.gemm(
         pa,
