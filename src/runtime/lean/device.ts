@@ -59,7 +59,9 @@ export class LeanDevice {
    */
   constructor(readonly kernels: LeanKernels, readonly memory: WebAssembly.Memory, reserve = 0) {
     this.#top = align(kernels.heapBase());
-    if (reserve > memory.buffer.byteLength) memory.grow(Math.floor((reserve - memory.buffer.byteLength) / PAGE));
+    if (reserve > memory.buffer.byteLength) {
+      memory.grow(Math.floor((reserve - memory.buffer.byteLength) / PAGE));
+    }
   }
 
   /**

@@ -23,7 +23,9 @@ const member = (members: readonly Tensor[], op: string) => members.find((m) => m
 
 LEAN_OPS.rms_norm = {
   build: (t, e) => {
-    const [x, w] = t.inputs, { rows, d } = rowsOf(x, e), { eps, offset } = t.attrs as { eps: number; offset: number };
+    const [x, w] = t.inputs,
+      { rows, d } = rowsOf(x, e),
+      { eps, offset } = t.attrs as { eps: number; offset: number };
     const px = e.addr(x), pw = e.addr(w), out = e.addr(t);
     return () => e.k.rmsNorm(px, pw, out, rows, d, eps, offset);
   },
@@ -31,7 +33,9 @@ LEAN_OPS.rms_norm = {
 const rmsBackward: LeanOp = {
   group: "rms_norm_bwd",
   build: (t, e, members) => {
-    const [g, x, w] = t.inputs, { rows, d } = rowsOf(x, e), { eps, offset } = t.attrs as { eps: number; offset: number };
+    const [g, x, w] = t.inputs,
+      { rows, d } = rowsOf(x, e),
+      { eps, offset } = t.attrs as { eps: number; offset: number };
     const dx = member(members, "rms_norm_dx"), dw = member(members, "rms_norm_dw");
     const pg = e.addr(g), px = e.addr(x), pw = e.addr(w);
     const pdx = dx ? e.addr(dx) : 0, pdw = dw ? e.addr(dw) : 0;
@@ -89,7 +93,9 @@ LEAN_OPS.rope = {
     const [x, cos, sin] = t.inputs, [B, H, T, E] = e.shape(x), nt = numelOf(e.shape(cos));
     if (numelOf(e.shape(sin)) !== nt) throw new Error("lean: rope tables of different sizes");
     const perBatch = nt === B * T * E;
-    if (!perBatch && nt !== T * E) throw new Error(`lean: rope tables [${e.shape(cos)}] for x [${[B, H, T, E]}]`);
+    if (!perBatch && nt !== T * E) {
+      throw new Error(`lean: rope tables [${e.shape(cos)}] for x [${[B, H, T, E]}]`);
+    }
     const px = e.addr(x), pc = e.addr(cos), ps = e.addr(sin), out = e.addr(t);
     return () => e.k.rope(px, pc, ps, out, B, H, T, E, perBatch);
   },
@@ -124,7 +130,9 @@ function attnBackwardScratch(t: Tensor, env: ShapeEnv, members: readonly Tensor[
   const [, q, k] = t.inputs, d = attnDims(q, k, env);
   let bytes = env.k.attentionBackwardScratchBytes(d.b, d.h, d.kvh, d.tq, d.tk, d.e);
   if (!member(members, "attention_dq")) bytes += 4 * numelOf(env.shape(q)) + 64;
-  for (const op of ["attention_dk", "attention_dv"]) if (!member(members, op)) bytes += 4 * numelOf(env.shape(k)) + 64;
+  for (const op of ["attention_dk", "attention_dv"]) {
+    if (!member(members, op)) bytes += 4 * numelOf(env.shape(k)) + 64;
+  }
   return bytes;
 }
 const attnBackward: LeanOp = {
@@ -219,7 +227,8 @@ export function quantizedMatmul(t: Tensor, e: AddrEnv): () => void {
   const pa = e.addr(c.a.base), pq = e.addr(q), ps = e.addr(s), pz = e.addr(z), out = e.addr(t);
   if (c.a.trans) throw new Error("lean: a quantized matmul with a transposed left operand");
   const scratch = e.scratch;
-  return () => e.k.gemmQ(pa, pq, ps, pz, out, 0, c.m, c.n, c.k, bits, groupSize, c.b.trans, 1, false, scratch);
+  return () =>
+    e.k.gemmQ(pa, pq, ps, pz, out, 0, c.m, c.n, c.k, bits, groupSize, c.b.trans, 1, false, scratch);
 }
 LEAN_OPS.dequantize = {
   build: (t) => {

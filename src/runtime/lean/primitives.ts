@@ -134,7 +134,10 @@ LEAN_OPS.pad_axis = {
 };
 LEAN_OPS.concat = {
   build: (t, e) => {
-    const axis = t.attrs.axis as number, out = e.addr(t), dt = dtypeCode(t.dtype), own = stridesOf(e.shape(t));
+    const axis = t.attrs.axis as number,
+      out = e.addr(t),
+      dt = dtypeCode(t.dtype),
+      own = stridesOf(e.shape(t));
     let at = 0;
     const parts = t.inputs.map((x) => {
       const s = e.shape(x), off = at * own[axis];
@@ -264,8 +267,14 @@ export function matmulCall(t: Tensor, e: ShapeEnv, weight?: { bits: number }): {
 }
 
 /** Element offsets of each output batch matrix's operands under numpy broadcasting of the batch dims. */
-function broadcastBatches(sa: readonly number[], sb: readonly number[], so: readonly number[]): [number, number][] {
-  const bo = so.slice(0, -2), ma = sa[sa.length - 2] * sa[sa.length - 1], mb = sb[sb.length - 2] * sb[sb.length - 1];
+function broadcastBatches(
+  sa: readonly number[],
+  sb: readonly number[],
+  so: readonly number[],
+): [number, number][] {
+  const bo = so.slice(0, -2),
+    ma = sa[sa.length - 2] * sa[sa.length - 1],
+    mb = sb[sb.length - 2] * sb[sb.length - 1];
   const stA = broadcastStrides(sa.slice(0, -2), bo), stB = broadcastStrides(sb.slice(0, -2), bo);
   const out: [number, number][] = [];
   for (let i = 0; i < numelOf(bo); i++) {

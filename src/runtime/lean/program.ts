@@ -61,7 +61,10 @@ interface Built {
  * const { y } = await p.run({ x: f32(data, [1024]) });
  * ```
  */
-export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOptions = {}): Promise<LeanProgram> {
+export async function compileLean(
+  outputs: Record<string, Tensor>,
+  opts: LeanOptions = {},
+): Promise<LeanProgram> {
   const device = opts.device ?? await sharedDevice();
   const k = device.kernels;
   const hasGrad = Object.keys(outputs).some((n) => n.startsWith("grad:") || n.startsWith("hz:"));
@@ -72,7 +75,9 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
     if (t.op !== "input" && t.op !== "const" && !LEAN_OPS[t.op]) {
       throw new Error(`backend lean cannot run op ${t.op} (${t})`);
     }
-    if (t.dtype === "float16" || t.dtype === "int8") throw new Error(`backend lean: dtype ${t.dtype} in ${t}`);
+    if (t.dtype === "float16" || t.dtype === "int8") {
+      throw new Error(`backend lean: dtype ${t.dtype} in ${t}`);
+    }
   }
   const consumers = new Map<Tensor, Tensor[]>();
   for (const t of order) for (const i of t.inputs) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(t);
@@ -121,7 +126,8 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
     }
   }
   const steps = order.filter((t) =>
-    t.op !== "input" && t.op !== "const" && !folded.has(t) && !leaderOf.has(t) && LEAN_OPS[t.op].view === undefined
+    t.op !== "input" && t.op !== "const" && !folded.has(t) && !leaderOf.has(t) &&
+    LEAN_OPS[t.op].view === undefined
   );
   const readsOf = (t: Tensor): Tensor[] => {
     const xs: Tensor[] = [];
@@ -153,7 +159,8 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
   }
 
   const shapeKey = (shapes: Map<string, readonly number[]>, resident: Map<Tensor, number>) =>
-    [...shapes].map(([n, s]) => `${n}:${s}`).join(";") + "|" + [...resident].map(([t, a]) => `${t.id}@${a}`).join(";");
+    [...shapes].map(([n, s]) => `${n}:${s}`).join(";") + "|" +
+    [...resident].map(([t, a]) => `${t.id}@${a}`).join(";");
   const cache = new Map<string, Built>();
 
   function layoutFor(
@@ -209,7 +216,9 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
       if (outsHere.length) computed.set(i, outsHere);
     });
     for (const t of [...inputs, ...steps.flatMap((s) => members.get(s) ?? [s]), ...outputTensors]) {
-      if (layout.storage.has(root(t)) || resident.has(root(t)) || constAddr.has(root(t))) addresses.set(t, addr(t));
+      if (layout.storage.has(root(t)) || resident.has(root(t)) || constAddr.has(root(t))) {
+        addresses.set(t, addr(t));
+      }
     }
     return { layout, shapes, host, steps: built, computed, arenaBase, addresses };
   }
@@ -229,14 +238,18 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
         const s = shapes[t.inputName!] ??
           t.shape.map((d) => (typeof d === "number" ? d : opts.dims?.[d])) as number[];
         if (s.some((d) => d === undefined)) {
-          throw new Error(`plan: give the shape of input ${t.inputName} [${t.shape}] (or dims for its symbols)`);
+          throw new Error(
+            `plan: give the shape of input ${t.inputName} [${t.shape}] (or dims for its symbols)`,
+          );
         }
         inputShapes.set(t.inputName!, s);
       }
       const resident = new Map<Tensor, number>();
       for (const t of inputs) {
         const isWeight = isFloat(t.dtype) && t.shape.every((d) => typeof d === "number");
-        if (residentNames ? residentNames.has(t.inputName!) : isWeight || t.dtype === "uint8") resident.set(t, 0);
+        if (residentNames ? residentNames.has(t.inputName!) : isWeight || t.dtype === "uint8") {
+          resident.set(t, 0);
+        }
       }
       const keep = new Set(Object.values(outs));
       const { layout } = layoutFor(inputShapes, resident, new Set(), keep);
@@ -271,12 +284,15 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
     for (const t of inputs) {
       const f = feeds[t.inputName!];
       if (!f) throw new Error(`missing graph input ${t.inputName}`);
-      if (f.dtype !== t.dtype) throw new Error(`input ${t.inputName}: dtype ${f.dtype}, the graph wants ${t.dtype}`);
+      if (f.dtype !== t.dtype) {
+        throw new Error(`input ${t.inputName}: dtype ${f.dtype}, the graph wants ${t.dtype}`);
+      }
       inputShapes.set(t.inputName!, f.shape);
       if (hostInts.has(t)) hostVals.set(t, (f.data as BigInt64Array)[0]);
       else if (device.owns(f.data)) resident.set(t, f.data.byteOffset);
     }
-    const key = shapeKey(inputShapes, resident) + `|${[...stream].map((t) => t.id)}|${[...keep].map((t) => t.id)}`;
+    const key = shapeKey(inputShapes, resident) +
+      `|${[...stream].map((t) => t.id)}|${[...keep].map((t) => t.id)}`;
     let b = cache.get(key);
     if (b && device.usage().arenaBytes < b.layout.arenaBytes) b = undefined;
     if (b && device.arena(b.layout.arenaBytes).offset !== b.arenaBase) b = undefined;
@@ -307,7 +323,7 @@ export async function compileLean(outputs: Record<string, Tensor>, opts: LeanOpt
       const c = b.computed.get(i);
       if (c) c.forEach(emit);
     }
-    if (!runOpts.onOutput) for (const t of wanted) if (t.op !== "input" && t.op !== "const") emit(t);
+    if (!runOpts.onOutput) { for (const t of wanted) if (t.op !== "input" && t.op !== "const") emit(t); }
     return out;
   }
 
