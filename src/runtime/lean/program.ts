@@ -142,7 +142,6 @@ export async function compileLean(
 
   // ── constants and inputs
   const inputs = order.filter((t) => t.op === "input");
-  const byName = new Map(inputs.map((t) => [t.inputName!, t]));
   const hostInts = new Set(
     inputs.filter((t) =>
       t.dtype === "int64" && t.rank === 0 && (consumers.get(t) ?? []).every((c) => c.op === "keep_mask")
