@@ -28,6 +28,8 @@ export interface LossAndGrad {
 export interface RunnerOptions {
   /** onnxruntime sessions without memory arena and memory patterns (see `SessionOptions.lowMemory`). */
   lowMemory?: boolean;
+  /** Largest batch the runner will see (`{ batch, seq }`): `lean` sizes its arena for it at compile. */
+  dims?: { batch: number; seq: number };
 }
 
 /** Holds a model's config, specs and compiled sessions for one backend. */
@@ -55,7 +57,12 @@ export class ModelRunner {
   }
 
   #compileOptions(): CompileOptions {
-    return { backend: this.backend, lowMemory: this.options.lowMemory };
+    const d = this.options.dims;
+    return {
+      backend: this.backend,
+      lowMemory: this.options.lowMemory,
+      dims: d && { batch: d.batch, seq: d.seq },
+    };
   }
 
   #feeds(w: Weights, b: Batch, extra: Record<string, HostTensor> = {}): Record<string, HostTensor> {
@@ -70,12 +77,17 @@ export class ModelRunner {
     return res.logits;
   }
 
-  /** Σ NLL·weight over the batch's target tokens and its gradients (weight defaults to 1/tokens). */
+  /**
+   * Σ NLL·weight over the batch's target tokens and its gradients (weight defaults to 1/tokens). With
+   * `onGrad`, each gradient goes to it as soon as it is final (a view valid during the call only: on
+   * `lean` the full gradient set never exists at once) and `grads` comes back empty.
+   */
   async lossAndGrad(
     w: Weights,
     b: Batch,
     weight: number = 1 / Math.max(1, b.targetTokens),
     extra: Record<string, HostTensor> = {},
+    onGrad?: (name: string, g: Float32Array) => void,
   ): Promise<LossAndGrad> {
     if (!this.#loss) {
       const g = buildLossGraph(this.config, {
@@ -88,9 +100,18 @@ export class ModelRunner {
     }
     const feeds = this.#feeds(w, b, extra);
     feeds[INPUT_NAMES.lossWeight] = scalarFeed(weight);
-    const res = await (await this.#loss).run(feeds);
     const grads = new Map<string, Float32Array>();
-    for (const n of this.#trainable) grads.set(n, res[gradName(n)].data as Float32Array);
+    const prefix = gradName("");
+    const onOutput = onGrad &&
+      ((name: string, t: HostTensor) => onGrad(name.slice(prefix.length), t.data as Float32Array));
+    const res = await (await this.#loss).run(
+      feeds,
+      undefined,
+      onGrad && {
+        onOutput: (name, t) => name.startsWith(prefix) ? onOutput!(name, t) : undefined,
+      },
+    );
+    if (!onGrad) { for (const n of this.#trainable) grads.set(n, res[gradName(n)].data as Float32Array); }
     return {
       lossSum: (res.loss_sum.data as Float32Array)[0],
       tokens: (res.tokens.data as Float32Array)[0],

@@ -53,7 +53,26 @@ export class AdamW implements Optimizer {
   }
 
   /**
+   * The gradient the next {@link update} uses for `name`: projected into the optimizer space (a new,
+   * low-rank array) or copied. Lets a caller take gradients one at a time as they are produced and drop
+   * each full gradient at once; pass the results to `update` with `prepared`.
+   *
+   * @example
+   * ```ts ignore
+   * runner.lossAndGrad(w, batch, 1 / n, {}, (name, g) => grads.set(name, opt.prepare(name, g)));
+   * opt.update(w, grads, lr, true);
+   * ```
+   */
+  prepare(name: string, g: Float32Array): Float32Array {
+    const proj = this.projectors.get(name);
+    if (!proj) return g.slice();
+    const r = proj.project(g, this.step);
+    return r.buffer === g.buffer ? r.slice() : r;
+  }
+
+  /**
    * One step at learning rate `lr` over every parameter that has a gradient; updates `weights` in place.
+   * `prepared`: the gradients already went through {@link prepare}.
    *
    * @example
    * ```ts
@@ -62,7 +81,12 @@ export class AdamW implements Optimizer {
    * opt.update(w, new Map([["w", new Float32Array([0.5])]]), 0.1); // w ≈ 0.9
    * ```
    */
-  update(weights: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void {
+  update(
+    weights: Map<string, Float32Array>,
+    grads: Map<string, Float32Array>,
+    lr: number,
+    prepared = false,
+  ): void {
     this.step++;
     const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - b1 ** this.step, bc2 = 1 - b2 ** this.step;
@@ -71,7 +95,7 @@ export class AdamW implements Optimizer {
       const w = weights.get(name);
       if (!w) throw new Error(`AdamW: no weight for gradient ${name}`);
       const proj = this.projectors.get(name);
-      const g = proj ? proj.project(full, this.step - 1) : full;
+      const g = proj && !prepared ? proj.project(full, this.step - 1) : full;
       if (this.#release) grads.delete(name); // the full gradient is no longer needed (g may alias it)
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v || m.length !== g.length) {

@@ -29,11 +29,13 @@ export interface CompileOptions {
 /** Per-run options of {@link Program.run}. */
 export interface RunOptions {
   /**
-   * Called with each requested output as soon as it is final (on `lean`, before later ops overwrite its
-   * memory: the tensor's data is valid only during the call — copy what you keep). Outputs handed to
-   * `onOutput` are not in the returned record. onnxruntime backends call it after the run.
+   * Called with each streamed output as soon as it is final (on `lean`, before later ops overwrite its
+   * memory: the tensor's data is valid only during the call — copy what you keep). Streamed outputs are
+   * not in the returned record. onnxruntime backends call it after the run.
    */
   onOutput?: (name: string, t: HostTensor) => void;
+  /** Which requested outputs go to `onOutput` (default: all of them). */
+  stream?: (name: string) => boolean;
 }
 
 /** The memory a program needs, itemised in bytes. */
@@ -94,6 +96,7 @@ export async function compile(outputs: Record<string, Tensor>, opts: CompileOpti
       const res = await session.run(feeds, names);
       if (runOpts?.onOutput) {
         for (const [k, v] of Object.entries(res)) {
+          if (runOpts.stream && !runOpts.stream(k)) continue;
           runOpts.onOutput(k, v);
           delete res[k];
         }

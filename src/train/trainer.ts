@@ -10,7 +10,7 @@ import { Sophia } from "../optim/sophia.ts";
 import type { Projector } from "../optim/projector.ts";
 import { type QuantizedSource, QuantizedWeights } from "../optim/int8_weights.ts";
 import { gnbDiagonal } from "../curvature/hutchinson.ts";
-import { clipGradNorm } from "../optim/clip.ts";
+import { clipGradNorm, scaleToNorm } from "../optim/clip.ts";
 import { lrAt } from "../optim/schedule.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner, type Weights } from "../models/runner.ts";
@@ -115,8 +115,11 @@ export class Trainer {
   ) {
     if (examples.length === 0) throw new Error("no training rows");
     this.opts = TrainOptionsSchema.parse(opts);
+    // the largest batch this run feeds: lean sizes its arena for it before the first step
+    const seq = examples.reduce((m, e) => Math.max(m, e.inputIds.length), 1);
     this.runner = new ModelRunner(config, backend, model.trainable, model.adapter, model.int8?.source, {
       lowMemory: model.lowMemory,
+      dims: { batch: this.opts.batchSize, seq },
     });
     const q = model.int8;
     const requantize = q && weights instanceof QuantizedWeights
@@ -183,12 +186,24 @@ export class Trainer {
     } else micro = Array.from({ length: o.gradAccum }, () => makeBatch(this.#take(o.batchSize)));
     const tokens = micro.reduce((s, b) => s + b.targetTokens, 0);
     if (tokens === 0) throw new Error(`step ${step}: the batch has no target tokens`);
+    await this.#adopt();
     let loss = 0;
     const acc = new Map<string, Float32Array>();
+    const opt = this.optimizer;
+    // one micro-batch and AdamW: take each gradient as it is produced, projected at once (GaLore & co.),
+    // so the full gradient set never exists; the clip scale (from the streamed norm) applies after
+    const streaming = micro.length === 1 && opt instanceof AdamW && this.runner.backend === "lean";
+    let sq = 0;
     for (const [i, b] of micro.entries()) {
       const seed = BigInt(o.seed) * 1_000_003n + BigInt(step) * 1024n + BigInt(i); // per-step dropout masks
       const extra = { [DROPOUT_SEED]: { dtype: "int64" as const, shape: [], data: BigInt64Array.of(seed) } };
-      const r = await this.runner.lossAndGrad(this.weights, b, 1 / tokens, extra);
+      const onGrad = streaming
+        ? (name: string, g: Float32Array) => {
+          for (let j = 0; j < g.length; j++) sq += g[j] * g[j];
+          acc.set(name, (opt as AdamW).prepare(name, g));
+        }
+        : undefined;
+      const r = await this.runner.lossAndGrad(this.weights, b, 1 / tokens, extra, onGrad);
       loss += r.lossSum;
       for (const [k, g] of r.grads) {
         const a = acc.get(k);
@@ -196,19 +211,21 @@ export class Trainer {
         else for (let i = 0; i < g.length; i++) a[i] += g[i];
       }
     }
-    const gradNorm = clipGradNorm(acc.values(), o.maxGradNorm);
+    const gradNorm = streaming
+      ? scaleToNorm(acc.values(), Math.sqrt(sq), o.maxGradNorm)
+      : clipGradNorm(acc.values(), o.maxGradNorm);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       throw new Error(
         `step ${step}: loss is ${loss}, gradient norm ${gradNorm} (not finite); weights left unchanged`,
       );
     }
-    const opt = this.optimizer;
     if (opt instanceof Sophia && (step - 1) % o.hessInterval === 0) {
       // Sophia-G: a Gauss-Newton-Bartlett estimate on this step's first micro-batch, labels sampled from the model
       opt.updateHessian(await gnbDiagonal(this.runner, this.weights, micro[0], o.seed * 7919 + step));
     }
     const lr = lrAt(o.schedule, o.lr, this.state.step, o.steps, o.warmup);
-    this.optimizer.update(this.weights, acc, lr);
+    if (opt instanceof AdamW) opt.update(this.weights, acc, lr, streaming);
+    else opt.update(this.weights, acc, lr);
     this.state.step = step;
     this.state.losses.push(loss);
     const dt = (performance.now() - t0) / 1000;
@@ -238,6 +255,18 @@ export class Trainer {
     this.state = structuredClone(state);
     this.#order = shuffledOrder(this.examples.length, this.opts.seed + state.epoch);
   }
+
+  /** On `lean`, move the weights into the device's memory once (programs then read them in place). */
+  async #adopt(): Promise<void> {
+    if (this.#adopted || this.runner.backend !== "lean") return;
+    const { sharedDevice } = await import("../runtime/lean/program.ts");
+    const device = await sharedDevice();
+    if (this.weights instanceof QuantizedWeights) {
+      for (const [k, v] of [...this.weights.floatEntries()]) this.weights.set(k, device.store(v));
+    } else device.adopt(this.weights);
+    this.#adopted = true;
+  }
+  #adopted = false;
 
   /** Free compiled sessions (the trainer's and the hooks'). */
   async release(): Promise<void> {

@@ -211,13 +211,18 @@ export async function compileLean(
         hostInt: (n) => host.get(n)!,
       };
       built.push(LEAN_OPS[t.op].build(t, e, ms));
-      const outsHere = ms.filter((m) => stream.has(m));
-      if (outsHere.length) computed.set(i, outsHere);
     });
     for (const t of [...inputs, ...steps.flatMap((s) => members.get(s) ?? [s]), ...outputTensors]) {
       if (layout.storage.has(root(t)) || resident.has(root(t)) || constAddr.has(root(t))) {
         addresses.set(t, addr(t));
       }
+    }
+    // a streamed output is handed out right after the step that computes its data (views: their root's)
+    const stepOf = new Map<Tensor, number>();
+    steps.forEach((t, i) => (members.get(t) ?? [t]).forEach((m) => stepOf.set(m, i)));
+    for (const t of stream) {
+      const i = stepOf.get(root(t));
+      if (i !== undefined) (computed.get(i) ?? computed.set(i, []).get(i)!).push(t);
     }
     return { layout, shapes, host, steps: built, computed, arenaBase, addresses };
   }
@@ -274,8 +279,9 @@ export async function compileLean(
     const want = names ?? outputNames;
     for (const n of want) if (!outs[n]) throw new Error(`lean: no output ${n}`);
     const wanted = new Set(want.map((n) => outs[n]));
-    const stream = runOpts.onOutput ? wanted : new Set<Tensor>();
-    const keep = runOpts.onOutput ? new Set<Tensor>() : wanted;
+    const streamed = (n: string) => !!runOpts.onOutput && (runOpts.stream?.(n) ?? true);
+    const stream = new Set(want.filter(streamed).map((n) => outs[n]));
+    const keep = new Set(want.filter((n) => !streamed(n)).map((n) => outs[n]));
     // inputs: shapes, residency (read offsets before the arena may grow the memory), host ints
     const inputShapes = new Map<string, readonly number[]>();
     const resident = new Map<Tensor, number>();
@@ -307,22 +313,24 @@ export async function compileLean(
     }
     const out: Record<string, HostTensor> = {};
     const shapes = b.shapes;
-    const emit = (t: Tensor) => {
+    /** Hand out `t` under each requested name: streamed names now, kept names into the result. */
+    const emit = (t: Tensor, streaming: boolean) => {
       for (const n of want) {
-        if (outs[n] !== t) continue;
-        const host = readOutput(device, b!.addresses.get(t)!, t, shapes.get(t)!, !runOpts.onOutput);
-        if (runOpts.onOutput) runOpts.onOutput(n, host);
+        if (outs[n] !== t || streamed(n) !== streaming) continue;
+        const host = readOutput(device, b!.addresses.get(t)!, t, shapes.get(t)!, !streaming);
+        if (streaming) runOpts.onOutput!(n, host);
         else out[n] = host;
       }
     };
-    // outputs that are inputs or constants are ready before any step
-    for (const t of wanted) if (t.op === "input" || t.op === "const") emit(t);
+    // streamed outputs whose data no step computes (inputs, constants) are ready before any step
+    const inSteps = new Set([...b.computed.values()].flat());
+    for (const t of stream) if (!inSteps.has(t)) emit(t, true);
     for (let i = 0; i < b.steps.length; i++) {
       b.steps[i]();
       const c = b.computed.get(i);
-      if (c) c.forEach(emit);
+      if (c) { for (const t of c) emit(t, true); }
     }
-    if (!runOpts.onOutput) { for (const t of wanted) if (t.op !== "input" && t.op !== "const") emit(t); }
+    for (const t of keep) emit(t, false);
     return out;
   }
 
