@@ -16,6 +16,7 @@ mod gemm;
 mod gemm64;
 mod inverse_iteration;
 mod lean;
+mod lean_ce;
 mod lean_elementwise;
 mod lean_gather;
 mod lean_gemm;

@@ -2,6 +2,7 @@
 //! memory chosen by the TypeScript planner (src/runtime/lean/kernels.ts); no export allocates,
 //! grows memory, or touches the bump arena of kernels.rs. Array arguments (shapes, strides) are
 //! written by the caller into the static `lean_args` block. Return codes: 0 = ok, else see each.
+use crate::lean_ce as ce;
 use crate::lean_elementwise as ew;
 use crate::lean_gather as gather;
 use crate::lean_gemm::{self, View};
@@ -249,4 +250,31 @@ pub unsafe extern "C" fn lean_gemm_q(
 #[no_mangle]
 pub unsafe extern "C" fn lean_pack_int4(codes: *const u8, out: *mut u8, n: usize) {
     gemm_q::pack_int4(codes, out, n)
+}
+
+/// Scratch f32 of the cross-entropy kernels for chunks of `chunk` rows.
+#[no_mangle]
+pub extern "C" fn lean_cross_entropy_scratch_floats(chunk: usize, v: usize, d: usize) -> usize {
+    ce::scratch_floats(chunk, v, d)
+}
+
+/// Fused LM head + cross-entropy: Σ NLL into loss[0] and/or per-row NLL (null = skip); returns
+/// 0, or r + 1 for the first label ≥ v.
+#[no_mangle]
+pub unsafe extern "C" fn lean_cross_entropy(
+    h: *const f32, w: *const f32, labels: *const i32, loss: *mut f32, nll: *mut f32, rows: usize, d: usize,
+    v: usize, chunk: usize, trans_w: u32, scratch: *mut f32,
+) -> usize {
+    let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
+    ce::cross_entropy(&hd, loss, nll, scratch)
+}
+
+/// dh and dW (+)= of g_loss·Σ NLL (null = skip); returns 0, or r + 1 for the first label ≥ v.
+#[no_mangle]
+pub unsafe extern "C" fn lean_cross_entropy_backward(
+    g_loss: f32, h: *const f32, w: *const f32, labels: *const i32, dh: *mut f32, dw: *mut f32, rows: usize,
+    d: usize, v: usize, chunk: usize, trans_w: u32, accumulate_dw: u32, scratch: *mut f32,
+) -> usize {
+    let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
+    ce::cross_entropy_backward(g_loss, &hd, dh, dw, accumulate_dw != 0, scratch)
 }

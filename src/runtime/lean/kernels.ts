@@ -408,6 +408,7 @@ export class WasmLeanKernels implements LeanKernels {
     transW: boolean,
     scratch: number,
   ): void {
+    checkChunk("crossEntropy", chunk);
     this.#ce(
       "crossEntropy",
       this.#x.lean_cross_entropy(h, w, labels, lossOut, 0, rows, d, v, chunk, b(transW), scratch),
@@ -427,6 +428,7 @@ export class WasmLeanKernels implements LeanKernels {
     transW: boolean,
     scratch: number,
   ): void {
+    checkChunk("crossEntropyRows", chunk);
     this.#ce(
       "crossEntropyRows",
       this.#x.lean_cross_entropy(h, w, labels, 0, nllOut, rows, d, v, chunk, b(transW), scratch),
@@ -449,6 +451,7 @@ export class WasmLeanKernels implements LeanKernels {
     accumulateDw: boolean,
     scratch: number,
   ): void {
+    checkChunk("crossEntropyBackward", chunk);
     const rc = this.#x.lean_cross_entropy_backward(
       gLoss,
       h,
@@ -471,6 +474,12 @@ export class WasmLeanKernels implements LeanKernels {
   }
   #ce(what: string, rc: number, labels: number, v: number): void {
     if (rc >>> 0) badIndex(`${what} label`, rc >>> 0, this.#id(labels, (rc >>> 0) - 1), v);
+  }
+}
+
+function checkChunk(what: string, chunk: number): void {
+  if (!(Number.isInteger(chunk) && chunk >= 1)) {
+    throw new RangeError(`${what}: chunk must be an integer ≥ 1, got ${chunk}`);
   }
 }
 
