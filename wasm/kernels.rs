@@ -16,6 +16,8 @@ mod gemm;
 mod gemm64;
 mod inverse_iteration;
 mod lean;
+mod lean_attention;
+mod lean_attention_bwd;
 mod lean_ce;
 mod lean_elementwise;
 mod lean_gather;

@@ -34,7 +34,16 @@ export class WasmLeanKernels implements LeanKernels {
     const ex = instance.exports as Record<string, unknown>;
     this.memory = ex.memory as WebAssembly.Memory;
     this.#x = ex as Record<string, Fn>;
-    for (const name of ["lean_heap_base", "lean_args", "lean_gemm"]) {
+    for (
+      const name of [
+        "lean_heap_base",
+        "lean_args",
+        "lean_gemm",
+        "lean_gemm_q",
+        "lean_attention_backward",
+        "lean_cross_entropy",
+      ]
+    ) {
       if (typeof ex[name] !== "function") throw new Error(`kernels.wasm has no ${name}: rebuild it`);
     }
     this.#argsPtr = this.#x.lean_args() >>> 0;
