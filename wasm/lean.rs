@@ -2,6 +2,9 @@
 //! memory chosen by the TypeScript planner (src/runtime/lean/kernels.ts); no export allocates,
 //! grows memory, or touches the bump arena of kernels.rs. Array arguments (shapes, strides) are
 //! written by the caller into the static `lean_args` block. Return codes: 0 = ok, else see each.
+use crate::lean_attention as attn;
+use crate::lean_attention_bwd as attn_bwd;
+use crate::lean_ce as ce;
 use crate::lean_elementwise as ew;
 use crate::lean_gather as gather;
 use crate::lean_gemm::{self, View};
@@ -249,4 +252,58 @@ pub unsafe extern "C" fn lean_gemm_q(
 #[no_mangle]
 pub unsafe extern "C" fn lean_pack_int4(codes: *const u8, out: *mut u8, n: usize) {
     gemm_q::pack_int4(codes, out, n)
+}
+
+/// Scratch f32 of the cross-entropy kernels for chunks of `chunk` rows.
+#[no_mangle]
+pub extern "C" fn lean_cross_entropy_scratch_floats(chunk: usize, v: usize, d: usize) -> usize {
+    ce::scratch_floats(chunk, v, d)
+}
+
+/// Fused LM head + cross-entropy: Σ NLL into loss[0] and/or per-row NLL (null = skip); returns
+/// 0, or r + 1 for the first label ≥ v.
+#[no_mangle]
+pub unsafe extern "C" fn lean_cross_entropy(
+    h: *const f32, w: *const f32, labels: *const i32, loss: *mut f32, nll: *mut f32, rows: usize, d: usize,
+    v: usize, chunk: usize, trans_w: u32, scratch: *mut f32,
+) -> usize {
+    let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
+    ce::cross_entropy(&hd, loss, nll, scratch)
+}
+
+/// dh and dW (+)= of g_loss·Σ NLL (null = skip); returns 0, or r + 1 for the first label ≥ v.
+#[no_mangle]
+pub unsafe extern "C" fn lean_cross_entropy_backward(
+    g_loss: f32, h: *const f32, w: *const f32, labels: *const i32, dh: *mut f32, dw: *mut f32, rows: usize,
+    d: usize, v: usize, chunk: usize, trans_w: u32, accumulate_dw: u32, scratch: *mut f32,
+) -> usize {
+    let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
+    ce::cross_entropy_backward(g_loss, &hd, dh, dw, accumulate_dw != 0, scratch)
+}
+
+/// Scratch f32 of lean_attention (backward = 0) or lean_attention_backward (1).
+#[no_mangle]
+pub extern "C" fn lean_attention_scratch_floats(tq: usize, tk: usize, e: usize, backward: u32) -> usize {
+    attn::scratch_floats(tq, tk, e, backward != 0)
+}
+
+/// Causal / sliding-window GQA attention forward (see lean_attention.rs); mask null = no padding.
+#[no_mangle]
+pub unsafe extern "C" fn lean_attention(
+    q: *const f32, k: *const f32, v: *const f32, mask: *const i32, out: *mut f32, lse: *mut f32, b: usize, h: usize,
+    kvh: usize, tq: usize, tk: usize, e: usize, scale: f32, window: usize, scratch: *mut f32,
+) {
+    let g = attn::Geo { b, h, kvh, tq, tk, e, scale, window, mask };
+    attn::attention(q, k, v, out, lse, &g, scratch)
+}
+
+/// Attention backward: dq, dk, dv overwritten (see lean_attention_bwd.rs).
+#[no_mangle]
+pub unsafe extern "C" fn lean_attention_backward(
+    dout: *const f32, q: *const f32, k: *const f32, v: *const f32, mask: *const i32, out: *const f32,
+    lse: *const f32, dq: *mut f32, dk: *mut f32, dv: *mut f32, b: usize, h: usize, kvh: usize, tq: usize, tk: usize,
+    e: usize, scale: f32, window: usize, scratch: *mut f32,
+) {
+    let g = attn::Geo { b, h, kvh, tq, tk, e, scale, window, mask };
+    attn_bwd::attention_backward(dout, q, k, v, out, lse, dq, dk, dv, &g, scratch)
 }

@@ -231,7 +231,7 @@ pub unsafe fn pack_b(kc: usize, nc: usize, b: View, p0: usize, j0: usize, dst: *
 }
 
 /// Pack op(A)[i0.., p0..] (mc×kc) into MR-row panels: panel s holds column p at s·kc·MR + p·MR.
-unsafe fn pack_a(mc: usize, kc: usize, a: View, i0: usize, p0: usize, dst: *mut f32) {
+pub unsafe fn pack_a(mc: usize, kc: usize, a: View, i0: usize, p0: usize, dst: *mut f32) {
     let mut i = 0;
     while i < mc {
         let mr = min(mc - i, MR);

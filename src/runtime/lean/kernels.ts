@@ -34,7 +34,16 @@ export class WasmLeanKernels implements LeanKernels {
     const ex = instance.exports as Record<string, unknown>;
     this.memory = ex.memory as WebAssembly.Memory;
     this.#x = ex as Record<string, Fn>;
-    for (const name of ["lean_heap_base", "lean_args", "lean_gemm"]) {
+    for (
+      const name of [
+        "lean_heap_base",
+        "lean_args",
+        "lean_gemm",
+        "lean_gemm_q",
+        "lean_attention_backward",
+        "lean_cross_entropy",
+      ]
+    ) {
       if (typeof ex[name] !== "function") throw new Error(`kernels.wasm has no ${name}: rebuild it`);
     }
     this.#argsPtr = this.#x.lean_args() >>> 0;
@@ -408,6 +417,7 @@ export class WasmLeanKernels implements LeanKernels {
     transW: boolean,
     scratch: number,
   ): void {
+    checkChunk("crossEntropy", chunk);
     this.#ce(
       "crossEntropy",
       this.#x.lean_cross_entropy(h, w, labels, lossOut, 0, rows, d, v, chunk, b(transW), scratch),
@@ -427,6 +437,7 @@ export class WasmLeanKernels implements LeanKernels {
     transW: boolean,
     scratch: number,
   ): void {
+    checkChunk("crossEntropyRows", chunk);
     this.#ce(
       "crossEntropyRows",
       this.#x.lean_cross_entropy(h, w, labels, 0, nllOut, rows, d, v, chunk, b(transW), scratch),
@@ -449,6 +460,7 @@ export class WasmLeanKernels implements LeanKernels {
     accumulateDw: boolean,
     scratch: number,
   ): void {
+    checkChunk("crossEntropyBackward", chunk);
     const rc = this.#x.lean_cross_entropy_backward(
       g,
       h,
@@ -471,6 +483,12 @@ export class WasmLeanKernels implements LeanKernels {
   }
   #ce(what: string, rc: number, labels: number, v: number): void {
     if (rc >>> 0) badIndex(`${what} label`, rc >>> 0, this.#id(labels, (rc >>> 0) - 1), v);
+  }
+}
+
+function checkChunk(what: string, chunk: number): void {
+  if (!(Number.isInteger(chunk) && chunk >= 1)) {
+    throw new RangeError(`${what}: chunk must be an integer ≥ 1, got ${chunk}`);
   }
 }
 

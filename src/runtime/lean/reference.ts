@@ -590,9 +590,10 @@ export class ReferenceLeanKernels implements LeanKernels {
     rows: number,
     d: number,
     v: number,
-    _c: number,
+    _chunk: number,
     transW: boolean,
-  ) {
+    _scratch: number,
+  ): void {
     crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, lossOut });
   }
   crossEntropyRows(
@@ -603,9 +604,10 @@ export class ReferenceLeanKernels implements LeanKernels {
     rows: number,
     d: number,
     v: number,
-    _c: number,
+    _chunk: number,
     transW: boolean,
-  ) {
+    _scratch: number,
+  ): void {
     crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, nllOut });
   }
   crossEntropyBackward(
@@ -621,6 +623,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     _chunk: number,
     transW: boolean,
     accumulateDw: boolean,
+    _scratch: number,
   ): void {
     crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, g, dh, dw, accumulateDw });
   }
