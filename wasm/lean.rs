@@ -271,14 +271,15 @@ pub unsafe extern "C" fn lean_cross_entropy(
     ce::cross_entropy(&hd, loss, nll, scratch)
 }
 
-/// dh and dW (+)= of g_loss·Σ NLL (null = skip); returns 0, or r + 1 for the first label ≥ v.
+/// dh and dW (+)= of Σ_r g_r·NLL_r (g: per-row cotangents; null = skip); returns 0, or r + 1 for the
+/// first label ≥ v.
 #[no_mangle]
 pub unsafe extern "C" fn lean_cross_entropy_backward(
-    g_loss: f32, h: *const f32, w: *const f32, labels: *const i32, dh: *mut f32, dw: *mut f32, rows: usize,
+    g: *const f32, h: *const f32, w: *const f32, labels: *const i32, dh: *mut f32, dw: *mut f32, rows: usize,
     d: usize, v: usize, chunk: usize, trans_w: u32, accumulate_dw: u32, scratch: *mut f32,
 ) -> usize {
     let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
-    ce::cross_entropy_backward(g_loss, &hd, dh, dw, accumulate_dw != 0, scratch)
+    ce::cross_entropy_backward(g, &hd, dh, dw, accumulate_dw != 0, scratch)
 }
 
 /// Scratch f32 of lean_attention (backward = 0) or lean_attention_backward (1).

@@ -2,7 +2,8 @@
 //! [d, v], computed `chunk` rows at a time into scratch and never for the whole batch.
 //!   forward: nll_r = logsumexp(l_r) − l_r[y_r] for y_r ≥ 0 (0 for ignored labels < 0);
 //!            loss = Σ_r nll_r summed in f64
-//!   backward: dl = gLoss·(softmax(l) − onehot(y)) on valid rows (0 on ignored ones),
+//!   backward: dl_r = g_r·(softmax(l_r) − onehot(y_r)) on valid rows (0 on ignored ones), g the
+//!   per-row cotangents,
 //!             dh = dl·W, dW (+)= dlᵀ·h (recomputing each chunk's logits)
 //! Scratch: chunk·v logits + lean_gemm scratch. Returns 0, or r + 1 for the first label r ≥ v.
 use crate::lean_gemm::{gemm, scratch_floats as gemm_floats, View};
@@ -96,9 +97,9 @@ pub unsafe fn cross_entropy(hd: &Head, loss: *mut f32, nll: *mut f32, scratch: *
     0
 }
 
-/// dh (rows×d, overwritten) and dW (+)= of g_loss·Σ NLL; dh or dw null = skip.
+/// dh (rows×d, overwritten) and dW (+)= of Σ_r g_r·NLL_r (g: rows f32); dh or dw null = skip.
 pub unsafe fn cross_entropy_backward(
-    g_loss: f32, hd: &Head, dh: *mut f32, dw: *mut f32, accumulate_dw: bool, scratch: *mut f32,
+    g: *const f32, hd: &Head, dh: *mut f32, dw: *mut f32, accumulate_dw: bool, scratch: *mut f32,
 ) -> usize {
     let bad = hd.check();
     if bad != 0 {
@@ -118,6 +119,7 @@ pub unsafe fn cross_entropy_backward(
         for r in 0..c {
             let y = *hd.labels.add(r0 + r);
             let row = logits.add(r * v);
+            let g_loss = *g.add(r0 + r);
             if y < 0 {
                 core::ptr::write_bytes(row, 0, v);
                 continue;

@@ -182,8 +182,8 @@ fused("gelu_tanh_bwd", { infer: like(1), decompose: vjpOf("gelu_tanh", 0) });
 // ──────────────────────────────── RoPE ────────────────────────────────
 
 /**
- * Rotate-half RoPE of x (B,H,T,E) with cos/sin tables broadcastable to it: x·cos + rotate_half(x)·sin.
- * Its VJP is rope(g, cos, −sin), exact because the tables repeat their first half (`ropeTables`).
+ * Rotate-half RoPE of x (B,H,T,E) with cos/sin tables broadcastable to it: x·cos + rotate_half(x)·sin,
+ * rotate_half(x) = (−x₂, x₁). Its VJP is `rope_bwd`: g·cos + rotate_halfᵀ(g·sin), rotate_halfᵀ(u) = (u₂, −u₁).
  */
 export const ropeOp = (x: Tensor, cos: Tensor, sin: Tensor): Tensor => apply("rope", [x, cos, sin]);
 fused("rope", {
@@ -193,7 +193,14 @@ fused("rope", {
     const rot = concat([neg(slice(x, -1, e / 2, e)), slice(x, -1, 0, e / 2)], -1);
     return add(mul(x, cos), mul(rot, sin));
   },
-  vjp: (g, t) => [ropeOp(g, t.inputs[1], neg(t.inputs[2])), undefined, undefined],
+  vjp: (g, t) => [apply("rope_bwd", [g, t.inputs[1], t.inputs[2]]), undefined, undefined],
+});
+fused("rope_bwd", {
+  infer: like(0),
+  decompose: ([g, cos, sin]) => {
+    const e = g.dim(-1) as number, u = mul(g, sin);
+    return add(mul(g, cos), concat([slice(u, -1, e / 2, e), neg(slice(u, -1, 0, e / 2))], -1));
+  },
 });
 
 // ────────────────────────────── attention ──────────────────────────────

@@ -146,6 +146,11 @@ export const FUSED_CASES: OpCase[] = [
   c("gelu_tanh_bwd", [[2, 5], [2, 5]], ([x, g]) => grad(nn.geluTanh(x), [x], g)[0]!, { lo: -3, hi: 3 }),
   c("rope", [[2, 2, 3, 4]], ([x]) => rope(x), { extra: pos }),
   c(
+    "rope_bwd (any tables)",
+    [[2, 2, 3, 4], [2, 1, 3, 4], [2, 1, 3, 4], [2, 2, 3, 4]],
+    ([x, cos, sin, g]) => grad(nn.applyRope(x, cos, sin), [x], g)[0]!,
+  ),
+  c(
     "attention (GQA, padding)",
     [[2, 4, 3, 2], [2, 2, 3, 2], [2, 2, 3, 2]],
     ([q, k, v]) => nn.causalAttention(q, k, v, maskIn()),

@@ -88,7 +88,8 @@ LEAN_OPS.gelu_tanh_bwd = actBackward(UNARY.GELU_TANH);
 
 // ──────────────────────────────── RoPE ────────────────────────────────
 
-LEAN_OPS.rope = {
+/** RoPE and its exact transpose: x (B,H,T,E), tables (B,T,E) per batch row or (T,E) shared. */
+const ropeKernel = (backward: boolean): LeanOp => ({
   build: (t, e) => {
     const [x, cos, sin] = t.inputs, [B, H, T, E] = e.shape(x), nt = numelOf(e.shape(cos));
     if (numelOf(e.shape(sin)) !== nt) throw new Error("lean: rope tables of different sizes");
@@ -97,9 +98,12 @@ LEAN_OPS.rope = {
       throw new Error(`lean: rope tables [${e.shape(cos)}] for x [${[B, H, T, E]}]`);
     }
     const px = e.addr(x), pc = e.addr(cos), ps = e.addr(sin), out = e.addr(t);
+    if (backward) return () => e.k.ropeBackward(px, pc, ps, out, B, H, T, E, perBatch);
     return () => e.k.rope(px, pc, ps, out, B, H, T, E, perBatch);
   },
-};
+});
+LEAN_OPS.rope = ropeKernel(false);
+LEAN_OPS.rope_bwd = ropeKernel(true);
 
 // ────────────────────────────── attention ──────────────────────────────
 

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { grad } from "../../../src/graph/autodiff.ts";
-import { input, matmul, mul, transposeLast } from "../../../src/graph/ops.ts";
+import { constant, input, matmul, mul, reduceSum, transposeLast } from "../../../src/graph/ops.ts";
+import { tokenNllOfLogits } from "../../../src/graph/fused.ts";
 import { crossEntropySum } from "../../../src/graph/nn.ts";
 import { f32, i64 } from "../../../src/runtime/session.ts";
 import { assertClose, runGraph } from "../../_util.ts";
@@ -17,17 +18,21 @@ Deno.test("lean crossEntropy: reference loss, per-row NLL, dh and dW equal the I
     p.reset();
     const h = p.rnd(rows * d, -2, 2), w = p.rnd(v * d, -1, 1);
     const ys = [3, -100, 36, 0, 5, -100, 17];
-    const labels = p.put(Int32Array.from(ys)), gLoss = 0.75;
+    const labels = p.put(Int32Array.from(ys));
+    const gRows = Float32Array.from({ length: rows }, (_, r) => 0.75 - 0.3 * r), g = p.put(gRows);
     const loss = p.alloc(4), nll = p.alloc(4 * rows), dh = p.junk(4 * rows * d), dw = p.junk(4 * v * d);
     p.ref.crossEntropy(h, w, labels, loss, rows, d, v, 3, transW, 0);
     p.ref.crossEntropyRows(h, w, labels, nll, rows, d, v, 3, transW, 0);
-    p.ref.crossEntropyBackward(gLoss, h, w, labels, dh, dw, rows, d, v, 3, transW, false, 0);
-    // the IR: logits = h·Wᵀ (or h·W for W [d, v]), summed NLL, gradients of gLoss·sum
+    p.ref.crossEntropyBackward(g, h, w, labels, dh, dw, rows, d, v, 3, transW, false, 0);
+    // the IR: logits = h·Wᵀ (or h·W for W [d, v]), summed NLL, gradients of Σ_r g_r·NLL_r
     const ht = input("h", "float32", [rows, d]), wt = input("w", "float32", transW ? [v, d] : [d, v]);
     const yt = input("y", "int64", [rows]);
     const logits = matmul(ht, transW ? transposeLast(wt) : wt);
     const { sum } = crossEntropySum(logits, yt);
-    const [gh, gw] = grad(mul(sum, gLoss), [ht, wt]);
+    const [gh, gw] = grad(reduceSum(mul(tokenNllOfLogits(logits, yt), constant(gRows, [rows])), [0]), [
+      ht,
+      wt,
+    ]);
     const res = await runGraph({ sum, gh: gh!, gw: gw! }, {
       h: f32(p.f32(h, rows * d, "ref"), [rows, d]),
       w: f32(p.f32(w, v * d, "ref"), transW ? [v, d] : [d, v]),
@@ -58,18 +63,19 @@ Deno.test("lean crossEntropy: WASM equals the reference for chunk sizes, both W 
         );
         const scratch = p.alloc(p.wasm.crossEntropyScratchBytes(chunk, v, d));
         const loss = p.alloc(4), nll = p.junk(4 * rows), dh = p.junk(4 * rows * d), dw = p.rnd(v * d);
+        const g = p.rnd(rows, -2, 2);
         const label = `${rows}×${d}→${v} transW ${transW} chunk ${chunk}`;
         p.both((k) => k.crossEntropy(h, w, labels, loss, rows, d, v, chunk, transW, scratch));
         p.close(loss, 1, `${label} loss`, 1e-5, 1e-5);
         p.both((k) => k.crossEntropyRows(h, w, labels, nll, rows, d, v, chunk, transW, scratch));
         p.close(nll, rows, `${label} nll`, 1e-5, 1e-5);
         p.both((k) =>
-          k.crossEntropyBackward(1.5, h, w, labels, dh, dw, rows, d, v, chunk, transW, true, scratch)
+          k.crossEntropyBackward(g, h, w, labels, dh, dw, rows, d, v, chunk, transW, true, scratch)
         );
         p.close(dh, rows * d, `${label} dh`, 1e-5, 1e-4);
         p.close(dw, v * d, `${label} dW accumulated`, 1e-5, 1e-4);
         p.both((k) =>
-          k.crossEntropyBackward(1.5, h, w, labels, 0, dw, rows, d, v, chunk, transW, false, scratch)
+          k.crossEntropyBackward(g, h, w, labels, 0, dw, rows, d, v, chunk, transW, false, scratch)
         );
         p.close(dw, v * d, `${label} dW overwritten`, 1e-5, 1e-4);
       }
