@@ -102,13 +102,12 @@ export class ModelRunner {
     feeds[INPUT_NAMES.lossWeight] = scalarFeed(weight);
     const grads = new Map<string, Float32Array>();
     const prefix = gradName("");
-    const onOutput = onGrad &&
-      ((name: string, t: HostTensor) => onGrad(name.slice(prefix.length), t.data as Float32Array));
     const res = await (await this.#loss).run(
       feeds,
       undefined,
       onGrad && {
-        onOutput: (name, t) => name.startsWith(prefix) ? onOutput!(name, t) : undefined,
+        onOutput: (name, t) => onGrad(name.slice(prefix.length), t.data as Float32Array),
+        stream: (name) => name.startsWith(prefix),
       },
     );
     if (!onGrad) { for (const n of this.#trainable) grads.set(n, res[gradName(n)].data as Float32Array); }
