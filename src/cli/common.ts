@@ -11,7 +11,9 @@ import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
 
 /** Flags every command takes. */
 export const CommonFlags = z.object({
-  backend: z.enum(BACKENDS).default("wasm").describe("onnxruntime backend: wasm | webgpu | node"),
+  backend: z.enum(BACKENDS).default("wasm").describe(
+    "engine: wasm | webgpu | node (onnxruntime) or lean (our executor, in one planned arena)",
+  ),
   truncate: z.boolean().default(false).describe("cut rows longer than the context instead of failing"),
   adapter: z.string().optional().describe("LoRA adapter dir(s), comma-separated, merged into the weights"),
 });

@@ -10,6 +10,7 @@ import { generateCommand } from "./generate.ts";
 import { exportCommand } from "./export.ts";
 import { coresetCommand } from "./coreset.ts";
 import { applyUpdateCommand, unlearnCommand } from "./unlearn.ts";
+import { planCommand } from "./plan.ts";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   grad: gradCommand,
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<unknown>> = {
   coreset: coresetCommand,
   unlearn: unlearnCommand,
   "apply-update": applyUpdateCommand,
+  plan: planCommand,
 };
 
 /** Run one CLI invocation; returns the exit code. */

@@ -18,6 +18,7 @@ import {
   causalMask,
   concat,
   constant,
+  div,
   equal,
   expand,
   gatherLast,
@@ -298,18 +299,26 @@ export function tokenNllOfLogits(logits: Tensor, labels: Tensor): Tensor {
 // ─────────────────────────── quantized weights ───────────────────────────
 
 /**
- * A group-quantized weight as a float tensor of `shape`: codes q (uint8, one per element, padded to
- * whole groups), per-group scale s (f32) and zero point z (uint8): W = reshape(((q − z)·s)[:numel]).
- * The lean backend reads the codes inside its matmul kernel instead of materialising W.
+ * A group-quantized weight as a float tensor of `shape`: codes q (uint8: INT8 one per element padded to
+ * whole groups, or INT4 two per byte, element 2j in the low nibble of byte j), per-group scale s (f32)
+ * and zero point z (uint8): W = reshape(((q − z)·s)[:numel]). The lean backend reads the codes inside its
+ * matmul kernel instead of materialising W.
  */
 export const dequantizeOp = (q: Tensor, s: Tensor, z: Tensor, shape: number[], bits: 4 | 8): Tensor =>
   apply("dequantize", [q, s, z], { shape, bits });
 fused("dequantize", {
   infer: (_i, a) => ({ dtype: "float32", shape: [...a.shape as number[]] }),
   decompose: ([q, s, z], a) => {
-    const shape = a.shape as number[], groups = s.dim(0) as number, total = q.dim(0) as number;
+    const shape = a.shape as number[], groups = s.dim(0) as number;
+    let codes = cast(q, "float32");
+    if (a.bits === 4) {
+      // unpack nibbles: hi = ⌊q/16⌋ (a cast truncates, q ≥ 0), lo = q − 16·hi, interleaved lo, hi
+      const hi = cast(cast(div(codes, 16), "int64"), "float32"), lo = sub(codes, mul(hi, 16));
+      codes = reshape(concat([unsqueeze(lo, [-1]), unsqueeze(hi, [-1])], -1), [-1]);
+    }
+    const total = (q.dim(0) as number) * (a.bits === 4 ? 2 : 1);
     const numel = shape.reduce((x, y) => x * y, 1), groupSize = total / groups;
-    const grouped = reshape(cast(q, "float32"), [groups, groupSize]);
+    const grouped = reshape(codes, [groups, groupSize]);
     const flat = reshape(mul(sub(grouped, unsqueeze(cast(z, "float32"), [1])), unsqueeze(s, [1])), [total]);
     return reshape(numel === total ? flat : slice(flat, 0, 0, numel), shape);
   },

@@ -9,6 +9,8 @@ import type { Weights } from "../models/runner.ts";
 import type { TrainableModel } from "../train/trainer.ts";
 import { isLoraParam, loraAdapter, type LoraConfig, LoraConfigSchema } from "./lora.ts";
 import { saveAdapter } from "./peft.ts";
+import { lowRankTargets } from "../optim/lowrank.ts";
+import { quantizedSource, QuantizedWeights } from "../optim/int8_weights.ts";
 
 /** PEFT's default targets per architecture (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`). */
 export function defaultTargets(config: DecoderConfig): string[] {
@@ -19,6 +21,8 @@ export function defaultTargets(config: DecoderConfig): string[] {
 export interface LoraSetup {
   config: LoraConfig;
   model: TrainableModel;
+  /** The weights to train with: the given map, or a quantized store of it for a quantized base. */
+  weights: Weights;
   /** Adapter parameter names and shapes. */
   shapes: Map<string, number[]>;
   save(dir: string, weights: Weights, baseModel: string): Promise<void>;
@@ -38,6 +42,7 @@ export function setupLora(
   weights: Weights,
   cfg: Partial<LoraConfig>,
   seed = 0,
+  baseBits?: 4 | 8,
 ): LoraSetup {
   const lc = LoraConfigSchema.parse({ ...cfg, targets: cfg.targets ?? defaultTargets(config) });
   const specs = paramSpecs(config, loraAdapter(lc)).filter((s) => isLoraParam(s.name));
@@ -46,9 +51,24 @@ export function setupLora(
   }
   for (const [k, v] of initParams(specs, seed)) weights.set(k, v);
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
+  const model: LoraSetup["model"] = { trainable: isLoraParam, adapter: loraAdapter(lc, { train: true }) };
+  let trained = weights;
+  if (baseBits) {
+    // QLoRA-style: the frozen attention/MLP weights live as group-quantized codes (groups of 64 at 4 bits)
+    const groupSize = baseBits === 4 ? 64 : 256;
+    const names = new Set(lowRankTargets(config).map((t) => t.name));
+    const qw = new QuantizedWeights(weights);
+    for (const n of names) {
+      qw.store(n, weights.get(n)!, groupSize, 0, false, baseBits);
+      weights.delete(n);
+    }
+    model.int8 = { source: quantizedSource(names, baseBits, groupSize), groupSize };
+    trained = qw;
+  }
   return {
     config: lc,
-    model: { trainable: isLoraParam, adapter: loraAdapter(lc, { train: true }) },
+    model,
+    weights: trained,
     shapes,
     save: (dir, w, base) =>
       saveAdapter(

@@ -1,9 +1,12 @@
 /**
- * @module INT8 weights without an fp32 master copy (Q-GaLore, Zhang et al. 2024, §3.2; official
- * `q_galore_adamw8bit.py`): a targeted weight lives as uint8 codes + per-group (256) scale and
- * zero point; the graph takes the codes and dequantizes them itself ((q − z)·s), so the gradient
- * is taken w.r.t. the dequantized tensor; after each optimizer step the updated float weight is
- * re-quantized with stochastic rounding (unbiased: E[q] = w/s) and the float copy dropped.
+ * @module Quantized weights without an fp32 master copy. Q-GaLore (Zhang et al. 2024, §3.2; official
+ * `q_galore_adamw8bit.py`): a targeted weight lives as INT8 codes + per-group (256) scale and zero
+ * point; the graph takes the codes and dequantizes them itself ((q − z)·s), so the gradient is taken
+ * w.r.t. the dequantized tensor; after each optimizer step the updated float weight is re-quantized
+ * with stochastic rounding (unbiased: E[q] = w/s). The same store holds a frozen LoRA base in INT4
+ * (QLoRA-style, Dettmers et al. 2023, with linear group quantization instead of NF4; groups of 64).
+ * Codes are kept in the form the graph reads: INT8 one per element padded to whole groups, INT4 two
+ * per byte (element 2j in the low nibble of byte j).
  */
 import { input } from "../graph/ops.ts";
 import { dequantizeOp } from "../graph/fused.ts";
@@ -12,19 +15,73 @@ import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
 import type { HostTensor } from "../runtime/session.ts";
 
+/** Codes in the form the graph reads (see the module doc). */
+export function feedForm(q: Quantized): Uint8Array {
+  const n = q.scales.length * q.groupSize;
+  if (q.bits === 8) {
+    if (q.data.length === n) return q.data;
+    const p = new Uint8Array(n);
+    p.set(q.data);
+    return p;
+  }
+  const p = new Uint8Array(n / 2 + (n % 2));
+  for (let i = 0; i < q.data.length; i++) p[i >> 1] |= (q.data[i] & 15) << ((i & 1) * 4);
+  return p;
+}
+
+/** One code per element again (for the kernels' dequantize). */
+function unfed(q: Quantized): Quantized {
+  if (q.bits === 8) return q.data.length === q.length ? q : { ...q, data: q.data.subarray(0, q.length) };
+  const data = new Uint8Array(q.length);
+  for (let i = 0; i < q.length; i++) data[i] = (q.data[i >> 1] >> ((i & 1) * 4)) & 15;
+  return { ...q, data };
+}
+
 /** Weights map whose quantized entries dequantize on `get` (a transient float copy). */
 export class QuantizedWeights extends Map<string, Float32Array> {
+  /** Quantized weights, their codes in fed form (`data` holds padded INT8 or packed INT4 codes). */
   readonly codes: Map<string, Quantized> = new Map();
 
-  /** Quantize `w` into codes (stochastic rounding with `seed` when `stochastic`) and drop its float copy. */
-  store(name: string, w: Float32Array, groupSize: number, seed: number, stochastic = true): void {
-    this.codes.set(name, kernels().quantize(w, { bits: 8, groupSize, stochastic, seed }));
+  /**
+   * Quantize `w` (stochastic rounding with `seed` when `stochastic`) and drop its float copy. A weight
+   * stored before is overwritten in place (its arrays may live in a device's memory).
+   */
+  store(
+    name: string,
+    w: Float32Array,
+    groupSize: number,
+    seed: number,
+    stochastic = true,
+    bits: 4 | 8 = 8,
+  ): void {
+    const q = kernels().quantize(w, { bits, groupSize, stochastic, seed });
+    const fed = feedForm(q), prev = this.codes.get(name);
+    if (
+      prev && prev.bits === bits && prev.data.length === fed.length && prev.scales.length === q.scales.length
+    ) {
+      prev.data.set(fed);
+      prev.scales.set(q.scales);
+      prev.zeros.set(q.zeros);
+    } else this.codes.set(name, { ...q, data: fed });
     super.delete(name);
+  }
+
+  /**
+   * Move every array into memory that `store` allocates (a lean device): float weights and codes are
+   * then read by programs in place, and later re-quantizations write into them.
+   */
+  adopt(store: <T extends Float32Array | Uint8Array>(a: T) => T): void {
+    for (const [k, v] of [...super.entries()]) super.set(k, store(v));
+    for (const q of this.codes.values()) {
+      q.data = store(q.data);
+      q.scales = store(q.scales);
+      q.zeros = store(q.zeros);
+    }
   }
 
   override get(name: string): Float32Array | undefined {
     const q = this.codes.get(name);
-    return q ? kernels().dequantize(q) : super.get(name);
+    return q ? kernels().dequantize(unfed(q)) : super.get(name);
   }
 
   override has(name: string): boolean {
@@ -92,7 +149,7 @@ export class QuantizedWeights extends Map<string, Float32Array> {
   }
 }
 
-/** The graph side: which weights enter as INT8 codes, and how to feed them. */
+/** The graph side: which weights enter as quantized codes, and how to feed them. */
 export interface QuantizedSource {
   names: Set<string>;
   source: WeightSource;
@@ -100,16 +157,16 @@ export interface QuantizedSource {
 }
 
 /**
- * INT8 source for `names` with groups of `groupSize`: inputs `<name>#q` (uint8, padded to whole
- * groups), `<name>#scale` (f32 [G]), `<name>#zero` (uint8 [G]) → W = reshape(((q − z)·s)[:numel]).
+ * Quantized source for `names` (`bits` 8 or 4, groups of `groupSize`): inputs `<name>#q` (uint8 codes in
+ * fed form), `<name>#scale` (f32 [G]), `<name>#zero` (uint8 [G]) → W = reshape(((q − z)·s)[:numel]).
  */
-export function int8Source(names: Set<string>, groupSize = 256): QuantizedSource {
+export function quantizedSource(names: Set<string>, bits: 4 | 8, groupSize: number): QuantizedSource {
   const source: WeightSource = (name, shape) => {
     if (!names.has(name)) return undefined;
     const numel = shape.reduce((a, b) => a * b, 1), groups = Math.ceil(numel / groupSize);
-    const q = input(`${name}#q`, "uint8", [groups * groupSize]);
+    const q = input(`${name}#q`, "uint8", [Math.ceil((groups * groupSize * bits) / 8)]);
     const s = input(`${name}#scale`, "float32", [groups]), z = input(`${name}#zero`, "uint8", [groups]);
-    return dequantizeOp(q, s, z, shape, 8);
+    return dequantizeOp(q, s, z, shape, bits);
   };
   return {
     names,
@@ -117,18 +174,19 @@ export function int8Source(names: Set<string>, groupSize = 256): QuantizedSource
     feeds(name, w) {
       const q = (w as QuantizedWeights).codes?.get(name);
       if (!q) throw new Error(`weight ${name} is not quantized`);
-      if (q.bits !== 8 || q.groupSize !== groupSize) {
-        throw new Error(`${name}: expected INT8 groups of ${groupSize}`);
+      if (q.bits !== bits || q.groupSize !== groupSize) {
+        throw new Error(`${name}: expected ${bits}-bit groups of ${groupSize}`);
       }
-      // codes of a weight whose size is a whole number of groups go in as they are (no copy)
-      const n = q.scales.length * groupSize;
-      const padded = q.data.length === n ? q.data : new Uint8Array(n);
-      if (padded !== q.data) padded.set(q.data);
       return {
-        [`${name}#q`]: { dtype: "uint8", shape: [padded.length], data: padded },
+        [`${name}#q`]: { dtype: "uint8", shape: [q.data.length], data: q.data },
         [`${name}#scale`]: { dtype: "float32", shape: [q.scales.length], data: q.scales },
         [`${name}#zero`]: { dtype: "uint8", shape: [q.zeros.length], data: q.zeros },
       };
     },
   };
+}
+
+/** The INT8 source of Q-GaLore (see {@link quantizedSource}). */
+export function int8Source(names: Set<string>, groupSize = 256): QuantizedSource {
+  return quantizedSource(names, 8, groupSize);
 }

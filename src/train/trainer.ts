@@ -261,9 +261,8 @@ export class Trainer {
     if (this.#adopted || this.runner.backend !== "lean") return;
     const { sharedDevice } = await import("../runtime/lean/program.ts");
     const device = await sharedDevice();
-    if (this.weights instanceof QuantizedWeights) {
-      for (const [k, v] of [...this.weights.floatEntries()]) this.weights.set(k, device.store(v));
-    } else device.adopt(this.weights);
+    if (this.weights instanceof QuantizedWeights) this.weights.adopt((a) => device.store(a));
+    else device.adopt(this.weights);
     this.#adopted = true;
   }
   #adopted = false;

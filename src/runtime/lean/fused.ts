@@ -227,7 +227,7 @@ LEAN_OPS.lm_token_nll_dw = ceBackward;
 export function quantizedMatmul(t: Tensor, e: AddrEnv): () => void {
   const c = matmulCall(t, e, { bits: 8 }), dq = c.b.base;
   const [q, s, z] = dq.inputs, bits = dq.attrs.bits as number;
-  const groupSize = numelOf(e.shape(q)) / numelOf(e.shape(s));
+  const groupSize = (numelOf(e.shape(q)) * (bits === 4 ? 2 : 1)) / numelOf(e.shape(s));
   const pa = e.addr(c.a.base), pq = e.addr(q), ps = e.addr(s), pz = e.addr(z), out = e.addr(t);
   if (c.a.trans) throw new Error("lean: a quantized matmul with a transposed left operand");
   const scratch = e.scratch;

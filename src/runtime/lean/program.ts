@@ -35,9 +35,14 @@ export interface LeanProgram extends Program {
   readonly device: LeanDevice;
   /**
    * The memory plan for inputs of these shapes (by input name; symbolic dims from `dims` otherwise),
-   * with the inputs named in `resident` (default: every float input of static shape) kept in the device.
+   * with the inputs named in `resident` (default: every input of static shape) kept in the device and
+   * the outputs `stream` selects handed out as soon as computed (as `run` with `onOutput` does).
    */
-  plan(shapes?: Record<string, number[]>, resident?: ReadonlySet<string>): MemoryPlan;
+  plan(
+    shapes?: Record<string, number[]>,
+    resident?: ReadonlySet<string>,
+    opts?: { stream?: (name: string) => boolean },
+  ): MemoryPlan;
 }
 
 interface Built {
@@ -236,7 +241,7 @@ export async function compileLean(
     run(feeds: Record<string, HostTensor>, names?: readonly string[], runOpts: RunOptions = {}) {
       return Promise.resolve(runSync(feeds, names, runOpts));
     },
-    plan(shapes = {}, residentNames) {
+    plan(shapes = {}, residentNames, planOpts = {}) {
       const inputShapes = new Map<string, readonly number[]>();
       for (const t of inputs) {
         const s = shapes[t.inputName!] ??
@@ -250,13 +255,14 @@ export async function compileLean(
       }
       const resident = new Map<Tensor, number>();
       for (const t of inputs) {
-        const isWeight = isFloat(t.dtype) && t.shape.every((d) => typeof d === "number");
-        if (residentNames ? residentNames.has(t.inputName!) : isWeight || t.dtype === "uint8") {
-          resident.set(t, 0);
-        }
+        const isStatic = t.shape.every((d) => typeof d === "number") &&
+          (isFloat(t.dtype) || t.dtype === "uint8");
+        if (residentNames ? residentNames.has(t.inputName!) : isStatic) resident.set(t, 0);
       }
-      const keep = new Set(Object.values(outs));
-      const { layout } = layoutFor(inputShapes, resident, new Set(), keep);
+      const streamed = (n: string) => planOpts.stream?.(n) ?? false;
+      const keep = new Set(outputNames.filter((n) => !streamed(n)).map((n) => outs[n]));
+      const stream = new Set(outputNames.filter(streamed).map((n) => outs[n]));
+      const { layout } = layoutFor(inputShapes, resident, stream, keep);
       return {
         exact: true,
         arenaBytes: layout.arenaBytes,
