@@ -15,14 +15,15 @@ export interface Batch {
   /** 0..len-1 on real tokens, 0 on pads. */
   positionIds: BigInt64Array;
   B: number;
-  /** Length of the longest example. */
+  /** Length of the longest example (rounded up to a multiple of `padTo`). */
   T: number;
   /** Number of labels that are not -100 (the loss denominator). */
   targetTokens: number;
 }
 
 /**
- * Right-pads examples to the longest one.
+ * Right-pads examples to the longest one, rounded up to a multiple of `padTo` (a backend that plans
+ * per shape then sees few shapes; padding is masked out and changes no loss or gradient).
  *
  * @example
  * ```ts
@@ -35,10 +36,10 @@ export interface Batch {
  * b.targetTokens; // 3
  * ```
  */
-export function makeBatch(examples: Example[], padId = 0): Batch {
+export function makeBatch(examples: Example[], padId = 0, padTo = 1): Batch {
   if (examples.length === 0) throw new Error("makeBatch: no examples");
   const B = examples.length;
-  const T = Math.max(...examples.map((e) => e.inputIds.length));
+  const T = Math.ceil(Math.max(...examples.map((e) => e.inputIds.length)) / padTo) * padTo;
   const inputIds = new BigInt64Array(B * T).fill(BigInt(padId));
   const labels = new BigInt64Array(B * T).fill(-100n);
   const attentionMask = new BigInt64Array(B * T);

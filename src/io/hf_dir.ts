@@ -2,7 +2,14 @@
 // model.safetensors.index.json. Saving builds a temp sibling dir and moves it into place.
 
 import { basename, dirname, join } from "node:path";
-import { readSafetensors, type StTensor, type StTensorInput, writeSafetensors } from "./safetensors.ts";
+import {
+  type LazyTensor,
+  openSafetensors,
+  readSafetensors,
+  type StTensor,
+  type StTensorInput,
+  writeSafetensors,
+} from "./safetensors.ts";
 
 /** A loaded model directory. */
 export interface ModelDir {
@@ -85,6 +92,55 @@ async function loadSharded(dir: string): Promise<Map<string, StTensor>> {
     weights.set(name, t);
   }
   return weights;
+}
+
+/**
+ * The weights of an HF model directory (single file or sharded) opened without reading their data:
+ * each tensor is read on demand (see `openSafetensors`). Call `close` when done.
+ *
+ * @example
+ * ```ts ignore
+ * const { tensors, close } = await openModelWeights("./my-model");
+ * const bytes = await tensors.get("model.norm.weight")!.read();
+ * close();
+ * ```
+ */
+export async function openModelWeights(
+  dir: string,
+): Promise<{ tensors: Map<string, LazyTensor>; close(): void }> {
+  const files: { close(): void }[] = [];
+  const close = () => files.forEach((f) => f.close());
+  try {
+    if (await exists(join(dir, SINGLE))) {
+      const f = await openSafetensors(join(dir, SINGLE));
+      files.push(f);
+      return { tensors: f.tensors, close };
+    }
+    if (!(await exists(join(dir, INDEX)))) throw new Error(`${dir}: no ${SINGLE} or ${INDEX} found`);
+    const indexPath = join(dir, INDEX);
+    const map = (await readJsonObject(indexPath)).weight_map;
+    if (typeof map !== "object" || map === null || Array.isArray(map)) {
+      throw new Error(`${indexPath}: missing "weight_map" object`);
+    }
+    const shards = new Map<string, Map<string, LazyTensor>>(), tensors = new Map<string, LazyTensor>();
+    for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+      if (typeof file !== "string" || !file || /[\\/]/.test(file) || file.includes("..")) {
+        throw new Error(`${indexPath}: tensor "${name}" has invalid shard file name ${JSON.stringify(file)}`);
+      }
+      if (!shards.has(file)) {
+        const f = await openSafetensors(join(dir, file));
+        files.push(f);
+        shards.set(file, f.tensors);
+      }
+      const t = shards.get(file)!.get(name);
+      if (!t) throw new Error(`${indexPath}: tensor "${name}" is mapped to ${file} but is not in that shard`);
+      tensors.set(name, t);
+    }
+    return { tensors, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
 }
 
 /**

@@ -81,14 +81,34 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Map<st
 }
 
 function parseWithMetadata(bytes: Uint8Array, source: string) {
+  const h = parseHeader(bytes, bytes.length, source);
+  const tensors = new Map<string, StTensor>();
+  for (const e of h.entries) {
+    const data = bytes.subarray(h.dataStart + e.begin, h.dataStart + e.end);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+  }
+  return { tensors, metadata: h.metadata };
+}
+
+/** One tensor of a header: name, dtype, shape and its byte range in the data section. */
+interface HeaderEntry {
+  name: string;
+  dtype: StDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Validate the header at the start of `bytes` (at least 8 + header bytes) for a file of `fileLen` bytes. */
+function parseHeader(bytes: Uint8Array, fileLen: number, source: string) {
   const fail = (msg: string): never => {
     throw new Error(`safetensors ${source}: ${msg}`);
   };
-  if (bytes.length < 8) fail(`file too short (${bytes.length} bytes)`);
+  if (fileLen < 8 || bytes.length < 8) fail(`file too short (${fileLen} bytes)`);
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER)) fail(`header length ${n64} exceeds ${MAX_HEADER} bytes`);
   const n = Number(n64);
-  if (8 + n > bytes.length) fail(`header length ${n} larger than file (${bytes.length} bytes)`);
+  if (8 + n > fileLen) fail(`header length ${n} larger than file (${fileLen} bytes)`);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n));
@@ -105,9 +125,9 @@ function parseWithMetadata(bytes: Uint8Array, source: string) {
     fail("header is not a JSON object");
   }
   checkDuplicateKeys(text, fail);
-  const dataStart = 8 + n, dataLen = bytes.length - dataStart;
+  const dataStart = 8 + n, dataLen = fileLen - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: StDtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: HeaderEntry[] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (typeof v !== "object" || v === null || Array.isArray(v)) fail("__metadata__ must be an object");
@@ -145,12 +165,70 @@ function parseWithMetadata(bytes: Uint8Array, source: string) {
     prev = e.name;
   }
   if (pos !== dataLen) fail(`data section has ${dataLen} bytes but tensors cover ${pos}`);
-  const tensors = new Map<string, StTensor>();
-  for (const e of entries) {
-    const data = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+  return { entries, metadata, dataStart };
+}
+
+/** A tensor of a file opened with {@link openSafetensors}: its data is read on demand. */
+export interface LazyTensor {
+  dtype: StDtype;
+  shape: number[];
+  /** Read the tensor's bytes into `dst` (byteLength = the tensor's), or a new array. */
+  read(dst?: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Open a safetensors file and validate its header without reading the data: each tensor is read when
+ * asked, into memory the caller chooses (e.g. a lean device's), so a model never sits in memory twice.
+ * Close the returned file when done.
+ *
+ * @example
+ * ```ts ignore
+ * const f = await openSafetensors("model.safetensors");
+ * const w = new Float32Array(4096 * 256);
+ * await f.tensors.get("model.embed_tokens.weight")!.read(new Uint8Array(w.buffer));
+ * f.close();
+ * ```
+ */
+export async function openSafetensors(
+  path: string,
+): Promise<{ tensors: Map<string, LazyTensor>; metadata: Record<string, string>; close(): void }> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const size = (await file.stat()).size;
+    const readAt = async (pos: number, dst: Uint8Array) => {
+      await file.seek(pos, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < dst.length) {
+        const n = await file.read(dst.subarray(got));
+        if (n === null) throw new Error(`safetensors ${path}: unexpected end of file`);
+        got += n;
+      }
+      return dst;
+    };
+    const lenBytes = await readAt(0, new Uint8Array(Math.min(8, size)));
+    const n = size >= 8 ? Number(new DataView(lenBytes.buffer).getBigUint64(0, true)) : 0;
+    const head = new Uint8Array(8 + Math.min(n, MAX_HEADER + 1, Math.max(0, size - 8)));
+    if (size >= 8) await readAt(0, head);
+    const h = parseHeader(head.length >= 8 ? head : lenBytes, size, path);
+    const tensors = new Map<string, LazyTensor>();
+    for (const e of h.entries) {
+      tensors.set(e.name, {
+        dtype: e.dtype,
+        shape: e.shape,
+        read: (dst) => {
+          const want = e.end - e.begin;
+          if (dst && dst.byteLength !== want) {
+            throw new Error(`${e.name}: read into ${dst.byteLength} bytes, needs ${want}`);
+          }
+          return readAt(h.dataStart + e.begin, dst ?? new Uint8Array(want));
+        },
+      });
+    }
+    return { tensors, metadata: h.metadata, close: () => file.close() };
+  } catch (e) {
+    file.close();
+    throw e;
   }
-  return { tensors, metadata };
 }
 
 /**

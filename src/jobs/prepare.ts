@@ -4,7 +4,7 @@
  * at load, rows from JSONL or inline, tokenization, the method check, the trainer for a method
  * (full or LoRA; with a row selection or CoLM per-step coresets) and writing what a finished run produced.
  */
-import { type LoadedModel, loadModel, saveModel } from "../models/load.ts";
+import { type LoadedModel, loadModel, loadModelFor, saveModel } from "../models/load.ts";
 import { readJsonl, type Row, validateRow } from "../data/rows.ts";
 import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -212,7 +212,7 @@ export async function prepareFinetune(o: {
 }): Promise<PreparedFinetune> {
   const method = o.method ?? "full";
   checkMethod(method, o.options.rankAllocation);
-  const model = await loadModel(o.modelDir);
+  const model = await loadModelFor(o.modelDir, o.backend ?? "wasm");
   const picked = await applyCoresetOptions(o.options, o.rows, await encodeFor(model, o.rows, o.truncate));
   const { examples, options: cs } = picked;
   const p = o.options;

@@ -2,12 +2,13 @@
  * @module Load an HF model dir into a config + float32 weights keyed by the names the graph
  * builders use (GPT-2 keys with or without "transformer."; buffers such as `attn.bias` ignored).
  */
-import { loadModelDir, saveModelDir } from "../io/hf_dir.ts";
+import { loadModelDir, openModelWeights, saveModelDir } from "../io/hf_dir.ts";
 import { toFloat32 } from "../io/safetensors.ts";
 import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
 import type { Weights } from "./runner.ts";
 import { join } from "node:path";
+import type { Backend } from "../runtime/session.ts";
 
 /** A model ready to run: config, weights by HF name, its dir. */
 export interface LoadedModel {
@@ -29,7 +30,11 @@ export interface LoadedModel {
  * console.log(m.config.layers, m.weights.size);
  * ```
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export async function loadModel(
+  dir: string,
+  opts: { place?: (numel: number) => Float32Array } = {},
+): Promise<LoadedModel> {
+  if (opts.place) return await loadModelInto(dir, opts.place);
   const md = await loadModelDir(dir);
   const config = parseConfig(md.config, join(dir, "config.json"));
   if (config.arch === "gpt2" && md.weights.has("transformer.wte.weight")) config.prefix = "transformer.";
@@ -43,6 +48,56 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     weights.set(s.name, toFloat32(t));
   }
   return { config, rawConfig: md.config, weights, dir, hasTokenizer: md.hasTokenizer };
+}
+
+/**
+ * Load a model for a backend: on `lean`, each weight is read from the file straight into the device's
+ * memory (programs read it in place, and no host copy exists); elsewhere as {@link loadModel}.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await loadModelFor("./my-model", "lean");
+ * ```
+ */
+export async function loadModelFor(dir: string, backend: Backend): Promise<LoadedModel> {
+  if (backend !== "lean") return await loadModel(dir);
+  const { sharedDevice } = await import("../runtime/lean/program.ts");
+  const device = await sharedDevice();
+  return await loadModel(dir, { place: (n) => device.float32(n) });
+}
+
+/**
+ * {@link loadModel} with each weight read straight from the file into an array `place` allocates (e.g.
+ * in a lean device's memory), so the weights are never held twice.
+ */
+async function loadModelInto(dir: string, place: (numel: number) => Float32Array): Promise<LoadedModel> {
+  const rawConfig = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  const config = parseConfig(rawConfig, join(dir, "config.json"));
+  const { tensors, close } = await openModelWeights(dir);
+  try {
+    if (config.arch === "gpt2" && tensors.has("transformer.wte.weight")) config.prefix = "transformer.";
+    const weights: Weights = new Map();
+    for (const s of paramSpecs(config)) {
+      const t = tensors.get(s.name);
+      if (!t) throw new Error(`${dir}: weight ${s.name} is missing from the safetensors files`);
+      if (t.shape.join(",") !== s.shape.join(",")) {
+        throw new Error(`${dir}: weight ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
+      }
+      const dst = place(s.shape.reduce((a, b) => a * b, 1));
+      if (t.dtype === "F32") await t.read(new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+      else dst.set(toFloat32({ dtype: t.dtype, shape: t.shape, data: await t.read() }));
+      weights.set(s.name, dst);
+    }
+    let hasTokenizer = true;
+    try {
+      await Deno.stat(join(dir, "tokenizer.json"));
+    } catch {
+      hasTokenizer = false;
+    }
+    return { config, rawConfig, weights, dir, hasTokenizer };
+  } finally {
+    close();
+  }
 }
 
 /**

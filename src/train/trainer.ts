@@ -181,9 +181,10 @@ export class Trainer {
       if (picked.length === 0) throw new Error(`step ${step}: the batch selector returned no rows`);
       micro = [];
       for (let i = 0; i < picked.length; i += o.batchSize) {
-        micro.push(makeBatch(picked.slice(i, i + o.batchSize)));
+        micro.push(makeBatch(picked.slice(i, i + o.batchSize), 0, this.#padTo));
       }
-    } else micro = Array.from({ length: o.gradAccum }, () => makeBatch(this.#take(o.batchSize)));
+    } else {micro = Array.from({ length: o.gradAccum }, () =>
+        makeBatch(this.#take(o.batchSize), 0, this.#padTo));}
     const tokens = micro.reduce((s, b) => s + b.targetTokens, 0);
     if (tokens === 0) throw new Error(`step ${step}: the batch has no target tokens`);
     await this.#adopt();
@@ -254,6 +255,11 @@ export class Trainer {
   restore(state: TrainerState): void {
     this.state = structuredClone(state);
     this.#order = shuffledOrder(this.examples.length, this.opts.seed + state.epoch);
+  }
+
+  /** lean plans per batch shape: lengths in steps of 16 keep the number of plans small */
+  get #padTo(): number {
+    return this.runner.backend === "lean" ? 16 : 1;
   }
 
   /** On `lean`, move the weights into the device's memory once (programs then read them in place). */

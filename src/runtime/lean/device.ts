@@ -153,6 +153,16 @@ export class LeanDevice {
     return view;
   }
 
+  /** A zeroed f32 array in device memory; its block is freed when the array is garbage-collected. */
+  float32(n: number): Float32Array {
+    const r = this.alloc(4 * n);
+    const view = new Float32Array(this.memory.buffer, r.offset, n);
+    view.fill(0);
+    this.#storedBytes += r.bytes;
+    this.#registry.register(view, r);
+    return view;
+  }
+
   /**
    * Move a weights map into device memory in place: each entry becomes a device view (host copies can
    * then be collected). Entries already on the device stay.
