@@ -87,43 +87,62 @@ export class AdamW implements Optimizer {
     lr: number,
     prepared = false,
   ): void {
+    this.beginStep();
+    for (const [name, full] of grads) {
+      if (this.#release) grads.delete(name); // the full gradient is no longer needed once consumed
+      this.updateOne(weights, name, full, lr, prepared);
+    }
+  }
+
+  /** Start an optimizer step: the step count (and bias corrections) advance once for all parameters. */
+  beginStep(): void {
     this.step++;
+  }
+
+  /**
+   * Update one parameter within the current step (after {@link beginStep}): lets a caller apply each
+   * gradient the moment it is produced, when nothing (no global-norm clipping) needs them all first.
+   */
+  updateOne(
+    weights: Map<string, Float32Array>,
+    name: string,
+    full: Float32Array,
+    lr: number,
+    prepared = false,
+  ): void {
     const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - b1 ** this.step, bc2 = 1 - b2 ** this.step;
     const stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
-    for (const [name, full] of grads) {
-      const w = weights.get(name);
-      if (!w) throw new Error(`AdamW: no weight for gradient ${name}`);
-      const proj = this.projectors.get(name);
-      const g = proj && !prepared ? proj.project(full, this.step - 1) : full;
-      if (this.#release) grads.delete(name); // the full gradient is no longer needed (g may alias it)
-      let m = this.m.get(name), v = this.v.get(name);
-      if (!m || !v || m.length !== g.length) {
-        this.m.set(name, m = new Float32Array(g.length));
-        this.v.set(name, v = new Float32Array(g.length));
-      }
-      const keep = this.#decay(name) ? 1 - lr * this.weightDecay : 1;
-      if (!proj) {
-        for (let i = 0; i < w.length; i++) {
-          const gi = g[i];
-          const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-          const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-          w[i] = w[i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
-        }
-        this.#after?.(name, w);
-        continue;
-      }
-      const u = new Float32Array(g.length); // m̂/(√v̂+ε) in the projected space
-      for (let i = 0; i < g.length; i++) {
+    const w = weights.get(name);
+    if (!w) throw new Error(`AdamW: no weight for gradient ${name}`);
+    const proj = this.projectors.get(name);
+    const g = proj && !prepared ? proj.project(full, this.step - 1) : full;
+    let m = this.m.get(name), v = this.v.get(name);
+    if (!m || !v || m.length !== g.length) {
+      this.m.set(name, m = new Float32Array(g.length));
+      this.v.set(name, v = new Float32Array(g.length));
+    }
+    const keep = this.#decay(name) ? 1 - lr * this.weightDecay : 1;
+    if (!proj) {
+      for (let i = 0; i < w.length; i++) {
         const gi = g[i];
         const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
         const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-        u[i] = mi / bc1 / (Math.sqrt(vi) / sqrtBc2 + eps);
+        w[i] = w[i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
       }
-      const dw = proj.projectBack(u);
-      for (let i = 0; i < w.length; i++) w[i] = w[i] * keep - lr * dw[i];
       this.#after?.(name, w);
+      return;
     }
+    const u = new Float32Array(g.length); // m̂/(√v̂+ε) in the projected space
+    for (let i = 0; i < g.length; i++) {
+      const gi = g[i];
+      const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+      const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+      u[i] = mi / bc1 / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
+    const dw = proj.projectBack(u);
+    for (let i = 0; i < w.length; i++) w[i] = w[i] * keep - lr * dw[i];
+    this.#after?.(name, w);
   }
 
   /** State tensors by kind, for checkpoints. */

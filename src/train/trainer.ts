@@ -194,14 +194,26 @@ export class Trainer {
     // one micro-batch and AdamW: take each gradient as it is produced, projected at once (GaLore & co.),
     // so the full gradient set never exists; the clip scale (from the streamed norm) applies after
     const streaming = micro.length === 1 && opt instanceof AdamW && this.runner.backend === "lean";
+    // without clipping nothing needs all gradients first: each one updates its weight as it arrives
+    const immediate = streaming && o.maxGradNorm === 0;
+    const lr = lrAt(o.schedule, o.lr, this.state.step, o.steps, o.warmup);
+    if (immediate) (opt as AdamW).beginStep();
     let sq = 0;
     for (const [i, b] of micro.entries()) {
       const seed = BigInt(o.seed) * 1_000_003n + BigInt(step) * 1024n + BigInt(i); // per-step dropout masks
       const extra = { [DROPOUT_SEED]: { dtype: "int64" as const, shape: [], data: BigInt64Array.of(seed) } };
       const onGrad = streaming
         ? (name: string, g: Float32Array) => {
-          for (let j = 0; j < g.length; j++) sq += g[j] * g[j];
-          acc.set(name, (opt as AdamW).prepare(name, g));
+          let s2 = 0;
+          for (let j = 0; j < g.length; j++) s2 += g[j] * g[j];
+          sq += s2;
+          if (!immediate) return void acc.set(name, (opt as AdamW).prepare(name, g));
+          if (!Number.isFinite(s2)) {
+            throw new Error(
+              `step ${step}: gradient of ${name} is not finite; this step's updates are incomplete`,
+            );
+          }
+          (opt as AdamW).updateOne(this.weights, name, g, lr);
         }
         : undefined;
       const r = await this.runner.lossAndGrad(this.weights, b, 1 / tokens, extra, onGrad);
@@ -224,9 +236,9 @@ export class Trainer {
       // Sophia-G: a Gauss-Newton-Bartlett estimate on this step's first micro-batch, labels sampled from the model
       opt.updateHessian(await gnbDiagonal(this.runner, this.weights, micro[0], o.seed * 7919 + step));
     }
-    const lr = lrAt(o.schedule, o.lr, this.state.step, o.steps, o.warmup);
-    if (opt instanceof AdamW) opt.update(this.weights, acc, lr, streaming);
-    else opt.update(this.weights, acc, lr);
+    if (opt instanceof AdamW) {
+      if (!immediate) opt.update(this.weights, acc, lr, streaming);
+    } else opt.update(this.weights, acc, lr);
     this.state.step = step;
     this.state.losses.push(loss);
     const dt = (performance.now() - t0) / 1000;
