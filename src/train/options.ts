@@ -19,6 +19,9 @@ export const TrainOptionsSchema = z.object({
   optimizer: z.enum(["adamw", "sophia"]).default("adamw").describe(
     "optimizer: AdamW, or Sophia-G (diagonal Hessian)",
   ),
+  momentBits: z.union([z.literal(32), z.literal(8)]).default(32).describe(
+    "AdamW moments stored in 32 bits, or 8 (block-wise quantized as AdamW8bit: 4× less optimizer state)",
+  ),
   beta1: z.number().min(0).lt(1).optional().describe("β₁ (default 0.9 AdamW, 0.965 Sophia)"),
   beta2: z.number().min(0).lt(1).optional().describe("β₂ (default 0.999 AdamW, 0.99 Sophia)"),
   rho: z.number().positive().default(0.04).describe("Sophia ρ (official default 0.04)"),

@@ -150,6 +150,7 @@ export class Trainer {
         projectors: model.projectors,
         afterUpdate: requantize,
         releaseGrads: true, // the accumulated gradients are this step's own
+        momentBits: o.momentBits,
       });
     this.#order = shuffledOrder(examples.length, o.seed);
   }

@@ -1,0 +1,122 @@
+/**
+ * One row of `deno task bench:memory`, run in a process of its own so its peak RSS (VmHWM) is the row's:
+ * loads or builds the model as the row says, runs a few optimizer steps, prints one JSON line
+ * `{"row","backend","peak_rss_mb","tokens_per_s","steps"}`.
+ *
+ *   deno run -A bench/memory_row.ts --row default-lora|default-full|smollm-qgalore|smollm-qlora4 --backend lean
+ *
+ * The smollm rows build SmolLM-135M's shape with random weights one tensor at a time (quantized ones go
+ * straight to codes, and on lean straight into device memory), so no full-precision copy of the model
+ * ever exists, and train on random tokens B1×T128.
+ */
+import { parseArgs } from "node:util";
+import { prepareFinetune } from "../src/jobs/prepare.ts";
+import { readJsonl } from "../src/data/rows.ts";
+import { initParams } from "../src/models/params.ts";
+import { paramSpecs } from "../src/models/model.ts";
+import { type TrainableModel, Trainer } from "../src/train/trainer.ts";
+import { int8Source, quantizedSource, QuantizedWeights } from "../src/optim/int8_weights.ts";
+import { buildProjectors, lowRankTargets } from "../src/optim/lowrank.ts";
+import { QGaLoreProjector } from "../src/optim/qgalore.ts";
+import { useWasmKernels } from "../src/linalg/active.ts";
+import { isLoraParam, loraAdapter, LoraConfigSchema } from "../src/lora/lora.ts";
+import type { Backend } from "../src/runtime/session.ts";
+import { peakRssMb } from "../src/util/rss.ts";
+import { randomTokenRows, shapeConfig } from "./shapes.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    row: { type: "string", default: "default-lora" },
+    backend: { type: "string", default: "lean" },
+    steps: { type: "string", default: "4" },
+    rank: { type: "string" },
+  },
+});
+const backend = a.backend as Backend, steps = Number(a.steps);
+
+async function deviceStore(): Promise<(<T extends Float32Array | Uint8Array>(x: T) => T) | undefined> {
+  if (backend !== "lean") return undefined;
+  const { sharedDevice } = await import("../src/runtime/lean/program.ts");
+  const d = await sharedDevice();
+  return <T extends Float32Array | Uint8Array>(x: T) => (d.owns(x) ? x : d.store(x));
+}
+
+/** SmolLM-shaped weights built tensor by tensor: `quantize` names become `bits`-bit codes at once. */
+async function smollmWeights(quantize: Set<string>, bits: 4 | 8, groupSize: number) {
+  const { config } = shapeConfig("smollm");
+  const store = await deviceStore();
+  const qw = new QuantizedWeights();
+  paramSpecs(config).forEach((s, i) => {
+    const w = initParams([s], 1000 + i).get(s.name)!;
+    if (quantize.has(s.name)) {
+      qw.store(s.name, w, groupSize, 0, false, bits);
+      if (store) qw.adopt(store);
+    } else qw.set(s.name, store ? store(w) : w);
+  });
+  return { config, weights: qw };
+}
+
+async function run(): Promise<Trainer> {
+  if (a.row === "default-lora" || a.row === "default-full") {
+    const rows = await readJsonl("data/new_facts.train.jsonl");
+    const method = a.row === "default-lora" ? "lora" : "full";
+    const p = await prepareFinetune({
+      modelDir: "models/default",
+      rows,
+      method,
+      backend,
+      options: { batchSize: 4, steps, rank: 8, lr: 1e-3 },
+    });
+    return p.trainer;
+  }
+  const { config, seq } = shapeConfig("smollm");
+  const examples = randomTokenRows(config.vocabSize, 1, seq);
+  if (a.row === "smollm-qgalore") {
+    await useWasmKernels();
+    const rank = Number(a.rank ?? 128);
+    const names = new Set(lowRankTargets(config).map((t) => t.name));
+    const { weights } = await smollmWeights(names, 8, 256);
+    const model: TrainableModel = {
+      // the embedding (tied head) stays frozen: plain AdamW moments for it would be 2 × 113 MB
+      trainable: (n) => !n.includes("embed_tokens"),
+      projectors: buildProjectors(
+        config,
+        (m, n) => new QGaLoreProjector(m, n, { rank, updateGap: 200, scale: 0.25 }),
+      ),
+      int8: { source: int8Source(names, 256), groupSize: 256 },
+    };
+    // no global-norm clipping, as the official GaLore / Q-GaLore scripts (grad_clipping 0)
+    // 8-bit moments as the official Q-GaLore (bitsandbytes AdamW8bit)
+    const opts = { batchSize: 1, steps, lr: 1e-3, maxGradNorm: 0, momentBits: 8 as const };
+    return new Trainer(config, weights, examples, opts, backend, model);
+  }
+  if (a.row === "smollm-qlora4") {
+    const names = new Set(lowRankTargets(config).map((t) => t.name));
+    const { weights } = await smollmWeights(names, 4, 64);
+    const lc = LoraConfigSchema.parse({
+      rank: Number(a.rank ?? 8),
+      alpha: 16,
+      targets: ["q_proj", "v_proj"],
+    });
+    const lora = paramSpecs(config, loraAdapter(lc)).filter((s) => isLoraParam(s.name));
+    for (const [k, v] of initParams(lora, 7)) weights.set(k, v);
+    const model: TrainableModel = {
+      trainable: isLoraParam,
+      adapter: loraAdapter(lc, { train: true }),
+      int8: { source: quantizedSource(names, 4, 64), groupSize: 64 },
+    };
+    return new Trainer(config, weights, examples, { batchSize: 1, steps, lr: 1e-3 }, backend, model);
+  }
+  throw new Error(`--row: unknown row ${a.row}`);
+}
+
+const trainer = await run();
+let last = { tokensPerS: 0 };
+for (let i = 0; i < steps; i++) last = await trainer.step();
+console.log(JSON.stringify({
+  row: a.row,
+  backend,
+  peak_rss_mb: Math.round(peakRssMb()),
+  tokens_per_s: Math.round(last.tokensPerS),
+  steps,
+}));
