@@ -70,6 +70,8 @@ export interface TrainHyperparameters {
   eps?: number;
   /** Global gradient-norm clip, 0 = off (default 1). */
   maxGradNorm?: number;
+  /** AdamW moments in 32 bits (default) or 8 (block-wise quantized, 4× less state). */
+  momentBits?: 32 | 8;
   /** Data-order seed (default 42). */
   seed?: number;
   /** Report every N steps (default 1). */

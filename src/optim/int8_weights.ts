@@ -15,26 +15,19 @@ import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
 import type { HostTensor } from "../runtime/session.ts";
 
-/** Codes in the form the graph reads (see the module doc). */
+/** Codes in the form the graph reads (see the module doc): padded to whole groups. */
 export function feedForm(q: Quantized): Uint8Array {
-  const n = q.scales.length * q.groupSize;
-  if (q.bits === 8) {
-    if (q.data.length === n) return q.data;
-    const p = new Uint8Array(n);
-    p.set(q.data);
-    return p;
-  }
-  const p = new Uint8Array(n / 2 + (n % 2));
-  for (let i = 0; i < q.data.length; i++) p[i >> 1] |= (q.data[i] & 15) << ((i & 1) * 4);
+  const n = Math.ceil((q.scales.length * q.groupSize * q.bits) / 8);
+  if (q.data.length === n) return q.data;
+  const p = new Uint8Array(n);
+  p.set(q.data);
   return p;
 }
 
-/** One code per element again (for the kernels' dequantize). */
+/** The kernels' layout again (INT4 is packed there too; only the padding goes). */
 function unfed(q: Quantized): Quantized {
-  if (q.bits === 8) return q.data.length === q.length ? q : { ...q, data: q.data.subarray(0, q.length) };
-  const data = new Uint8Array(q.length);
-  for (let i = 0; i < q.length; i++) data[i] = (q.data[i >> 1] >> ((i & 1) * 4)) & 15;
-  return { ...q, data };
+  const n = q.bits === 8 ? q.length : Math.ceil(q.length / 2);
+  return q.data.length === n ? q : { ...q, data: q.data.subarray(0, n) };
 }
 
 /** Weights map whose quantized entries dequantize on `get` (a transient float copy). */

@@ -280,8 +280,9 @@ export class Trainer {
     if (this.#adopted || this.runner.backend !== "lean") return;
     const { sharedDevice } = await import("../runtime/lean/program.ts");
     const device = await sharedDevice();
-    if (this.weights instanceof QuantizedWeights) this.weights.adopt((a) => device.store(a));
-    else device.adopt(this.weights);
+    if (this.weights instanceof QuantizedWeights) {
+      this.weights.adopt((a) => (device.owns(a) ? a : device.store(a)));
+    } else device.adopt(this.weights);
     this.#adopted = true;
   }
   #adopted = false;

@@ -194,3 +194,19 @@ Deno.test("dequantize equals (q − z)·s per group, trimmed to the weight's sha
     label: "dequantized",
   });
 });
+
+Deno.test("dequantize of packed INT4 codes equals the kernels' dequantize (odd length, padded group)", async () => {
+  const { quantize, dequantize } = await import("../../src/linalg/quant.ts");
+  const { feedForm } = await import("../../src/optim/int8_weights.ts");
+  const w = randn(2 * 75, rand);
+  const q = quantize(w, { bits: 4, groupSize: 64 });
+  const fed = feedForm(q);
+  const qi = input("q", "uint8", [fed.length]), s = input("s", "float32", [q.scales.length]);
+  const z = input("z", "uint8", [q.zeros.length]);
+  const r = await runGraph({ w: F.dequantizeOp(qi, s, z, [2, 75], 4) }, {
+    q: { dtype: "uint8", shape: [fed.length], data: fed },
+    s: f32(q.scales, [q.scales.length]),
+    z: { dtype: "uint8", shape: [q.zeros.length], data: q.zeros },
+  });
+  assertClose(r.w.data as Float32Array, dequantize(q), { atol: 1e-6, label: "int4" });
+});

@@ -88,3 +88,22 @@ Deno.test("lean: CLD ranks and scores the rows as on node", async () => {
   assert.deepEqual(lean.indices, node.indices);
   lean.scores.forEach((s, i) => close(s, node.scores[i], 1e-4, `CLD score ${i}`));
 });
+
+Deno.test("lean: LoRA over an INT4-quantized frozen base trains as on node and near the fp32-base run", async () => {
+  const { setupLora } = await import("../../src/lora/setup.ts");
+  const { Trainer } = await import("../../src/train/trainer.ts");
+  const { cfg: c, weights: w0 } = await import("../unlearn/_fixture.ts");
+  const rowsT = (await import("../unlearn/_fixture.ts")).retainRows;
+  const run = async (backend: "lean" | "node", bits?: 4) => {
+    const lora = setupLora(c, w0(), { rank: 4, targets: ["q_proj", "v_proj"] }, 3, bits);
+    const t = new Trainer(c, lora.weights, rowsT, { steps: 6, lr: 5e-3, batchSize: 4 }, backend, lora.model);
+    const losses = [];
+    for (let i = 0; i < 6; i++) losses.push((await t.step()).loss);
+    await t.release();
+    return losses;
+  };
+  const [lean, node, fp32] = [await run("lean", 4), await run("node", 4), await run("lean")];
+  lean.forEach((l, i) => close(l, node[i], 1e-3, `step ${i + 1}`));
+  assert.ok(lean[5] < lean[0], `no progress: ${lean}`);
+  close(lean[0], fp32[0], 0.05, "INT4 base vs fp32 base, first loss");
+});
