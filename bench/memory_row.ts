@@ -12,10 +12,11 @@
 import { parseArgs } from "node:util";
 import { prepareFinetune } from "../src/jobs/prepare.ts";
 import { readJsonl } from "../src/data/rows.ts";
-import { initParams } from "../src/models/params.ts";
+import { initParams, normalRng } from "../src/models/params.ts";
 import { paramSpecs } from "../src/models/model.ts";
 import { type TrainableModel, Trainer } from "../src/train/trainer.ts";
-import { int8Source, quantizedSource, QuantizedWeights } from "../src/optim/int8_weights.ts";
+import { int8Source, quantizedSource, QuantizedWeights, type QuantSpec } from "../src/optim/int8_weights.ts";
+import { quantizedBase } from "../src/lora/setup.ts";
 import { buildProjectors, lowRankTargets } from "../src/optim/lowrank.ts";
 import { QGaLoreProjector } from "../src/optim/qgalore.ts";
 import { useWasmKernels } from "../src/linalg/active.ts";
@@ -34,24 +35,36 @@ const { values: a } = parseArgs({
 });
 const backend = a.backend as Backend, steps = Number(a.steps);
 
-async function deviceStore(): Promise<(<T extends Float32Array | Uint8Array>(x: T) => T) | undefined> {
-  if (backend !== "lean") return undefined;
-  const { sharedDevice } = await import("../src/runtime/lean/program.ts");
-  const d = await sharedDevice();
-  return <T extends Float32Array | Uint8Array>(x: T) => (d.owns(x) ? x : d.store(x));
-}
-
-/** SmolLM-shaped weights built tensor by tensor: `quantize` names become `bits`-bit codes at once. */
-async function smollmWeights(quantize: Set<string>, bits: 4 | 8, groupSize: number) {
+/**
+ * SmolLM-shaped random weights built tensor by tensor and chunk by chunk: `quantize` names go straight
+ * to codes, float ones straight into (device) memory — no full-precision copy of the model ever exists.
+ */
+async function smollmWeights(quantize: ReadonlyMap<string, QuantSpec>) {
   const { config } = shapeConfig("smollm");
-  const store = await deviceStore();
+  const device = backend === "lean"
+    ? await (await import("../src/runtime/lean/program.ts")).sharedDevice()
+    : undefined;
   const qw = new QuantizedWeights();
   paramSpecs(config).forEach((s, i) => {
-    const w = initParams([s], 1000 + i).get(s.name)!;
-    if (quantize.has(s.name)) {
-      qw.store(s.name, w, groupSize, 0, false, bits);
-      if (store) qw.adopt(store);
-    } else qw.set(s.name, store ? store(w) : w);
+    const randn = normalRng(1000 + i), n = s.shape.reduce((x, y) => x * y, 1);
+    const fill = (_off: number, dst: Float32Array) => {
+      if (s.init === "ones" || s.init === "zeros") dst.fill(s.init === "ones" ? 1 : 0);
+      else {for (let j = 0; j < dst.length; j++) {
+          dst[j] = randn() * ("normal" in s.init ? s.init.normal : 0.02);
+        }}
+    };
+    const q = quantize.get(s.name);
+    if (q) {
+      qw.storeFrom(s.name, n, fill, { groupSize: q.groupSize, seed: 0, stochastic: false, bits: q.bits });
+      if (device) qw.adopt((x) => (device.owns(x) ? x : device.store(x)));
+    } else {
+      const w = device ? device.float32(n) : new Float32Array(n);
+      fill(0, w);
+      qw.set(s.name, w);
+    }
+    // V8 collects large array buffers late when little else is allocated: free this tensor's transients
+    // now (the bench runs with --expose-gc), so the build phase does not pile up garbage
+    (globalThis as { gc?: () => void }).gc?.();
   });
   return { config, weights: qw };
 }
@@ -75,7 +88,7 @@ async function run(): Promise<Trainer> {
     await useWasmKernels();
     const rank = Number(a.rank ?? 128);
     const names = new Set(lowRankTargets(config).map((t) => t.name));
-    const { weights } = await smollmWeights(names, 8, 256);
+    const { weights } = await smollmWeights(new Map([...names].map((n) => [n, { bits: 8, groupSize: 256 }])));
     const model: TrainableModel = {
       // the embedding (tied head) stays frozen: plain AdamW moments for it would be 2 × 113 MB
       trainable: (n) => !n.includes("embed_tokens"),
@@ -91,8 +104,8 @@ async function run(): Promise<Trainer> {
     return new Trainer(config, weights, examples, opts, backend, model);
   }
   if (a.row === "smollm-qlora4") {
-    const names = new Set(lowRankTargets(config).map((t) => t.name));
-    const { weights } = await smollmWeights(names, 4, 64);
+    const specs = quantizedBase(config, 4);
+    const { weights } = await smollmWeights(specs);
     const lc = LoraConfigSchema.parse({
       rank: Number(a.rank ?? 8),
       alpha: 16,
@@ -103,7 +116,7 @@ async function run(): Promise<Trainer> {
     const model: TrainableModel = {
       trainable: isLoraParam,
       adapter: loraAdapter(lc, { train: true }),
-      int8: { source: quantizedSource(names, 4, 64), groupSize: 64 },
+      int8: { source: quantizedSource(specs), groupSize: 0 },
     };
     return new Trainer(config, weights, examples, { batchSize: 1, steps, lr: 1e-3 }, backend, model);
   }

@@ -168,6 +168,15 @@ pub unsafe extern "C" fn lean_gather_rows(
     gather::gather_rows(table, ids, out, n_ids, row_len, table_rows)
 }
 
+/// Rows of a group-quantized table (bits 8 or 4); returns 0, or i + 1 for the first out-of-range id i.
+#[no_mangle]
+pub unsafe extern "C" fn lean_gather_rows_q(
+    codes: *const u8, scales: *const f32, zeros: *const u8, ids: *const i32, out: *mut f32, n_ids: usize,
+    row_len: usize, table_rows: usize, bits: u32, group: usize,
+) -> usize {
+    gather::gather_rows_q(codes, scales, zeros, ids, out, n_ids, row_len, table_rows, bits, group)
+}
+
 /// Returns 0, or i + 1 for the first out-of-range id i.
 #[no_mangle]
 pub unsafe extern "C" fn lean_scatter_add_rows(

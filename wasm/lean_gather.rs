@@ -100,3 +100,31 @@ pub unsafe fn keep_mask(out: *mut u8, n: usize, seed: i64, thresh: i64) {
         *out.add(i) = (bits < thresh) as u8;
     }
 }
+
+/// Element i of a group-quantized flat tensor: (q − z)·s with q one byte (bits 8) or a nibble (bits 4).
+#[inline(always)]
+unsafe fn dequant_at(codes: *const u8, scales: *const f32, zeros: *const u8, i: usize, bits: u32, group: usize) -> f32 {
+    let q = if bits == 8 { *codes.add(i) } else { (*codes.add(i >> 1) >> ((i & 1) * 4)) & 15 };
+    let g = i / group;
+    (q as f32 - *zeros.add(g) as f32) * *scales.add(g)
+}
+
+/// out[i, :] = dequantized row ids[i] of a group-quantized table (`table_rows` × `row_len`, flat groups
+/// of `group` elements): the embedding lookup of a quantized table, without a dequantized copy of it.
+pub unsafe fn gather_rows_q(
+    codes: *const u8, scales: *const f32, zeros: *const u8, ids: *const i32, out: *mut f32, n_ids: usize,
+    row_len: usize, table_rows: usize, bits: u32, group: usize,
+) -> usize {
+    let bad = check(ids, n_ids, table_rows);
+    if bad != 0 {
+        return bad;
+    }
+    for i in 0..n_ids {
+        let base = *ids.add(i) as usize * row_len;
+        let o = out.add(i * row_len);
+        for j in 0..row_len {
+            *o.add(j) = dequant_at(codes, scales, zeros, base + j, bits, group);
+        }
+    }
+    0
+}

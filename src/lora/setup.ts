@@ -10,11 +10,24 @@ import type { TrainableModel } from "../train/trainer.ts";
 import { isLoraParam, loraAdapter, type LoraConfig, LoraConfigSchema } from "./lora.ts";
 import { saveAdapter } from "./peft.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
-import { quantizedSource, QuantizedWeights } from "../optim/int8_weights.ts";
+import { quantizedSource, QuantizedWeights, type QuantSpec } from "../optim/int8_weights.ts";
 
 /** PEFT's default targets per architecture (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`). */
 export function defaultTargets(config: DecoderConfig): string[] {
   return config.arch === "gpt2" ? ["c_attn"] : ["q_proj", "v_proj"];
+}
+
+/**
+ * QLoRA-style frozen base: the attention/MLP weights in `bits` (groups of 64 at 4 bits, 256 at 8) and
+ * the token embedding (with a tied head) in INT8 groups of 256.
+ */
+export function quantizedBase(config: DecoderConfig, bits: 4 | 8): Map<string, QuantSpec> {
+  const specs = new Map<string, QuantSpec>(
+    lowRankTargets(config).map((t) => [t.name, { bits, groupSize: bits === 4 ? 64 : 256 }]),
+  );
+  const embed = paramSpecs(config).find((s) => /(^|\.)(embed_tokens|wte)\.weight$/.test(s.name));
+  if (embed) specs.set(embed.name, { bits: 8, groupSize: 256 });
+  return specs;
 }
 
 /** A LoRA run: the trainable model for `Trainer` and a writer for the result. */
@@ -54,15 +67,13 @@ export function setupLora(
   const model: LoraSetup["model"] = { trainable: isLoraParam, adapter: loraAdapter(lc, { train: true }) };
   let trained = weights;
   if (baseBits) {
-    // QLoRA-style: the frozen attention/MLP weights live as group-quantized codes (groups of 64 at 4 bits)
-    const groupSize = baseBits === 4 ? 64 : 256;
-    const names = new Set(lowRankTargets(config).map((t) => t.name));
+    const specs = quantizedBase(config, baseBits);
     const qw = new QuantizedWeights(weights);
-    for (const n of names) {
-      qw.store(n, weights.get(n)!, groupSize, 0, false, baseBits);
+    for (const [n, q] of specs) {
+      qw.store(n, weights.get(n)!, q.groupSize, 0, false, q.bits);
       weights.delete(n);
     }
-    model.int8 = { source: quantizedSource(names, baseBits, groupSize), groupSize };
+    model.int8 = { source: quantizedSource(specs), groupSize: 0 };
     trained = qw;
   }
   return {

@@ -15,6 +15,9 @@ import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
 import type { HostTensor } from "../runtime/session.ts";
 
+/** Values quantized per kernel call by {@link QuantizedWeights.storeFrom} (a multiple of the group size). */
+const QUANT_CHUNK = 1 << 20;
+
 /** Codes in the form the graph reads (see the module doc): padded to whole groups. */
 export function feedForm(q: Quantized): Uint8Array {
   const n = Math.ceil((q.scales.length * q.groupSize * q.bits) / 8);
@@ -47,15 +50,53 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     stochastic = true,
     bits: 4 | 8 = 8,
   ): void {
-    const q = kernels().quantize(w, { bits, groupSize, stochastic, seed });
-    const fed = feedForm(q), prev = this.codes.get(name);
-    if (
-      prev && prev.bits === bits && prev.data.length === fed.length && prev.scales.length === q.scales.length
-    ) {
-      prev.data.set(fed);
-      prev.scales.set(q.scales);
-      prev.zeros.set(q.zeros);
-    } else this.codes.set(name, { ...q, data: fed });
+    this.storeFrom(name, w.length, (off, dst) => dst.set(w.subarray(off, off + dst.length)), {
+      groupSize,
+      seed,
+      stochastic,
+      bits,
+    });
+  }
+
+  /**
+   * {@link store} from a source that fills chunks of the float tensor (`fill(offset, dst)`): the tensor is
+   * quantized a chunk of whole groups (≤ 2²⁰ values) at a time, so neither a full float copy nor a
+   * full-size kernel call is needed (the stochastic stream of chunk c is seeded with seed + c).
+   */
+  storeFrom(
+    name: string,
+    length: number,
+    fill: (offset: number, dst: Float32Array) => void,
+    o: { groupSize: number; seed: number; stochastic?: boolean; bits?: 4 | 8 },
+  ): void {
+    const bits = o.bits ?? 8, gs = o.groupSize, groups = Math.ceil(length / gs);
+    const bytes = Math.ceil((groups * gs * bits) / 8), prev = this.codes.get(name);
+    const q: Quantized = prev && prev.bits === bits && prev.groupSize === gs && prev.length === length
+      ? prev
+      : {
+        bits,
+        groupSize: gs,
+        length,
+        data: new Uint8Array(bytes),
+        scales: new Float32Array(groups),
+        zeros: new Uint8Array(groups),
+      };
+    const chunk = Math.max(gs, Math.floor(QUANT_CHUNK / gs) * gs),
+      buf = new Float32Array(Math.min(chunk, length));
+    for (let off = 0, c = 0; off < length; off += chunk, c++) {
+      const n = Math.min(chunk, length - off), x = buf.subarray(0, n);
+      fill(off, x);
+      const part = kernels().quantize(x, {
+        bits,
+        groupSize: gs,
+        stochastic: o.stochastic ?? true,
+        seed: o.seed + c,
+      });
+      q.data.set(part.data, (off * bits) / 8);
+      q.scales.set(part.scales, off / gs);
+      q.zeros.set(part.zeros, off / gs);
+    }
+    this.codes.set(name, q);
     super.delete(name);
   }
 
@@ -149,26 +190,39 @@ export interface QuantizedSource {
   feeds(name: string, w: Map<string, Float32Array>): Record<string, HostTensor>;
 }
 
+/** How one weight is quantized. */
+export interface QuantSpec {
+  bits: 4 | 8;
+  groupSize: number;
+}
+
 /**
- * Quantized source for `names` (`bits` 8 or 4, groups of `groupSize`): inputs `<name>#q` (uint8 codes in
- * fed form), `<name>#scale` (f32 [G]), `<name>#zero` (uint8 [G]) → W = reshape(((q − z)·s)[:numel]).
+ * Quantized source for `names` (`bits` 8 or 4, groups of `groupSize`; or a per-name map): inputs
+ * `<name>#q` (uint8 codes in fed form), `<name>#scale` (f32 [G]), `<name>#zero` (uint8 [G]) →
+ * W = reshape(((q − z)·s)[:numel]).
  */
-export function quantizedSource(names: Set<string>, bits: 4 | 8, groupSize: number): QuantizedSource {
+export function quantizedSource(
+  names: Set<string> | ReadonlyMap<string, QuantSpec>,
+  bits: 4 | 8 = 8,
+  groupSize = 256,
+): QuantizedSource {
+  const specs = names instanceof Map ? names : new Map([...names].map((n) => [n, { bits, groupSize }]));
   const source: WeightSource = (name, shape) => {
-    if (!names.has(name)) return undefined;
-    const numel = shape.reduce((a, b) => a * b, 1), groups = Math.ceil(numel / groupSize);
-    const q = input(`${name}#q`, "uint8", [Math.ceil((groups * groupSize * bits) / 8)]);
+    const spec = specs.get(name);
+    if (!spec) return undefined;
+    const numel = shape.reduce((a, b) => a * b, 1), groups = Math.ceil(numel / spec.groupSize);
+    const q = input(`${name}#q`, "uint8", [Math.ceil((groups * spec.groupSize * spec.bits) / 8)]);
     const s = input(`${name}#scale`, "float32", [groups]), z = input(`${name}#zero`, "uint8", [groups]);
-    return dequantizeOp(q, s, z, shape, bits);
+    return dequantizeOp(q, s, z, shape, spec.bits);
   };
   return {
-    names,
+    names: new Set(specs.keys()),
     source,
     feeds(name, w) {
-      const q = (w as QuantizedWeights).codes?.get(name);
+      const q = (w as QuantizedWeights).codes?.get(name), spec = specs.get(name)!;
       if (!q) throw new Error(`weight ${name} is not quantized`);
-      if (q.bits !== bits || q.groupSize !== groupSize) {
-        throw new Error(`${name}: expected ${bits}-bit groups of ${groupSize}`);
+      if (q.bits !== spec.bits || q.groupSize !== spec.groupSize) {
+        throw new Error(`${name}: expected ${spec.bits}-bit groups of ${spec.groupSize}`);
       }
       return {
         [`${name}#q`]: { dtype: "uint8", shape: [q.data.length], data: q.data },

@@ -12,9 +12,9 @@ import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, buildLossGraph, forwardInputs, paramSpecs } from "../models/model.ts";
 import type { LinearAdapter, WeightSource } from "../models/params.ts";
 import { isLoraParam, loraAdapter, LoraConfigSchema } from "../lora/lora.ts";
-import { defaultTargets } from "../lora/setup.ts";
+import { defaultTargets, quantizedBase } from "../lora/setup.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
-import { quantizedSource } from "../optim/int8_weights.ts";
+import { quantizedSource, type QuantSpec } from "../optim/int8_weights.ts";
 import type { Backend } from "../runtime/session.ts";
 
 /** Budgets a plan is checked against, in MiB (Cloudflare / Vercel Edge, Supabase, Deno Deploy). */
@@ -86,18 +86,16 @@ export async function planRun(r: PlanRequest, extraBudgetsMb: number[] = []): Pr
   const lowRank = method === "galore" || method === "qgalore" || method === "dct";
   const projected = new Map(lowRank ? lowRankTargets(config, r.targets).map((t) => [t.name, t.shape]) : []);
   const rank = r.rank ?? (method === "lora" ? 8 : 128);
-  const quantized = new Set<string>();
-  if (method === "qgalore") { for (const n of projected.keys()) quantized.add(n); }
-  if (method === "lora" && r.baseBits) {
-    for (const t of lowRankTargets(config)) quantized.add(t.name);
-  }
-  const bits = method === "qgalore" ? 8 : r.baseBits ?? 8;
+  const quantized: Map<string, QuantSpec> = method === "qgalore"
+    ? new Map([...projected.keys()].map((n) => [n, { bits: 8, groupSize }]))
+    : method === "lora" && r.baseBits
+    ? quantizedBase(config, r.baseBits)
+    : new Map();
   for (const s of specs) {
-    weights += quantized.has(s.name)
-      ? quantBytes(numel(s.shape), bits, bits === 4 ? 64 : groupSize)
-      : 4 * numel(s.shape);
+    const q = quantized.get(s.name);
+    weights += q ? quantBytes(numel(s.shape), q.bits, q.groupSize) : 4 * numel(s.shape);
   }
-  if (quantized.size) source = quantizedSource(quantized, bits, bits === 4 ? 64 : groupSize).source;
+  if (quantized.size) source = quantizedSource(quantized).source;
   const streamed = r.backend === "lean" && (r.gradAccum ?? 1) === 1;
   if (method === "lora") {
     const lc = LoraConfigSchema.parse({ rank, alpha: rank, targets: r.targets ?? defaultTargets(config) });

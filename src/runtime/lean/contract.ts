@@ -156,6 +156,22 @@ export interface LeanKernels {
   packInt4(codes: number, out: number, n: number): void;
   /** out[i, :] = table[ids[i], :]; throws naming the id when it is outside [0, tableRows). */
   gatherRows(table: number, ids: number, out: number, nIds: number, rowLen: number, tableRows: number): void;
+  /**
+   * out[i, :] = row ids[i] of a group-quantized table (the `gemmQ` layout over the table's flat storage,
+   * tableRows × rowLen): an embedding lookup without a dequantized copy of the table.
+   */
+  gatherRowsQ(
+    codes: number,
+    scales: number,
+    zeros: number,
+    ids: number,
+    out: number,
+    nIds: number,
+    rowLen: number,
+    tableRows: number,
+    bits: number,
+    groupSize: number,
+  ): void;
   /** out[ids[i], :] += g[i, :] (caller zero-fills out, which has outRows rows). */
   scatterAddRows(g: number, ids: number, out: number, nIds: number, rowLen: number, outRows: number): void;
   /** out[r] = x[r, idx[r]] for x [rows, n]. */

@@ -5,7 +5,7 @@
  * quantized weights read inside the matmul kernel.
  */
 import type { Tensor } from "../../graph/ir.ts";
-import { UNARY } from "./contract.ts";
+import { BINARY, DTYPE, UNARY } from "./contract.ts";
 import { type AddrEnv, LEAN_OPS, type LeanOp, numelOf, type ShapeEnv } from "./op.ts";
 import { matmulCall } from "./primitives.ts";
 
@@ -195,9 +195,11 @@ const headDims = (h: Tensor, w: Tensor, env: ShapeEnv) => {
 LEAN_OPS.lm_token_nll = {
   scratch: (t, env) => {
     const { d, v } = headDims(t.inputs[0], t.inputs[1], env);
+    if (t.inputs[1].op === "dequantize") return quantHeadScratch(v, d, env);
     return env.k.crossEntropyScratchBytes(CE_CHUNK, v, d);
   },
   build: (t, e) => {
+    if (t.inputs[1].op === "dequantize") return quantHead(t, e);
     const [h, w, labels] = t.inputs, { rows, d, v } = headDims(h, w, e);
     const ph = e.addr(h), pw = e.addr(w), pl = e.addr(labels), out = e.addr(t), scratch = e.scratch;
     return () => e.k.crossEntropyRows(ph, pw, pl, out, rows, d, v, CE_CHUNK, true, scratch);
@@ -207,11 +209,16 @@ const ceBackward: LeanOp = {
   group: "lm_token_nll_bwd",
   scratch: (t, env) => {
     const { d, v } = headDims(t.inputs[1], t.inputs[2], env);
+    if (t.inputs[2].op === "dequantize") return quantHeadScratch(v, d, env);
     return env.k.crossEntropyScratchBytes(CE_CHUNK, v, d);
   },
   build: (t, e, members) => {
     const [g, h, w, labels] = t.inputs, { rows, d, v } = headDims(h, w, e);
     const dh = member(members, "lm_token_nll_dh"), dw = member(members, "lm_token_nll_dw");
+    if (w.op === "dequantize") {
+      if (dw) throw new Error("lean: the gradient of a quantized LM head (it is frozen)");
+      return quantHead(t, e, dh);
+    }
     const pg = e.addr(g), ph = e.addr(h), pw = e.addr(w), pl = e.addr(labels);
     const pdh = dh ? e.addr(dh) : 0, pdw = dw ? e.addr(dw) : 0, scratch = e.scratch;
     return () =>
@@ -250,4 +257,97 @@ LEAN_OPS.matmul = {
     return env.k.gemmQScratchBytes(c.m, c.n, c.k, c.b.trans);
   },
   build: (t, e, members) => (isQuantized(t, e) ? quantizedMatmul(t, e) : plainMatmul.build(t, e, members)),
+};
+
+// ─────────────────────── LM head over a quantized table ───────────────────────
+
+/** Scratch of the quantized head: a chunk of logits, gemmQ's own, and small per-row vectors. */
+function quantHeadScratch(v: number, d: number, env: ShapeEnv): number {
+  const pad = (n: number) => Math.ceil(n / 64) * 64;
+  return pad(4 * CE_CHUNK * v) +
+    pad(env.k.gemmQScratchBytes(CE_CHUNK, Math.max(v, d), Math.max(v, d), true)) +
+    5 * pad(4 * CE_CHUNK);
+}
+
+/**
+ * The LM head with a frozen, group-quantized W (a tied embedding stored in INT8), as kernel calls per
+ * chunk of rows: logits = h·Wᵀ by gemmQ, log-softmax, the label's entry (ignored rows masked to 0); for
+ * the backward (`dh` given, t = the backward node with inputs g, h, W, labels) dlogits = g·(softmax −
+ * onehot) and dh = dlogits·W by gemmQ. W never exists in f32.
+ */
+function quantHead(t: Tensor, e: AddrEnv, dh?: Tensor): () => void {
+  const backward = t.op !== "lm_token_nll";
+  const [h, w, labels] = backward ? t.inputs.slice(1) : t.inputs, g = backward ? t.inputs[0] : undefined;
+  const { rows, d, v } = headDims(h, w, e);
+  const [q, s, z] = w.inputs, bits = w.attrs.bits as number;
+  const groupSize = (numelOf(e.shape(q)) * (bits === 4 ? 2 : 1)) / numelOf(e.shape(s));
+  const pq = e.addr(q), ps = e.addr(s), pz = e.addr(z), ph = e.addr(h), pl = e.addr(labels);
+  const out = backward ? (dh ? e.addr(dh) : 0) : e.addr(t), pg = g ? e.addr(g) : 0;
+  const pad = (n: number) => Math.ceil(n / 64) * 64;
+  let at = e.scratch;
+  const take = (bytes: number) => (at += pad(bytes)) - pad(bytes);
+  const logits = take(4 * CE_CHUNK * v),
+    gemmScratch = take(e.k.gemmQScratchBytes(CE_CHUNK, Math.max(v, d), Math.max(v, d), true));
+  const zero = take(4 * CE_CHUNK),
+    mask = take(4 * CE_CHUNK),
+    safe = take(4 * CE_CHUNK),
+    valid = take(4 * CE_CHUNK);
+  const vec = take(4 * CE_CHUNK);
+  const { k } = e;
+  return () => {
+    k.fill(zero, DTYPE.I32, CE_CHUNK, 0);
+    for (let r0 = 0; r0 < rows; r0 += CE_CHUNK) {
+      const c = Math.min(CE_CHUNK, rows - r0), lab = pl + 4 * r0;
+      // ignored rows (label < 0): a safe label 0 and a 0 weight
+      k.binary(BINARY.LESS, DTYPE.I32, lab, zero, mask, [c], [1], [0]);
+      k.where(mask, zero, lab, safe, DTYPE.I32, [c], [1], [0], [1]);
+      k.not(mask, mask, c);
+      k.cast(mask, DTYPE.BOOL, valid, DTYPE.F32, c);
+      k.gemmQ(ph + 4 * r0 * d, pq, ps, pz, logits, 0, c, v, d, bits, groupSize, true, 1, false, gemmScratch);
+      if (!backward) {
+        k.logSoftmax(logits, logits, c, v);
+        k.gatherLast(logits, safe, vec, c, v);
+        k.binary(BINARY.MUL, DTYPE.F32, vec, valid, vec, [c], [1], [1]);
+        k.unary(UNARY.NEG, vec, out + 4 * r0, c);
+        continue;
+      }
+      if (!out) continue;
+      k.softmax(logits, logits, c, v);
+      k.fill(vec, DTYPE.F32, c, -1);
+      k.scatterLast(vec, safe, logits, c, v);
+      k.binary(BINARY.MUL, DTYPE.F32, pg + 4 * r0, valid, vec, [c], [1], [1]);
+      k.binary(BINARY.MUL, DTYPE.F32, logits, vec, logits, [c, v], [v, 1], [1, 0]);
+      k.gemmQ(
+        logits,
+        pq,
+        ps,
+        pz,
+        out + 4 * r0 * d,
+        0,
+        c,
+        d,
+        v,
+        bits,
+        groupSize,
+        false,
+        1,
+        false,
+        gemmScratch,
+      );
+    }
+  };
+}
+
+/** An embedding lookup in a quantized table: the rows dequantized by the gather itself. */
+const plainGather = LEAN_OPS.gather_rows;
+LEAN_OPS.gather_rows = {
+  build: (t, e, members) => {
+    const [table, ids] = t.inputs;
+    if (table.op !== "dequantize") return plainGather.build(t, e, members);
+    const [q, s, z] = table.inputs, bits = table.attrs.bits as number, ts = e.shape(table);
+    const groupSize = (numelOf(e.shape(q)) * (bits === 4 ? 2 : 1)) / numelOf(e.shape(s));
+    const rowLen = numelOf(ts.slice(1)), nIds = numelOf(e.shape(ids));
+    const pq = e.addr(q), ps = e.addr(s), pz = e.addr(z), pi = e.addr(ids), out = e.addr(t);
+    return () => e.k.gatherRowsQ(pq, ps, pz, pi, out, nIds, rowLen, ts[0], bits, groupSize);
+  },
 };

@@ -245,6 +245,23 @@ export class WasmLeanKernels implements LeanKernels {
     const bad = this.#x.lean_gather_rows(table, ids, out, nIds, rowLen, tableRows) >>> 0;
     if (bad) badIndex("gatherRows", bad, this.#id(ids, bad - 1), tableRows);
   }
+  gatherRowsQ(
+    codes: number,
+    scales: number,
+    zeros: number,
+    ids: number,
+    out: number,
+    nIds: number,
+    rowLen: number,
+    tableRows: number,
+    bits: number,
+    groupSize: number,
+  ): void {
+    const bad =
+      this.#x.lean_gather_rows_q(codes, scales, zeros, ids, out, nIds, rowLen, tableRows, bits, groupSize) >>>
+      0;
+    if (bad) badIndex("gatherRowsQ", bad, this.#id(ids, bad - 1), tableRows);
+  }
   scatterAddRows(g: number, ids: number, out: number, nIds: number, rowLen: number, outRows: number): void {
     const bad = this.#x.lean_scatter_add_rows(g, ids, out, nIds, rowLen, outRows) >>> 0;
     if (bad) badIndex("scatterAddRows", bad, this.#id(ids, bad - 1), outRows);

@@ -101,7 +101,12 @@ export async function compileLean(
     const viaMatmul = (c: Tensor, asRight: boolean) =>
       (c.op === "matmul" && (!asRight || c.inputs[1] === t)) || (folded.has(c) && swapsLast(c));
     if (swapsLast(t) && cs.length > 0 && cs.every((c) => viaMatmul(c, false))) folded.add(t);
-    if (t.op === "dequantize" && cs.length > 0 && cs.every((c) => viaMatmul(c, true))) folded.add(t);
+    // quantized weights are read in place by matmuls, embedding lookups and the fused LM head
+    const readsQuantized = (c: Tensor) =>
+      viaMatmul(c, true) || (c.op === "gather_rows" && c.inputs[0] === t) ||
+      (c.op === "lm_token_nll" && c.inputs[1] === t) ||
+      (c.op.startsWith("lm_token_nll_d") && c.inputs[2] === t);
+    if (t.op === "dequantize" && cs.length > 0 && cs.every(readsQuantized)) folded.add(t);
   }
   const operand = (t: Tensor) => {
     let base = t, trans = false;
@@ -284,7 +289,6 @@ export async function compileLean(
   ): Record<string, HostTensor> {
     const want = names ?? outputNames;
     for (const n of want) if (!outs[n]) throw new Error(`lean: no output ${n}`);
-    const wanted = new Set(want.map((n) => outs[n]));
     const streamed = (n: string) => !!runOpts.onOutput && (runOpts.stream?.(n) ?? true);
     const stream = new Set(want.filter(streamed).map((n) => outs[n]));
     const keep = new Set(want.filter((n) => !streamed(n)).map((n) => outs[n]));

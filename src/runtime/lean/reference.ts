@@ -370,6 +370,28 @@ export class ReferenceLeanKernels implements LeanKernels {
       }
     }
   }
+  gatherRowsQ(
+    codes: number,
+    scales: number,
+    zeros: number,
+    ids: number,
+    out: number,
+    nIds: number,
+    rowLen: number,
+    tableRows: number,
+    bits: number,
+    groupSize: number,
+  ): void {
+    this.#checkIds("gatherRowsQ", ids, nIds, tableRows);
+    const { f32, i32, u8 } = this.#m;
+    for (let i = 0; i < nIds; i++) {
+      for (let j = 0; j < rowLen; j++) {
+        const e = i32[ids / 4 + i] * rowLen + j, g = Math.floor(e / groupSize);
+        const q = bits === 8 ? u8[codes + e] : (u8[codes + (e >> 1)] >> ((e & 1) * 4)) & 15;
+        f32[out / 4 + i * rowLen + j] = (q - u8[zeros + g]) * f32[scales / 4 + g];
+      }
+    }
+  }
   scatterAddRows(g: number, ids: number, out: number, nIds: number, rowLen: number, outRows: number): void {
     this.#checkIds("scatterAddRows", ids, nIds, outRows);
     const { f32, i32 } = this.#m;

@@ -52,3 +52,24 @@ Deno.test("lean packInt4: equals quant.ts packInt4 (odd lengths too) and round-t
     assert.deepEqual(unpackInt4(got, n), codes);
   }
 });
+
+Deno.test("lean gatherRowsQ: rows of an INT8 / INT4 table (ragged groups) = rows of dequantize(table), WASM = reference", async () => {
+  const p = await pair(8);
+  for (const bits of [8, 4] as const) {
+    for (const groupSize of [7, 64]) {
+      p.reset();
+      const [rows, len] = [11, 9], q = quantize(randn(rows * len, p.rand), { bits, groupSize });
+      const full = dequantize(q), ids = [3, 0, 10, 3];
+      const codes = p.put(q.data), scales = p.put(q.scales), zeros = p.put(q.zeros);
+      const pi = p.put(Int32Array.from(ids)), out = p.junk(4 * ids.length * len);
+      p.both((k) => k.gatherRowsQ(codes, scales, zeros, pi, out, ids.length, len, rows, bits, groupSize));
+      const got = p.f32(out, ids.length * len, "wasm");
+      ids.forEach((id, i) => {
+        for (let j = 0; j < len; j++) {
+          assert.ok(Math.abs(got[i * len + j] - full[id * len + j]) < 1e-6, `int${bits} row ${id} col ${j}`);
+        }
+      });
+      p.close(out, ids.length * len, `int${bits} group ${groupSize}`, 1e-6, 1e-6);
+    }
+  }
+});
