@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import { createService } from "./routes/app.ts";
-import { BACKENDS } from "./src/runtime/session.ts";
+import { BACKENDS } from "./src/runtime/backend.ts";
 import { defaultModelDir } from "./src/api.ts";
 
 const int = (min: number) => z.coerce.number().int().min(min);

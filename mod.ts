@@ -42,22 +42,19 @@
  * @module
  */
 export * from "./src/graph/mod.ts";
-export {
-  type Backend,
-  BACKENDS,
-  createSession,
-  type HostTensor,
-  type Session,
-} from "./src/runtime/session.ts";
+export { createSession, type HostTensor, type Session } from "./src/runtime/session.ts";
+export { type Backend, BACKENDS } from "./src/runtime/backend.ts";
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";
-export { type LossAndGrad, ModelRunner, type Weights } from "./src/models/runner.ts";
+export { type LossAndGrad, ModelRunner } from "./src/models/runner.ts";
+export { type Weights } from "./src/models/weights.ts";
 export { initParams, type ParamSpec } from "./src/models/params.ts";
 export { loadModelDir, saveModelDir } from "./src/io/hf_dir.ts";
 export { readSafetensors, serializeSafetensors, writeSafetensors } from "./src/io/safetensors.ts";
 export { parseJsonl, readJsonl, type Row } from "./src/data/rows.ts";
-export { encodeRows, type Example, loadTokenizer } from "./src/data/tokenize.ts";
+export { encodeRows, loadTokenizer } from "./src/data/tokenize.ts";
+export { type Example } from "./src/data/example.ts";
 export { type Batch, makeBatch } from "./src/data/batch.ts";
 export { AdamW, type AdamWOptions } from "./src/optim/adamw.ts";
 export {

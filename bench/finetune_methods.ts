@@ -18,7 +18,7 @@ import { DctProjector } from "../src/optim/dct.ts";
 import { int8Source, QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { setupLora } from "../src/lora/setup.ts";
 import { useWasmKernels } from "../src/linalg/active.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 
 const { values: a } = parseArgs({
   options: {

@@ -11,9 +11,10 @@
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/models/load.ts";
 import { encodeRows, loadTokenizer } from "../src/data/tokenize.ts";
-import { toPromptRow, unlearnBenchmark } from "../src/eval/unlearn_data.ts";
+import { toPromptRow, unlearnBenchmark } from "../src/build/unlearn_data.ts";
 import { useWasmKernels } from "../src/linalg/active.ts";
-import { ModelRunner, type Weights } from "../src/models/runner.ts";
+import { ModelRunner } from "../src/models/runner.ts";
+import type { Weights } from "../src/models/weights.ts";
 import { fromLogical, type KfacEigen, toLogical } from "../src/unlearn/kfac.ts";
 import { Preconditioner } from "../src/unlearn/precondition.ts";
 import { addScaled, fitCurvature, forgetGradient, kfadeLayers, searchStep } from "../src/unlearn/kfade.ts";

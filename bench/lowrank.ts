@@ -18,7 +18,7 @@ import { DctProjector } from "../src/optim/dct.ts";
 import { int8Source, QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { useWasmKernels } from "../src/linalg/active.ts";
 import { peakRssMb } from "../src/util/rss.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { randomTokenRows, shapeConfig, type ShapeName } from "./shapes.ts";
 
 const { values: a } = parseArgs({

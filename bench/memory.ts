@@ -12,10 +12,10 @@ import { parseArgs } from "node:util";
 import { initParams } from "../src/models/params.ts";
 import { ModelRunner } from "../src/models/runner.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { setupLowRank } from "../src/optim/methods.ts";
+import { setupLowRank } from "../src/train/lowrank_setup.ts";
 import type { QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { peakRssMb } from "../src/util/rss.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { randomTokenRows, shapeConfig, type ShapeName } from "./shapes.ts";
 
 const { values: a } = parseArgs({

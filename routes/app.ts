@@ -8,7 +8,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { join } from "node:path";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import { ArtifactStore } from "../src/jobs/artifacts.ts";

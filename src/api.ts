@@ -14,9 +14,9 @@ import { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 import type { TrainOptionsInput } from "./train/options.ts";
 import type { z } from "zod";
 import type { CoresetTrainOptions, CoresetTrainOptionsSchema } from "./coreset/train_hooks.ts";
-import { exportTransformersJs } from "./io/export_transformersjs.ts";
+import { exportTransformersJs } from "./models/export_transformersjs.ts";
 import { peakRssMb } from "./util/rss.ts";
-import type { Backend } from "./runtime/session.ts";
+import type { Backend } from "./runtime/backend.ts";
 import { ApiError } from "./jobs/errors.ts";
 import {
   adapterList,

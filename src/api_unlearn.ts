@@ -9,7 +9,7 @@ import type { z } from "zod";
 import { saveModel } from "./models/load.ts";
 import { paramSpecs } from "./models/model.ts";
 import { useWasmKernels } from "./linalg/active.ts";
-import type { Backend } from "./runtime/session.ts";
+import type { Backend } from "./runtime/backend.ts";
 import type { Row } from "./data/rows.ts";
 import {
   unlearn as unlearnWeights,

@@ -1,7 +1,8 @@
 /** Shared test helpers: run an IR graph, float comparisons, a seeded RNG. */
 import { lowerGraph } from "../src/graph/lower.ts";
 import type { Tensor } from "../src/graph/ir.ts";
-import { type Backend, createSession, type HostTensor } from "../src/runtime/session.ts";
+import { createSession, type HostTensor } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 
 /** Lower `outputs`, run once on `backend` with `feeds`, return the outputs. */
 export async function runGraph(

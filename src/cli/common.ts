@@ -3,11 +3,12 @@
  * stderr progress, and the contract's last-line JSON on stdout.
  */
 import { z } from "zod";
-import { BACKENDS } from "../runtime/session.ts";
+import { BACKENDS } from "../runtime/backend.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { loadModelWithAdapters as loadWithAdapters, resolveModelDir } from "../jobs/prepare.ts";
 import { readJsonl } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 
 /** Flags every command takes. */
 export const CommonFlags = z.object({

@@ -9,7 +9,8 @@
  */
 import { z } from "zod";
 import { readJsonl, type Row } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
 import { CORESET_METHODS, CoresetOptionsSchema, coresetProblem, selectCoreset } from "../coreset/select.ts";

@@ -4,8 +4,8 @@
  * `AutoModelForCausalLM.from_pretrained`).
  */
 import { z } from "zod";
-import { exportTransformersJs } from "../io/export_transformersjs.ts";
-import { BACKENDS } from "../runtime/session.ts";
+import { exportTransformersJs } from "../models/export_transformersjs.ts";
+import { BACKENDS } from "../runtime/backend.ts";
 import { loadModelWithAdapters, modelPath, parseFlags, progress } from "./common.ts";
 
 /** Export formats. */

@@ -9,7 +9,8 @@
  */
 import { z } from "zod";
 import { readJsonl } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import { type LoadedModel, saveModel } from "../models/load.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { evaluateLoss } from "../eval/loss.ts";

@@ -22,12 +22,13 @@
  * so the coreset covers what each one asks for — a global top-k piled onto a few). Ties break by row
  * index, so a seed fixes the selection.
  */
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import { RowLossRunner } from "./row_loss.ts";
+import { groupBy, proportionalBudgets } from "./budgets.ts";
 
 /** Loss trajectories: `train[e][m]` and `val[e][v]` at checkpoints e = 0..E−1. */
 export interface Trajectory {
@@ -178,31 +179,6 @@ export function topK(
   const taken = new Set(picked);
   const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !taken.has(i)).sort(byScore);
   return [...picked, ...rest.slice(0, k - picked.length)].sort(byScore);
-}
-
-/** Row indices by source, in first-seen order (undefined is a source of its own). */
-export function groupBy(sources: readonly (string | undefined)[]): Map<string | undefined, number[]> {
-  const groups = new Map<string | undefined, number[]>();
-  sources.forEach((s, i) => {
-    if (!groups.has(s)) groups.set(s, []);
-    groups.get(s)!.push(i);
-  });
-  return groups;
-}
-
-/** floor(B·n_c/N) per group, then +1 for the largest remainders (ties: first group) until Σ = B. */
-export function proportionalBudgets(sizes: readonly number[], B: number): number[] {
-  const N = sizes.reduce((a, b) => a + b, 0);
-  if (N === 0) return sizes.map(() => 0);
-  const q = sizes.map((n) => Math.min(n, Math.floor((B * n) / N)));
-  const rem = sizes.map((n, i) => ({ i, r: (B * n) / N - q[i] })).sort((a, b) => b.r - a.r || a.i - b.i);
-  let left = Math.min(B, N) - q.reduce((a, b) => a + b, 0);
-  while (left > 0) {
-    for (const { i } of rem) {
-      if (left > 0 && q[i] < sizes[i]) (q[i]++, left--);
-    }
-  }
-  return q;
 }
 
 /** The proxy run that produces the loss trajectory. */

@@ -18,12 +18,13 @@
  * Deviation: the paper caches activations below the last layer; here both perturbed passes run the
  * whole forward (2K forward passes of the large batch per step).
  */
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { normalRng } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
-import { groupBy, proportionalBudgets, type Selection } from "./cld.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
+import type { Selection } from "./cld.ts";
+import { groupBy, proportionalBudgets } from "./budgets.ts";
 import { facilityLocation, type Similarity, similarityMatrix } from "./facility.ts";
 import { RowLossRunner } from "./row_loss.ts";
 

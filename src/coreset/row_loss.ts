@@ -23,12 +23,13 @@ import {
 } from "../graph/ops.ts";
 import { lowerGraph } from "../graph/lower.ts";
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
 import type { LinearAdapter, ParamSpec } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import { createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 
 /** Graph input name of the value-projection perturbation. */
 export const PERTURB_INPUT = "colm_dw";

@@ -9,9 +9,9 @@
 import { z } from "zod";
 import { basename, dirname, join } from "node:path";
 import type { Row } from "../data/rows.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import type { TrainerHooks } from "../train/trainer.ts";
 import type { Selection } from "./cld.ts";
 import { type ColmOptions, ColmSelector } from "./colm.ts";

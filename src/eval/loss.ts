@@ -1,7 +1,8 @@
 /** @module Mean token NLL and perplexity over a dataset, in batches (the `eval` command). */
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
-import type { ModelRunner, Weights } from "../models/runner.ts";
+import type { Example } from "../data/example.ts";
+import type { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 
 /** Mean NLL over all target tokens, its perplexity and the token count. */
 export interface EvalResult {

@@ -11,8 +11,8 @@ import type { LoadedModel } from "../models/load.ts";
 import { Generator } from "../models/generate.ts";
 import { loadTokenizer, type Tok } from "../data/tokenize.ts";
 import type { Row } from "../data/rows.ts";
-import type { Example } from "../data/tokenize.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Example } from "../data/example.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { encodeFor, loadModelWithAdapters } from "./prepare.ts";
 import { ApiError, rowError } from "./errors.ts";
 

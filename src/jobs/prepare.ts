@@ -6,7 +6,8 @@
  */
 import { type LoadedModel, loadModel, saveModel } from "../models/load.ts";
 import { readJsonl, type Row, validateRow } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { z } from "zod";
 import {
@@ -17,10 +18,10 @@ import {
   rowSources,
 } from "../coreset/train_hooks.ts";
 import type { TrainOptionsInput } from "../train/options.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { defaultTargets, type LoraSetup, setupLora } from "../lora/setup.ts";
 import { sensitivityRanks } from "../lora/sensitivity.ts";
-import { setupLowRank } from "../optim/methods.ts";
+import { setupLowRank } from "../train/lowrank_setup.ts";
 import { loadAdapter } from "../lora/peft.ts";
 import { mergeAdapters } from "../lora/merge.ts";
 import { ApiError } from "./errors.ts";

@@ -8,7 +8,7 @@
  * stops at the next step boundary. A non-finite loss fails the job naming the step; nothing is
  * written from it.
  */
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { ApiError } from "./errors.ts";
 import { notBuilt, parseJobRequest } from "./spec.ts";
 import { checkSubmission } from "./submit.ts";

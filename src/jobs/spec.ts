@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { TrainOptionsSchema } from "../train/options.ts";
-import { BACKENDS } from "../runtime/session.ts";
+import { BACKENDS } from "../runtime/backend.ts";
 import { type Row, RowSchema, validateRow } from "../data/rows.ts";
 import { ApiError, dotted } from "./errors.ts";
 import { UNLEARN_METHODS, UnlearnOptionsSchema } from "../unlearn/unlearn.ts";

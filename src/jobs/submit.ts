@@ -5,7 +5,7 @@
  * (fine-tune `data_indices` in range, unlearn `retain` where the method needs it, coreset `val`
  * for cld and `k` at most the rows). Also the step count the job's progress counts to.
  */
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { Row } from "../data/rows.ts";
 import { indexProblem } from "../coreset/train_hooks.ts";
 import { coresetProblem } from "../coreset/select.ts";

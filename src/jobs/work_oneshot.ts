@@ -14,18 +14,10 @@ import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
 import { saveUpdate } from "../unlearn/update.ts";
 import { CoresetOptionsSchema, selectCoreset } from "../coreset/select.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
-import type { Backend } from "../runtime/session.ts";
 import { loadModelWithAdapters } from "./prepare.ts";
 import { camelKeys, type CoresetJob, type UnlearnJob } from "./spec.ts";
 import type { JobProgress, JobRecord } from "./store.ts";
-import type { ChunkOutcome, StoredRequest, WorkContext } from "./work.ts";
-
-/** A one-shot job's state: its stored request and backend (nothing is held between chunks). */
-export interface OneShotWork {
-  kind: "unlearn" | "coreset";
-  stored: StoredRequest;
-  backend: Backend;
-}
+import type { ChunkOutcome, OneShotWork, WorkContext } from "./work.ts";
 
 const now = () => new Date().toISOString();
 

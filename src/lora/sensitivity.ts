@@ -11,13 +11,13 @@
  * seed spread) for ≈ 8 % of a 60-step fine-tune, where Hutchinson's double-backward graph costs 50–60 %.
  */
 import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { paramSpecs } from "../models/model.ts";
-import type { Weights } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { makeBatch } from "../data/batch.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { gnbDiagonal, hutchinson } from "../curvature/hutchinson.ts";
 import { isTarget, type LoraConfig } from "./lora.ts";
 

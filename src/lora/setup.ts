@@ -4,9 +4,8 @@
  */
 import type { DecoderConfig } from "../models/config.ts";
 import { paramSpecs } from "../models/model.ts";
-import { initParams } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import type { TrainableModel } from "../train/trainer.ts";
+import { initParams, type LinearAdapter } from "../models/params.ts";
+import type { Weights } from "../models/weights.ts";
 import { isLoraParam, loraAdapter, type LoraConfig, LoraConfigSchema } from "./lora.ts";
 import { saveAdapter } from "./peft.ts";
 
@@ -18,7 +17,8 @@ export function defaultTargets(config: DecoderConfig): string[] {
 /** A LoRA run: the trainable model for `Trainer` and a writer for the result. */
 export interface LoraSetup {
   config: LoraConfig;
-  model: TrainableModel;
+  /** What the trainer needs: only the adapter weights train, through the adapter hook. */
+  model: { trainable: (name: string) => boolean; adapter: LinearAdapter };
   /** Adapter parameter names and shapes. */
   shapes: Map<string, number[]>;
   save(dir: string, weights: Weights, baseModel: string): Promise<void>;

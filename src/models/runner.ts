@@ -4,20 +4,14 @@
  */
 import { lowerGraph } from "../graph/lower.ts";
 import type { Batch } from "../data/batch.ts";
-import {
-  type Backend,
-  createSession,
-  type HostTensor,
-  type Session,
-  type SessionOptions,
-} from "../runtime/session.ts";
+import { createSession, type HostTensor, type Session, type SessionOptions } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import type { DecoderConfig } from "./config.ts";
 import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES } from "./model.ts";
 import type { LinearAdapter, ParamSpec } from "./params.ts";
-import type { QuantizedSource } from "../optim/int8_weights.ts";
+import type { QuantizedSource, Weights } from "./weights.ts";
 
-/** Weights by HF name, float32, in storage layout. */
-export type Weights = Map<string, Float32Array>;
+export type { Weights };
 
 /** Loss and gradients of one call. */
 export interface LossAndGrad {

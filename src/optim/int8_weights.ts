@@ -10,7 +10,9 @@ import { cast, input, mul, reshape, slice, sub, unsqueeze } from "../graph/ops.t
 import { kernels } from "../linalg/active.ts";
 import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
-import type { HostTensor } from "../runtime/session.ts";
+import type { QuantizedSource } from "../models/weights.ts";
+
+export type { QuantizedSource };
 
 /** Weights map whose quantized entries dequantize on `get` (a transient float copy). */
 export class QuantizedWeights extends Map<string, Float32Array> {
@@ -90,13 +92,6 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     for (const q of this.codes.values()) n += q.data.byteLength + q.scales.byteLength + q.zeros.byteLength;
     return n;
   }
-}
-
-/** The graph side: which weights enter as INT8 codes, and how to feed them. */
-export interface QuantizedSource {
-  names: Set<string>;
-  source: WeightSource;
-  feeds(name: string, w: Map<string, Float32Array>): Record<string, HostTensor>;
 }
 
 /**

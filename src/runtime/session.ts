@@ -5,11 +5,9 @@
  * Models are always passed as bytes (WebGPU in Deno cannot fetch file URLs).
  */
 import type { DType } from "../graph/ir.ts";
+import { type Backend, BACKENDS, DEFAULT_BACKEND } from "./backend.ts";
 
-/** The backends, for validation and help texts. */
-export const BACKENDS = ["wasm", "webgpu", "node"] as const;
-/** Which onnxruntime build executes graphs. */
-export type Backend = typeof BACKENDS[number];
+export { type Backend, BACKENDS };
 
 /** Typed-array data of a host tensor. */
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
@@ -103,7 +101,7 @@ const TYPE_OF: Record<string, DType> = {
  * ```
  */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-  const backend = opts.backend ?? "wasm";
+  const backend = opts.backend ?? DEFAULT_BACKEND;
   if (!BACKENDS.includes(backend)) {
     throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got ${backend}`);
   }

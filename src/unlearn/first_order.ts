@@ -10,15 +10,16 @@
  */
 import { z } from "zod";
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt, SCHEDULES } from "../optim/schedule.ts";
-import { shuffledOrder } from "../train/trainer.ts";
-import type { Backend } from "../runtime/session.ts";
+import { shuffledOrder } from "../data/order.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { composedLoss, LossRunner, type LossSpec } from "./losses.ts";
 
 /** First-order loop options. */

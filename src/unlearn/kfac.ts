@@ -32,12 +32,13 @@ import type { Batch } from "../data/batch.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
 import type { ParamSpec } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { kernels } from "../linalg/active.ts";
 import type { Eigh } from "../linalg/types.ts";
-import { type Backend, createSession, type Session } from "../runtime/session.ts";
+import { createSession, type Session } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { tokenFeeds, weightFeeds } from "./losses.ts";
-import { sampleLabels } from "../curvature/hutchinson.ts";
+import { sampleLabels } from "../curvature/sample_labels.ts";
 
 /** One linear layer K-FAC covers. */
 export interface KfacLayer {

@@ -18,13 +18,14 @@
  * can be re-applied later (update.ts).
  */
 import { z } from "zod";
-import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import { batchesOf } from "../data/batch.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { klBetween, rowOutputs } from "../eval/unlearn_metrics.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import {
   eigenFactors,
   fromLogical,
@@ -100,13 +101,6 @@ export interface KfadeRun {
   onStep?: (k: number, s: KfadeStep) => void;
   /** Stops the run before its next step or refit (the signal's reason is thrown). */
   signal?: AbortSignal;
-}
-
-/** Batches of `rows` (in order). */
-export function batchesOf(rows: Example[], size: number) {
-  const out = [];
-  for (let i = 0; i < rows.length; i += size) out.push(makeBatch(rows.slice(i, i + size)));
-  return out;
 }
 
 /** The layers K-FADE updates. */

@@ -35,8 +35,9 @@ import type { Batch } from "../data/batch.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, gradName, INPUT_NAMES } from "../models/model.ts";
 import type { ParamSpec } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import { createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 
 /** Forget-set terms. */
 export const FORGET_LOSSES = ["ga", "npo"] as const;

@@ -8,7 +8,8 @@
 import type { Tensor } from "../graph/ir.ts";
 import { lowerGraph } from "../graph/lower.ts";
 import { div, input, matmul, mul, reduceSum, transposeLast } from "../graph/ops.ts";
-import { type Backend, createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import { createSession, type HostTensor, type Session } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import type { KfacEigen, KfacLayer } from "./kfac.ts";
 
 /** The preconditioner graph: P = Q_S[(Q_SᵀGQ_A) ⊘ D]Q_Aᵀ, quad = Σ Λ⊙((Q_SᵀGQ_A) ⊘ D)², lin = Σ (Q_SᵀGQ_A)² ⊘ D. */

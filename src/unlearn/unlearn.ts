@@ -10,11 +10,12 @@
  * Reports the mean token NLL of the forget and retain rows before and after, and the update θ_after − θ_before.
  */
 import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { LossSpecSchema, RETAIN_LOSSES } from "./losses.ts";
 import { FirstOrderOptionsSchema, firstOrderUnlearn } from "./first_order.ts";
 import { globalMask, maskDensity, WagleOptionsSchema, wagleScores } from "./wagle.ts";

@@ -9,10 +9,11 @@
  * Metadata (`__metadata__`) records the format, method and layers.
  */
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { fromLogical, type KfacEigen, type KfacLayer, toLogical } from "./kfac.ts";
 import { addScaled, forgetGradient, type KfadeResult, type KfadeStep } from "./kfade.ts";
 import { Preconditioner } from "./precondition.ts";

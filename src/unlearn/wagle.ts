@@ -9,11 +9,12 @@
  * may change (the code README: "tofu_0.8.pt … 80% weights are selected"; default ratio 0.8 here).
  */
 import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
-import { batchesOf } from "./kfade.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
+import { batchesOf } from "../data/batch.ts";
 
 /** WAGLE options. */
 export const WagleOptionsSchema = z.object({

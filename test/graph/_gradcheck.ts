@@ -7,7 +7,8 @@ import { grad } from "../../src/graph/autodiff.ts";
 import type { Tensor } from "../../src/graph/ir.ts";
 import { input, mul, reduceSum } from "../../src/graph/ops.ts";
 import { lowerGraph } from "../../src/graph/lower.ts";
-import { type Backend, createSession, f32, type HostTensor } from "../../src/runtime/session.ts";
+import { createSession, f32, type HostTensor } from "../../src/runtime/session.ts";
+import type { Backend } from "../../src/runtime/backend.ts";
 import { randn, rng } from "../_util.ts";
 
 export interface GradCheckOptions {

@@ -6,9 +6,9 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { lowerGraph } from "../graph/lower.ts";
-import { toHfConfig } from "../models/config.ts";
-import { loadModel } from "../models/load.ts";
-import { buildCachedForward, paramSpecs } from "../models/model.ts";
+import { toHfConfig } from "./config.ts";
+import { loadModel } from "./load.ts";
+import { buildCachedForward, paramSpecs } from "./model.ts";
 
 /** Options of {@link exportTransformersJs}. */
 export interface ExportOptions {

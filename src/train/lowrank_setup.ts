@@ -1,38 +1,22 @@
 /**
  * @module Setting up the full-rank low-memory methods for a fine-tune: GaLore (SVD projectors),
  * Q-GaLore (INT4 projectors, INT8 weights without an fp32 copy, lazy subspace updates) and DCT
- * (SVD-free projection); loads the WASM kernels first. Defaults: rank 128 capped by the matrix,
- * update gap 200 (GaLore scripts) / 1 (DCT-AdamW), scale α 0.25 (GaLore C4 scripts; pass 1–4 for
- * fine-tuning, algorithms.md §1.4).
+ * (SVD-free projection). Their options and defaults are `LowRankOptionsSchema` (optim/lowrank.ts).
  */
-import { z } from "zod";
 import type { DecoderConfig } from "../models/config.ts";
-import type { TrainableModel } from "../train/trainer.ts";
+import type { TrainableModel } from "./trainer.ts";
 import { useWasmKernels } from "../linalg/active.ts";
-import { buildProjectors, lowRankTargets } from "./lowrank.ts";
-import { GaLoreProjector } from "./galore.ts";
-import { QGaLoreProjector } from "./qgalore.ts";
-import { DctProjector } from "./dct.ts";
-import { int8Source, QuantizedWeights } from "./int8_weights.ts";
-
-/** Low-rank projection methods. */
-export const LOW_RANK_METHODS = ["galore", "qgalore", "dct"] as const;
-/** A low-rank projection method. */
-export type LowRankMethod = typeof LOW_RANK_METHODS[number];
-
-/** Options shared by GaLore, Q-GaLore and DCT (CLI `--rank`, `--update-gap`, `--scale`). */
-export const LowRankOptionsSchema = z.object({
-  rank: z.number().int().positive().max(65536).default(128).describe("projection rank r"),
-  updateGap: z.number().int().positive().optional()
-    .describe("steps between subspace refreshes (default 200; DCT 1)"),
-  scale: z.number().positive().default(0.25).describe("GaLore α applied to the projected-back update"),
-  targets: z.array(z.string()).optional().describe(
-    "module suffixes to project (default: all attention/MLP linears)",
-  ),
-  weightGroupSize: z.number().int().positive().default(256).describe("Q-GaLore INT8 weight group size"),
-});
-/** Parsed low-rank options. */
-export type LowRankOptions = z.infer<typeof LowRankOptionsSchema>;
+import {
+  buildProjectors,
+  type LowRankMethod,
+  type LowRankOptions,
+  LowRankOptionsSchema,
+  lowRankTargets,
+} from "../optim/lowrank.ts";
+import { GaLoreProjector } from "../optim/galore.ts";
+import { QGaLoreProjector } from "../optim/qgalore.ts";
+import { DctProjector } from "../optim/dct.ts";
+import { int8Source, QuantizedWeights } from "../optim/int8_weights.ts";
 
 /**
  * Projectors (and for Q-GaLore the INT8 weight store, which replaces `weights`) for `method`.
