@@ -48,13 +48,13 @@ export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";
 export { type LossAndGrad, ModelRunner } from "./src/models/runner.ts";
-export { type Weights } from "./src/models/weights.ts";
+export type { Weights } from "./src/models/weights.ts";
 export { initParams, type ParamSpec } from "./src/models/params.ts";
 export { loadModelDir, saveModelDir } from "./src/io/hf_dir.ts";
 export { readSafetensors, serializeSafetensors, writeSafetensors } from "./src/io/safetensors.ts";
 export { parseJsonl, readJsonl, type Row } from "./src/data/rows.ts";
 export { encodeRows, loadTokenizer } from "./src/data/tokenize.ts";
-export { type Example } from "./src/data/example.ts";
+export type { Example } from "./src/data/example.ts";
 export { type Batch, makeBatch } from "./src/data/batch.ts";
 export { AdamW, type AdamWOptions } from "./src/optim/adamw.ts";
 export {
@@ -77,7 +77,8 @@ export {
   type StepInfo,
   type TrainHyperparameters,
 } from "./src/api.ts";
-export { ApiError } from "./src/jobs/errors.ts";
+export { PosttrainError } from "./src/errors.ts";
+export { ApiError, httpStatus } from "./routes/_common.ts";
 export {
   coreset,
   type CoresetMethod,

@@ -4,9 +4,8 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { JobRunner } from "../src/jobs/runner.ts";
-import { ApiError } from "../src/jobs/errors.ts";
 import { ArtifactSchema } from "./jobs.ts";
-import { errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
+import { ApiError, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
 
 const Params = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" } }),

@@ -7,8 +7,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { GenerateRequestSchema } from "../src/jobs/spec.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
 import { generateWith } from "../src/api.ts";
-import { ApiError } from "../src/jobs/errors.ts";
-import { BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
+import { ApiError, BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
 
 const GenerateResponse = z.object({ text: z.string().describe("the continuation (prompt not included)") })
   .openapi("GenerateResponse");

@@ -8,8 +8,7 @@ import { streamSSE } from "hono/streaming";
 import { JOB_TYPES, JobRequestSchema } from "../src/jobs/spec.ts";
 import { type JobRecord, type JobStatus, TERMINAL } from "../src/jobs/store.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
-import { ApiError } from "../src/jobs/errors.ts";
-import { BODY_ERRORS, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
+import { ApiError, BODY_ERRORS, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
 

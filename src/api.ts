@@ -1,7 +1,7 @@
 /**
  * @module The library's operations as typed functions — `finetune`, `evaluate`, `generate`,
  * `exportModel` — with the same defaults and errors as the CLI (which calls them) and the HTTP
- * job runner (which shares their setup, `src/jobs/prepare.ts`). A model is a directory in HF
+ * job runner (which shares their setup, `src/train/prepare.ts`). A model is a directory in HF
  * layout or `"default"` (the built-in model); data is a JSONL path or an array of rows.
  */
 import type { LoadedModel } from "./models/load.ts";
@@ -17,27 +17,18 @@ import type { CoresetTrainOptions, CoresetTrainOptionsSchema } from "./coreset/t
 import { exportTransformersJs } from "./models/export_transformersjs.ts";
 import { peakRssMb } from "./util/rss.ts";
 import type { Backend } from "./runtime/backend.ts";
-import { ApiError } from "./jobs/errors.ts";
-import {
-  adapterList,
-  checkMethod,
-  encodeFor,
-  type FinetuneMethod,
-  loadModelWithAdapters,
-  loadRows,
-  type LoraOptions,
-  prepareFinetune,
-  resolveModelDir,
-  saveTrained,
-} from "./jobs/prepare.ts";
+import { PosttrainError } from "./errors.ts";
+import { checkMethod, prepareFinetune, saveTrained } from "./train/prepare.ts";
+import type { FinetuneMethod } from "./train/finetune_options.ts";
+import type { LoraOptions } from "./lora/options.ts";
+import { encodeFor, loadRows } from "./data/load.ts";
+import { adapterList, loadModelWithAdapters } from "./lora/with_adapters.ts";
+import { resolveModelDir } from "./models/reference.ts";
 
-export {
-  defaultModelDir,
-  type FinetuneMethod,
-  loadModelWithAdapters,
-  type LoraOptions,
-  resolveModelDir,
-} from "./jobs/prepare.ts";
+export type { FinetuneMethod } from "./train/finetune_options.ts";
+export type { LoraOptions } from "./lora/options.ts";
+export { loadModelWithAdapters } from "./lora/with_adapters.ts";
+export { defaultModelDir, resolveModelDir } from "./models/reference.ts";
 export type { CoresetTrainOptions, StepInfo };
 
 /** Training hyper-parameters (all optional; defaults as `TrainOptionsSchema`). */
@@ -145,8 +136,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const method = o.method ?? "full";
   checkMethod(method, o.rankAllocation);
   if ((o.saveEvery || o.resume || o.untilStep) && !o.checkpointDir) {
-    throw new ApiError(
-      422,
+    throw new PosttrainError(
       "invalid_option",
       "checkpointDir: required by saveEvery, resume and untilStep",
       "checkpointDir",
@@ -165,7 +155,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const steps = trainer.opts.steps;
   const stop = Math.min(steps, o.untilStep ?? steps);
   if (stop === steps && !o.out) {
-    throw new ApiError(422, "invalid_option", "out: required to write the fine-tuned model", "out");
+    throw new PosttrainError("invalid_option", "out: required to write the fine-tuned model", "out");
   }
   try {
     if (o.resume) log(`resumed at step ${(await loadCheckpoint(o.checkpointDir!, trainer)).step}`);
@@ -284,7 +274,11 @@ export async function generateWith(
 export async function generate(o: GenerateTextOptions): Promise<{ text: string }> {
   const model = await loadModelWithAdapters(o.model, o.adapter);
   if (!model.hasTokenizer) {
-    throw new ApiError(422, "no_tokenizer", `model ${o.model}: the model dir has no tokenizer.json`, "model");
+    throw new PosttrainError(
+      "no_tokenizer",
+      `model ${o.model}: the model dir has no tokenizer.json`,
+      "model",
+    );
   }
   const tok = await loadTokenizer(model.dir);
   const gen = new Generator(model.config, o.backend ?? "wasm");

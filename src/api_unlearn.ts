@@ -21,7 +21,8 @@ import { saveKfadeFactors, saveUpdate } from "./unlearn/update.ts";
 import { type CoresetMethod, CoresetOptionsSchema, selectCoreset } from "./coreset/select.ts";
 import { rowSources, writeSelection } from "./coreset/train_hooks.ts";
 import type { Selection } from "./coreset/cld.ts";
-import { encodeFor, loadModelWithAdapters, loadRows } from "./jobs/prepare.ts";
+import { encodeFor, loadRows } from "./data/load.ts";
+import { loadModelWithAdapters } from "./lora/with_adapters.ts";
 
 export type { CoresetMethod, Selection, UnlearnMethod };
 

@@ -1,6 +1,7 @@
 /**
  * The source tree's shape (DESIGN.md §2): the library never imports the tooling that builds the
- * default model (src/build/), and no module imports itself back through others.
+ * default model (src/build/), no module imports itself back through others, and imports point down
+ * the layers (routes → jobs → train/unlearn/coreset → optim, lora, curvature → models → runtime → graph).
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
@@ -60,4 +61,41 @@ Deno.test("the library's modules import each other without cycles", async () => 
   };
   for (const f of files) if (!state.has(f)) visit(f, [f]);
   assert.deepEqual(cycles, []);
+});
+
+/** Layers from the top; a folder (or file) may import its own layer's and lower layers' modules. */
+const LAYERS = [
+  ["main.ts", "mod.ts", "src/build"],
+  ["routes", "src/cli"],
+  ["src/jobs"],
+  ["src/api.ts", "src/api_unlearn.ts"],
+  ["src/train", "src/unlearn", "src/coreset"],
+  ["src/optim", "src/lora", "src/curvature", "src/eval"],
+  ["src/models"],
+  ["src/data", "src/io"],
+  ["src/runtime"],
+  ["src/graph", "src/linalg", "wasm"],
+  ["src/util", "src/errors.ts"],
+];
+
+/** The layer of a file: the index of its longest matching entry. */
+function layerOf(file: string): number {
+  let best = -1, len = -1;
+  LAYERS.forEach((entries, i) => {
+    for (const e of entries) {
+      if ((file === e || file.startsWith(e + "/")) && e.length > len) (best = i, len = e.length);
+    }
+  });
+  if (best < 0) throw new Error(`${file}: in no layer of LAYERS (add its folder)`);
+  return best;
+}
+
+Deno.test("imports point down the layers (or stay within one)", async () => {
+  const upward: string[] = [];
+  for (const f of [...await libraryFiles(), ...await tsFiles("wasm")]) {
+    for (const d of await importsOf(f)) {
+      if (d.endsWith(".ts") && layerOf(d) < layerOf(f)) upward.push(`${f} → ${d}`);
+    }
+  }
+  assert.deepEqual(upward, []);
 });

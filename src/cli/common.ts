@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { BACKENDS } from "../runtime/backend.ts";
 import type { LoadedModel } from "../models/load.ts";
-import { loadModelWithAdapters as loadWithAdapters, resolveModelDir } from "../jobs/prepare.ts";
+import { loadModelWithAdapters as loadWithAdapters } from "../lora/with_adapters.ts";
+import { resolveModelDir } from "../models/reference.ts";
 import { readJsonl } from "../data/rows.ts";
 import { encodeRows, loadTokenizer } from "../data/tokenize.ts";
 import type { Example } from "../data/example.ts";

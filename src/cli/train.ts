@@ -8,12 +8,8 @@
 import { z } from "zod";
 import { TrainOptionsSchema } from "../train/options.ts";
 import { finetune } from "../api.ts";
-import {
-  BUILT_FINETUNE_METHODS,
-  BUILT_RANK_ALLOCATIONS,
-  FINETUNE_METHODS,
-  LoraOptionsSchema,
-} from "../jobs/spec.ts";
+import { BUILT_FINETUNE_METHODS, FINETUNE_METHODS } from "../train/finetune_options.ts";
+import { BUILT_RANK_ALLOCATIONS, LoraOptionsSchema } from "../lora/options.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
 import { CommonFlags, parseFlags, progress } from "./common.ts";
 

@@ -1,4 +1,5 @@
-/** @module Mean token NLL and perplexity over a dataset, in batches (the `eval` command). */
+/** @module Mean token NLL and perplexity over a dataset, in batches (the `eval` command), and its options. */
+import { z } from "zod";
 import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { ModelRunner } from "../models/runner.ts";
@@ -36,3 +37,8 @@ export async function evaluateLoss(
   const loss = sum / tokens;
   return { loss, ppl: Math.exp(loss), tokens };
 }
+
+/** Evaluation options (camelCase). */
+export const EvalOptionsSchema = z.object({
+  batchSize: z.number().int().positive().max(4096).default(8).describe("rows per forward pass"),
+});

@@ -1,28 +1,25 @@
 /**
- * @module Job and generation request schemas (zod), shared by the HTTP API, the CLI and the
- * library. HTTP bodies spell the CLI's options in snake_case (`batch_size`, `grad_accum`, …); the
- * schemas here are built from the same camelCase schemas the CLI parses its flags with
- * (`TrainOptionsSchema`, …), so a default or a range is defined once.
+ * @module Job and generation request schemas (zod) of the HTTP API: the envelope (type, model,
+ * data, the HTTP-only fields) around each operation's options. HTTP bodies spell the CLI's options
+ * in snake_case (`batch_size`, `grad_accum`, …); the option schemas live with their operations
+ * (`TrainOptionsSchema` in src/train, `LoraOptionsSchema` in src/lora, …) and are the ones the CLI
+ * parses its flags with and the library reads, so a default or a range is defined once.
  */
 import { z } from "zod";
 import { TrainOptionsSchema } from "../train/options.ts";
 import { BACKENDS } from "../runtime/backend.ts";
 import { type Row, RowSchema, validateRow } from "../data/rows.ts";
-import { ApiError, dotted } from "./errors.ts";
+import { dotted, PosttrainError } from "../errors.ts";
 import { UNLEARN_METHODS, UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
 import { CORESET_METHODS, CoresetOptionsSchema } from "../coreset/select.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
+import { BUILT_FINETUNE_METHODS, FINETUNE_METHODS } from "../train/finetune_options.ts";
+import { BUILT_RANK_ALLOCATIONS, LoraOptionsSchema } from "../lora/options.ts";
+import { GenerateOptionsSchema } from "../models/generate_options.ts";
+import { EvalOptionsSchema } from "../eval/loss.ts";
 
 export { CORESET_METHODS, UNLEARN_METHODS };
 
-/** Fine-tuning methods of the contract. */
-export const FINETUNE_METHODS = ["full", "lora", "galore", "qgalore", "dct"] as const;
-/** Fine-tuning methods whose engine is built. */
-export const BUILT_FINETUNE_METHODS: readonly string[] = ["full", "lora", "galore", "qgalore", "dct"];
-/** LoRA rank allocations of the contract. */
-export const RANK_ALLOCATIONS = ["uniform", "sensitivity"] as const;
-/** Rank allocations whose engine is built. */
-export const BUILT_RANK_ALLOCATIONS: readonly string[] = ["uniform", "sensitivity"];
 /** Job types of the contract. */
 export const JOB_TYPES = ["finetune", "unlearn", "eval", "coreset"] as const;
 /** Job types whose engine is built. */
@@ -56,49 +53,6 @@ function snakeShape<T extends Record<string, z.ZodType>>(shape: T): SnakeShape<T
 export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [camel(k), v]));
 }
-
-/** Decoding options (camelCase; HF `generate` names). */
-export const GenerateOptionsSchema = z.object({
-  maxNewTokens: z.number().int().positive().max(4096).default(32).describe("tokens to generate at most"),
-  temperature: z.number().nonnegative().max(100).default(0).describe("0 = greedy"),
-  topK: z.number().int().nonnegative().max(1_000_000).default(0).describe(
-    "sample from the k most likely tokens (0 = all)",
-  ),
-  topP: z.number().gt(0).max(1).default(1).describe("nucleus sampling mass (1 = off)"),
-  seed: z.number().int().nonnegative().default(0).describe("sampling seed"),
-});
-
-/** LoRA options of `train` (camelCase; the CLI's `--rank`, `--lora-alpha`, …). */
-export const LoraOptionsSchema = z.object({
-  rank: z.number().int().positive().max(4096).default(8).describe("LoRA rank (PEFT r)"),
-  loraAlpha: z.number().positive().optional().describe("LoRA α (default: the rank, so scale 1)"),
-  loraDropout: z.number().min(0).lt(1).default(0).describe("dropout on the LoRA input"),
-  rslora: z.boolean().default(false).describe("scale α/√r (rsLoRA)"),
-  targets: z.string().optional().describe(
-    "comma-separated module suffixes (default q_proj,v_proj; GPT-2 c_attn)",
-  ),
-  rankAllocation: z.enum(RANK_ALLOCATIONS).default("uniform").describe("how ranks are spread"),
-  rankBudget: z.number().int().positive().optional().describe(
-    "sum of ranks over adapted modules (sensitivity)",
-  ),
-  sensitivityEstimator: z.enum(["gnb", "hutchinson"]).default("gnb").describe(
-    "sensitivity: Hessian diagonal by Gauss-Newton-Bartlett (one backward per batch) or Hutchinson HVP probes (better allocation on long runs, ≈ 10× the cost)",
-  ),
-  calibrationRows: z.number().int().positive().max(4096).default(8).describe(
-    "sensitivity: training rows the Hessian diagonal is estimated on",
-  ),
-  updateGap: z.number().int().positive().optional().describe(
-    "GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1)",
-  ),
-  scale: z.number().positive().optional().describe(
-    "GaLore / Q-GaLore: scale α of the projected update (default 0.25)",
-  ),
-});
-
-/** Evaluation options (camelCase). */
-export const EvalOptionsSchema = z.object({
-  batchSize: z.number().int().positive().max(4096).default(8).describe("rows per forward pass"),
-});
 
 const model = z.string().min(1).max(512).describe(
   "a registered model name ('default' is the built-in model) or a model dir under the server's models root",
@@ -232,7 +186,7 @@ export type JobRequest = z.infer<typeof JobRequestSchema>;
 export type JobType = typeof JOB_TYPES[number];
 
 /**
- * Validate a job request body; errors are 422 {@link ApiError}s naming the field.
+ * Validate a job request body; errors are 422 {@link PosttrainError}s naming the field.
  *
  * @example
  * ```ts
@@ -243,7 +197,7 @@ export function parseJobRequest(body: unknown): JobRequest {
   const r = JobRequestSchema.safeParse(body);
   if (r.success) return r.data;
   const d = describeIssue(r.error.issues[0], body);
-  throw new ApiError(422, "invalid_request", d.message, d.path || undefined);
+  throw new PosttrainError("invalid_request", d.message, d.path || undefined);
 }
 
 /**

@@ -14,7 +14,7 @@ import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
 import { saveUpdate } from "../unlearn/update.ts";
 import { CoresetOptionsSchema, selectCoreset } from "../coreset/select.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
-import { loadModelWithAdapters } from "./prepare.ts";
+import { loadModelWithAdapters } from "../lora/with_adapters.ts";
 import { camelKeys, type CoresetJob, type UnlearnJob } from "./spec.ts";
 import type { JobProgress, JobRecord } from "./store.ts";
 import type { ChunkOutcome, OneShotWork, WorkContext } from "./work.ts";

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ModelRegistry } from "../../src/jobs/models.ts";
 import { ArtifactStore, sha256File, writeFileAtomic } from "../../src/jobs/artifacts.ts";
-import { ApiError } from "../../src/jobs/errors.ts";
+import { PosttrainError } from "../../src/errors.ts";
+import { httpStatus } from "../../routes/_common.ts";
 import { camel, camelKeys, FinetuneJobSchema, notBuilt, snake } from "../../src/jobs/spec.ts";
 import { TrainOptionsSchema } from "../../src/train/options.ts";
 import { tinyModelDir } from "../routes/_app.ts";
@@ -11,7 +12,7 @@ import { tinyModelDir } from "../routes/_app.ts";
 async function rejects(p: Promise<unknown>, status: number, code: string) {
   await assert.rejects(
     p,
-    (e) => e instanceof ApiError && e.status === status && e.code === code && e.path === "model",
+    (e) => e instanceof PosttrainError && httpStatus(e) === status && e.code === code && e.path === "model",
   );
 }
 

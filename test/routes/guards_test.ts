@@ -2,15 +2,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { post, ROWS, testApp, tinyModelDir } from "./_app.ts";
-import {
-  BUILT_FINETUNE_METHODS,
-  BUILT_JOB_TYPES,
-  BUILT_RANK_ALLOCATIONS,
-  FINETUNE_METHODS,
-  JOB_TYPES,
-  notBuilt,
-  RANK_ALLOCATIONS,
-} from "../../src/jobs/spec.ts";
+import { BUILT_JOB_TYPES, JOB_TYPES, notBuilt } from "../../src/jobs/spec.ts";
+import { BUILT_FINETUNE_METHODS, FINETUNE_METHODS } from "../../src/train/finetune_options.ts";
+import { BUILT_RANK_ALLOCATIONS, RANK_ALLOCATIONS } from "../../src/lora/options.ts";
 
 const job = (extra: Record<string, unknown> = {}) => ({
   type: "finetune",

@@ -1,14 +1,14 @@
 /**
- * @module Model, data and trainer setup shared by the library functions (`src/api.ts`), the CLI
- * and the job runner: model references (`default` → the built-in model), LoRA adapters merged
- * at load, rows from JSONL or inline, tokenization, the method check, the trainer for a method
- * (full or LoRA; with a row selection or CoLM per-step coresets) and writing what a finished run produced.
+ * @module Fine-tune setup shared by the library's `finetune` (`src/api.ts`, which the CLI's `train`
+ * calls) and fine-tune jobs: the method check, the tokenized rows (with a row selection), the
+ * trainer for a method (full, LoRA, GaLore / Q-GaLore / DCT; CoLM per-step coresets) and writing
+ * what a finished run produced.
  */
 import { type LoadedModel, loadModel, saveModel } from "../models/load.ts";
-import { readJsonl, type Row, validateRow } from "../data/rows.ts";
-import { encodeRows, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import type { Row } from "../data/rows.ts";
 import type { Example } from "../data/example.ts";
-import { Trainer } from "../train/trainer.ts";
+import { encodeFor } from "../data/load.ts";
+import { Trainer } from "./trainer.ts";
 import type { z } from "zod";
 import {
   colmHooks,
@@ -17,136 +17,33 @@ import {
   resolveIndices,
   rowSources,
 } from "../coreset/train_hooks.ts";
-import type { TrainOptionsInput } from "../train/options.ts";
+import type { TrainOptionsInput } from "./options.ts";
 import type { Backend } from "../runtime/backend.ts";
 import { defaultTargets, type LoraSetup, setupLora } from "../lora/setup.ts";
 import { sensitivityRanks } from "../lora/sensitivity.ts";
-import { setupLowRank } from "../train/lowrank_setup.ts";
-import { loadAdapter } from "../lora/peft.ts";
-import { mergeAdapters } from "../lora/merge.ts";
-import { ApiError } from "./errors.ts";
-import { BUILT_FINETUNE_METHODS, BUILT_RANK_ALLOCATIONS, type FINETUNE_METHODS } from "./spec.ts";
+import { adapterList } from "../lora/with_adapters.ts";
+import { setupLowRank } from "./lowrank_setup.ts";
+import { PosttrainError } from "../errors.ts";
+import { BUILT_FINETUNE_METHODS, type FinetuneMethod } from "./finetune_options.ts";
+import { BUILT_RANK_ALLOCATIONS, type LoraOptions } from "../lora/options.ts";
 
-/** A fine-tuning method of the contract. */
-export type FinetuneMethod = typeof FINETUNE_METHODS[number];
-
-/**
- * The built-in model's directory (`models/default` at the package root), or undefined when the
- * module is not loaded from the file system.
- */
-export function defaultModelDir(): string | undefined {
-  const u = new URL("../../models/default", import.meta.url);
-  return u.protocol === "file:" ? decodeURIComponent(u.pathname) : undefined;
-}
-
-/**
- * A model reference as a directory: `"default"` is the built-in model, anything else a path.
- *
- * @example
- * ```ts
- * resolveModelDir("./my-model"); // "./my-model"
- * ```
- */
-export function resolveModelDir(model: string): string {
-  if (model !== "default") return model;
-  const dir = defaultModelDir();
-  if (!dir) {
-    throw new ApiError(
-      404,
-      "model_not_found",
-      "model default: not available outside a local checkout",
-      "model",
-    );
-  }
-  return dir;
-}
-
-/** Adapter dirs from a comma-separated string or a list. */
-export function adapterList(adapters?: string | readonly string[]): string[] {
-  const list = typeof adapters === "string" ? adapters.split(",") : [...(adapters ?? [])];
-  return list.map((a) => a.trim()).filter(Boolean);
-}
-
-/**
- * Load a model ("default" or a dir) and merge LoRA adapters (PEFT dirs) into its weights.
- *
- * @example
- * ```ts ignore
- * const m = await loadModelWithAdapters("default", ["./adapter"]);
- * ```
- */
-export async function loadModelWithAdapters(
-  model: string,
-  adapters?: string | readonly string[],
-): Promise<LoadedModel> {
-  const m = await loadModel(resolveModelDir(model));
-  const dirs = adapterList(adapters);
-  if (dirs.length) mergeAdapters(m.config, m.weights, await Promise.all(dirs.map(loadAdapter)));
-  return m;
-}
-
-/** Rows from a JSONL path, or validated rows given inline (errors name `row N`). */
-export async function loadRows(data: string | readonly unknown[]): Promise<Row[]> {
-  if (typeof data === "string") return await readJsonl(data);
-  return data.map((r, i) => validateRow(r, `row ${i + 1}`));
-}
-
-/** Tokenize rows for a model (its tokenizer is loaded when a row has text). */
-export async function encodeFor(
-  model: { config: { maxPositions: number; vocabSize: number }; dir: string; hasTokenizer: boolean },
-  rows: Row[],
-  truncate = false,
-  tokenizer?: Tok,
-): Promise<Example[]> {
-  if (rows.length === 0) throw new Error("no rows");
-  const needsTok = rows.some((r) => !("input_ids" in r));
-  const tok = tokenizer ?? (needsTok && model.hasTokenizer ? await loadTokenizer(model.dir) : undefined);
-  return encodeRows(rows, {
-    tokenizer: tok,
-    maxLength: model.config.maxPositions,
-    truncate,
-    vocabSize: model.config.vocabSize,
-  });
-}
-
-/** LoRA and low-rank options (`rank` and `targets` serve LoRA, GaLore, Q-GaLore and DCT). */
-export interface LoraOptions {
-  /** LoRA rank r (default 8). */
-  rank?: number;
-  /** LoRA α (default: the rank, so scale 1). */
-  loraAlpha?: number;
-  /** Dropout on the adapter input (default 0). */
-  loraDropout?: number;
-  /** Scale α/√r instead of α/r. */
-  rslora?: boolean;
-  /** Module-name suffixes to adapt (default q_proj,v_proj; GPT-2 c_attn). */
-  targets?: string | readonly string[];
-  /** How ranks are spread: "uniform", or "sensitivity" (Sensitivity-LoRA, needs rankBudget). */
-  rankAllocation?: "uniform" | "sensitivity";
-  /** GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1). */
-  updateGap?: number;
-  /** GaLore / Q-GaLore: scale α of the projected update (default 0.25). */
-  scale?: number;
-  /** Sum of ranks over adapted modules (sensitivity). */
-  rankBudget?: number;
-  /** Sensitivity: "gnb" (default, one backward per batch) or "hutchinson" (HVP probes). */
-  sensitivityEstimator?: "gnb" | "hutchinson";
-  /** Sensitivity: calibration rows (default 8). */
-  calibrationRows?: number;
-}
+export type { FinetuneMethod, LoraOptions };
 
 /** Throw the 422 of a method (or rank allocation) whose engine is not built yet. */
 export function checkMethod(method: string, rankAllocation = "uniform"): void {
   if (!BUILT_FINETUNE_METHODS.includes(method)) {
-    throw new ApiError(
-      422,
+    throw new PosttrainError(
       "not_built",
       `method ${method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`,
       "method",
     );
   }
   if (method === "lora" && !BUILT_RANK_ALLOCATIONS.includes(rankAllocation)) {
-    throw new ApiError(422, "not_built", `rankAllocation ${rankAllocation}: not built yet`, "rankAllocation");
+    throw new PosttrainError(
+      "not_built",
+      `rankAllocation ${rankAllocation}: not built yet`,
+      "rankAllocation",
+    );
   }
 }
 
@@ -180,7 +77,7 @@ export async function applyCoresetOptions(
   });
   if (!r.success) {
     const path = r.error.issues[0].path.join(".") || "dataIndices";
-    throw new ApiError(422, "invalid_option", `${path}: ${r.error.issues[0].message}`, path);
+    throw new PosttrainError("invalid_option", `${path}: ${r.error.issues[0].message}`, path);
   }
   const options = r.data;
   if (options.dataIndices === undefined) return { options, rows, examples };
@@ -188,12 +85,11 @@ export async function applyCoresetOptions(
   try {
     idx = await resolveIndices(options.dataIndices, examples.length);
   } catch (e) {
-    throw new ApiError(422, "invalid_option", (e as Error).message, "dataIndices");
+    throw new PosttrainError("invalid_option", (e as Error).message, "dataIndices");
   }
   const kept = idx.map((i) => examples[i]);
   if (!kept.some((e) => e.labels.some((l) => l !== -100))) {
-    throw new ApiError(
-      422,
+    throw new PosttrainError(
       "invalid_option",
       "dataIndices: the selected rows have no target tokens",
       "dataIndices",
@@ -221,8 +117,7 @@ export async function prepareFinetune(o: {
   let rankPattern: Record<string, number> = {};
   if (method === "lora" && p.rankAllocation === "sensitivity") {
     if (!p.rankBudget) {
-      throw new ApiError(
-        422,
+      throw new PosttrainError(
         "invalid_option",
         "rankBudget: required by rankAllocation sensitivity",
         "rankBudget",
