@@ -79,7 +79,7 @@ export const BODY_ERRORS = {
   413: errorResponse("body larger than the limit (POSTTRAIN_MAX_BODY)"),
   415: errorResponse("body is not application/json"),
   422: errorResponse(
-    "a field is missing, of the wrong type or out of range, or names an engine not built yet",
+    "a field is missing, of the wrong type or out of range, or names an unknown type, method or option value",
   ),
 } as const;
 

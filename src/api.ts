@@ -7,7 +7,7 @@
 import type { LoadedModel } from "./models/load.ts";
 import { Generator } from "./models/generate.ts";
 import { ModelRunner } from "./models/runner.ts";
-import { evaluateLoss } from "./eval/loss.ts";
+import { EvalOptionsSchema, evaluateLoss } from "./eval/loss.ts";
 import { loadTokenizer, type Tok } from "./data/tokenize.ts";
 import type { StepInfo } from "./train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
@@ -16,17 +16,17 @@ import type { z } from "zod";
 import type { CoresetTrainOptions, CoresetTrainOptionsSchema } from "./coreset/train_hooks.ts";
 import { exportTransformersJs } from "./models/export_transformersjs.ts";
 import { peakRssMb } from "./util/rss.ts";
-import type { Backend } from "./runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "./runtime/backend.ts";
 import { PosttrainError } from "./errors.ts";
-import { checkMethod, prepareFinetune, saveTrained } from "./train/prepare.ts";
-import type { FinetuneMethod } from "./train/finetune_options.ts";
-import type { LoraOptions } from "./lora/options.ts";
+import { prepareFinetune, saveTrained } from "./train/prepare.ts";
+import { GenerateOptionsSchema } from "./models/generate_options.ts";
+import { parseOptions, pickShape } from "./util/parse.ts";
+import type { FinetuneMethod, LoraOptions } from "./train/finetune_options.ts";
 import { encodeFor, loadRows } from "./data/load.ts";
 import { adapterList, loadModelWithAdapters } from "./lora/with_adapters.ts";
 import { resolveModelDir } from "./models/reference.ts";
 
-export type { FinetuneMethod } from "./train/finetune_options.ts";
-export type { LoraOptions } from "./lora/options.ts";
+export type { FinetuneMethod, LoraOptions } from "./train/finetune_options.ts";
 export { loadModelWithAdapters } from "./lora/with_adapters.ts";
 export { defaultModelDir, resolveModelDir } from "./models/reference.ts";
 export type { CoresetTrainOptions, StepInfo };
@@ -133,8 +133,6 @@ export interface FinetuneResult {
  * ```
  */
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
-  const method = o.method ?? "full";
-  checkMethod(method, o.rankAllocation);
   if ((o.saveEvery || o.resume || o.untilStep) && !o.checkpointDir) {
     throw new PosttrainError(
       "invalid_option",
@@ -146,12 +144,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const prepared = await prepareFinetune({
     modelDir: resolveModelDir(o.model),
     rows: await loadRows(o.data),
-    method,
+    method: o.method,
     truncate: o.truncate,
     backend: o.backend,
     options: o,
   });
-  const { examples, trainer } = prepared;
+  const { examples, trainer, options: { method } } = prepared;
   const steps = trainer.opts.steps;
   const stop = Math.min(steps, o.untilStep ?? steps);
   if (stop === steps && !o.out) {
@@ -159,7 +157,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   }
   try {
     if (o.resume) log(`resumed at step ${(await loadCheckpoint(o.checkpointDir!, trainer)).step}`);
-    log(`train: ${examples.length} rows, ${steps} steps, method ${method}, backend ${o.backend ?? "wasm"}`);
+    log(
+      `train: ${examples.length} rows, ${steps} steps, method ${method}, backend ${
+        o.backend ?? DEFAULT_BACKEND
+      }`,
+    );
     let last: StepInfo | undefined;
     while (trainer.state.step < stop && !o.signal?.aborted) {
       const until = o.saveEvery ? Math.min(stop, trainer.state.step + o.saveEvery) : stop;
@@ -217,10 +219,12 @@ export interface EvaluateResult {
 export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   const model = await loadModelWithAdapters(o.model, o.adapter);
   const examples = await encodeFor(model, await loadRows(o.data), o.truncate);
-  o.log?.(`eval: ${examples.length} rows, backend ${o.backend ?? "wasm"}`);
-  const runner = new ModelRunner(model.config, o.backend ?? "wasm");
+  const { batchSize } = parseOptions(EvalOptionsSchema, { batchSize: o.batchSize });
+  const backend = o.backend ?? DEFAULT_BACKEND;
+  o.log?.(`eval: ${examples.length} rows, backend ${backend}`);
+  const runner = new ModelRunner(model.config, backend);
   try {
-    return await evaluateLoss(runner, model.weights, examples, o.batchSize ?? 8);
+    return await evaluateLoss(runner, model.weights, examples, batchSize);
   } finally {
     await runner.release();
   }
@@ -253,11 +257,7 @@ export async function generateWith(
   o: Omit<GenerateTextOptions, "model" | "adapter" | "backend">,
 ): Promise<{ text: string }> {
   const ids = await gen.generate(model.weights, tok.encode(o.prompt), {
-    maxNewTokens: o.maxNewTokens ?? 32,
-    temperature: o.temperature ?? 0,
-    topK: o.topK ?? 0,
-    topP: o.topP ?? 1,
-    seed: o.seed ?? 0,
+    ...parseOptions(GenerateOptionsSchema, pickShape(o, GenerateOptionsSchema.shape)),
     eosId: tok.eos_token_id ?? undefined,
   });
   return { text: tok.decode(ids, { skip_special_tokens: true }) };
@@ -281,7 +281,7 @@ export async function generate(o: GenerateTextOptions): Promise<{ text: string }
     );
   }
   const tok = await loadTokenizer(model.dir);
-  const gen = new Generator(model.config, o.backend ?? "wasm");
+  const gen = new Generator(model.config, o.backend ?? DEFAULT_BACKEND);
   try {
     return await generateWith(model, tok, gen, o);
   } finally {

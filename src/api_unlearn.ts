@@ -9,7 +9,7 @@ import type { z } from "zod";
 import { saveModel } from "./models/load.ts";
 import { paramSpecs } from "./models/model.ts";
 import { useWasmKernels } from "./linalg/active.ts";
-import type { Backend } from "./runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "./runtime/backend.ts";
 import type { Row } from "./data/rows.ts";
 import {
   unlearn as unlearnWeights,
@@ -139,7 +139,7 @@ export type UnlearnModelResult = Pick<
  * ```
  */
 export async function unlearn(o: UnlearnModelOptions): Promise<UnlearnModelResult> {
-  const { model: ref, adapter, forget: f, retain: rt, out, backend = "wasm", truncate = false } = o;
+  const { model: ref, adapter, forget: f, retain: rt, out, backend = DEFAULT_BACKEND, truncate = false } = o;
   const options = UnlearnOptionsSchema.parse(pick(o, UnlearnOptionsSchema.shape));
   if (options.method !== "ga" && rt === undefined) {
     throw new Error(`retain: required by method ${options.method}`);
@@ -264,7 +264,7 @@ export async function coreset(o: CoresetModelOptions): Promise<Selection> {
     valSources: valRows && rowSources(valRows),
     k: o.k,
     options,
-    backend: o.backend ?? "wasm",
+    backend: o.backend ?? DEFAULT_BACKEND,
     onProgress: o.onProgress,
   });
   if (o.out) await writeSelection(o.out, sel, { method: o.method });

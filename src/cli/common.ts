@@ -3,7 +3,7 @@
  * stderr progress, and the contract's last-line JSON on stdout.
  */
 import { z } from "zod";
-import { BACKENDS } from "../runtime/backend.ts";
+import { BACKENDS, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { loadModelWithAdapters as loadWithAdapters } from "../lora/with_adapters.ts";
 import { resolveModelDir } from "../models/reference.ts";
@@ -13,7 +13,7 @@ import type { Example } from "../data/example.ts";
 
 /** Flags every command takes. */
 export const CommonFlags = z.object({
-  backend: z.enum(BACKENDS).default("wasm").describe("onnxruntime backend: wasm | webgpu | node"),
+  backend: z.enum(BACKENDS).default(DEFAULT_BACKEND).describe("onnxruntime backend: wasm | webgpu | node"),
   truncate: z.boolean().default(false).describe("cut rows longer than the context instead of failing"),
   adapter: z.string().optional().describe("LoRA adapter dir(s), comma-separated, merged into the weights"),
 });

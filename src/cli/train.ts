@@ -8,8 +8,7 @@
 import { z } from "zod";
 import { TrainOptionsSchema } from "../train/options.ts";
 import { finetune } from "../api.ts";
-import { BUILT_FINETUNE_METHODS, FINETUNE_METHODS } from "../train/finetune_options.ts";
-import { BUILT_RANK_ALLOCATIONS, LoraOptionsSchema } from "../lora/options.ts";
+import { FINETUNE_METHODS, MethodOptionsSchema } from "../train/finetune_options.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
 import { CommonFlags, parseFlags, progress } from "./common.ts";
 
@@ -27,7 +26,7 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
     "checkpoint every N steps (needs --checkpoint-dir)",
   ),
   resume: z.boolean().default(false).describe("continue from --checkpoint-dir"),
-  ...LoraOptionsSchema.shape,
+  ...MethodOptionsSchema.shape,
   ...CoresetTrainFlags.shape,
   untilStep: z.number().int().positive().optional()
     .describe(
@@ -38,12 +37,6 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
 /** Run `train`; returns the stdout JSON. */
 export async function trainCommand(argv: string[]): Promise<Record<string, number>> {
   const f = parseFlags(TrainFlags, argv);
-  if (!BUILT_FINETUNE_METHODS.includes(f.method)) {
-    throw new Error(`--method ${f.method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`);
-  }
-  if (!BUILT_RANK_ALLOCATIONS.includes(f.rankAllocation)) {
-    throw new Error(`--rank-allocation ${f.rankAllocation}: not built yet`);
-  }
   if ((f.saveEvery || f.resume || f.untilStep) && !f.checkpointDir) {
     throw new Error("--checkpoint-dir: required by --save-every, --resume and --until-step");
   }

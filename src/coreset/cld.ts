@@ -25,7 +25,7 @@
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import type { Weights } from "../models/weights.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import { RowLossRunner } from "./row_loss.ts";
 import { groupBy, proportionalBudgets } from "./budgets.ts";
@@ -228,8 +228,8 @@ export async function cldTrajectory(
     schedule: "constant",
     weightDecay: 0,
     seed: o.seed ?? 0,
-  }, o.backend ?? "wasm");
-  const rows = new RowLossRunner(config, o.backend ?? "wasm");
+  }, o.backend ?? DEFAULT_BACKEND);
+  const rows = new RowLossRunner(config, o.backend ?? DEFAULT_BACKEND);
   const traj: Trajectory = { train: [], val: [] };
   const record = async () => {
     traj.train.push(await rows.meanLosses(w, train));

@@ -22,7 +22,7 @@ import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { normalRng } from "../models/params.ts";
 import type { Weights } from "../models/weights.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import type { Selection } from "./cld.ts";
 import { groupBy, proportionalBudgets } from "./budgets.ts";
 import { facilityLocation, type Similarity, similarityMatrix } from "./facility.ts";
@@ -191,7 +191,7 @@ export class ColmSelector {
     readonly config: DecoderConfig,
     allSources: readonly (string | undefined)[],
     o: ColmOptions = {},
-    backend: Backend = "wasm",
+    backend: Backend = DEFAULT_BACKEND,
   ) {
     const ratio = o.ratio ?? 0.5;
     if (!(ratio > 0 && ratio <= 1)) throw new Error(`coreset ratio must be in (0, 1], got ${ratio}`);

@@ -8,9 +8,9 @@
  * stops at the next step boundary. A non-finite loss fails the job naming the step; nothing is
  * written from it.
  */
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { PosttrainError } from "../errors.ts";
-import { notBuilt, parseJobRequest } from "./spec.ts";
+import { parseJobRequest } from "./spec.ts";
 import { checkSubmission } from "./submit.ts";
 import { oneShotChunk } from "./work_oneshot.ts";
 import { type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
@@ -64,7 +64,7 @@ export class JobRunner {
     this.models = o.models;
     this.concurrency = Math.max(1, o.concurrency ?? 1);
     this.chunkSteps = Math.max(1, o.chunkSteps ?? 20);
-    this.defaultBackend = o.defaultBackend ?? "wasm";
+    this.defaultBackend = o.defaultBackend ?? DEFAULT_BACKEND;
   }
 
   /**
@@ -73,8 +73,6 @@ export class JobRunner {
    */
   async submit(body: unknown): Promise<JobRecord> {
     const req = parseJobRequest(body);
-    const nb = notBuilt(req);
-    if (nb) throw new PosttrainError("not_built", nb.message, nb.path);
     const { modelDir, adapters, steps } = await checkSubmission(
       req,
       this.models,

@@ -2,7 +2,7 @@
  * @module Job and generation request schemas (zod) of the HTTP API: the envelope (type, model,
  * data, the HTTP-only fields) around each operation's options. HTTP bodies spell the CLI's options
  * in snake_case (`batch_size`, `grad_accum`, …); the option schemas live with their operations
- * (`TrainOptionsSchema` in src/train, `LoraOptionsSchema` in src/lora, …) and are the ones the CLI
+ * (`TrainOptionsSchema` and `MethodOptionsSchema` in src/train, …) and are the ones the CLI
  * parses its flags with and the library reads, so a default or a range is defined once.
  */
 import { z } from "zod";
@@ -13,8 +13,7 @@ import { dotted, PosttrainError } from "../errors.ts";
 import { UNLEARN_METHODS, UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
 import { CORESET_METHODS, CoresetOptionsSchema } from "../coreset/select.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
-import { BUILT_FINETUNE_METHODS, FINETUNE_METHODS } from "../train/finetune_options.ts";
-import { BUILT_RANK_ALLOCATIONS, LoraOptionsSchema } from "../lora/options.ts";
+import { FINETUNE_METHODS, MethodOptionsSchema } from "../train/finetune_options.ts";
 import { GenerateOptionsSchema } from "../models/generate_options.ts";
 import { EvalOptionsSchema } from "../eval/loss.ts";
 
@@ -22,8 +21,6 @@ export { CORESET_METHODS, UNLEARN_METHODS };
 
 /** Job types of the contract. */
 export const JOB_TYPES = ["finetune", "unlearn", "eval", "coreset"] as const;
-/** Job types whose engine is built. */
-export const BUILT_JOB_TYPES: readonly string[] = ["finetune", "unlearn", "eval", "coreset"];
 /** Export formats. */
 export const EXPORT_FORMATS = ["transformersjs"] as const;
 /** Most rows one request may carry (the body-size limit usually binds first). */
@@ -79,15 +76,10 @@ const train = snakeShape(TrainOptionsSchema.shape);
 export const FinetuneJobSchema = z.strictObject({
   type: z.literal("finetune"),
   model,
-  method: z.enum(FINETUNE_METHODS).default("full").describe(
-    `fine-tuning method (built: ${BUILT_FINETUNE_METHODS.join(", ")})`,
-  ),
+  method: z.enum(FINETUNE_METHODS).default("full").describe("fine-tuning method"),
   data: rows("training rows"),
   ...train,
-  ...snakeShape(LoraOptionsSchema.shape),
-  targets: z.union([z.string(), z.array(z.string().min(1)).min(1)]).optional().describe(
-    "LoRA target module suffixes: an array, or a comma-separated string (default q_proj,v_proj; GPT-2 c_attn)",
-  ),
+  ...snakeShape(MethodOptionsSchema.shape),
   data_indices: z.array(z.number().int().nonnegative()).min(1).max(MAX_ROWS).optional().describe(
     "train only on these rows of data: 0-based indices, in this order, no repeats (e.g. the indices of a " +
       "coreset job's selection.json)",
@@ -172,6 +164,18 @@ export const GenerateRequestSchema = z.strictObject({
   backend,
 }).meta({ id: "GenerateRequest", description: "Continue a text prompt" });
 
+/**
+ * The library's fine-tune options (camelCase) of a fine-tune job: what `prepareFinetune` resolves.
+ *
+ * @example
+ * ```ts ignore
+ * finetuneOptionsOf(parseJobRequest(body) as FinetuneJob).batchSize;
+ * ```
+ */
+export function finetuneOptionsOf(req: FinetuneJob): Record<string, unknown> {
+  return camelKeys(req as unknown as Record<string, unknown>);
+}
+
 /** A validated fine-tune job request. */
 export type FinetuneJob = z.infer<typeof FinetuneJobSchema>;
 /** A validated eval job request. */
@@ -198,40 +202,6 @@ export function parseJobRequest(body: unknown): JobRequest {
   if (r.success) return r.data;
   const d = describeIssue(r.error.issues[0], body);
   throw new PosttrainError("invalid_request", d.message, d.path || undefined);
-}
-
-/**
- * Why a valid request cannot run yet (its engine is not built), or undefined.
- *
- * @example
- * ```ts
- * notBuilt({ type: "finetune", method: "galore" }); // { path: "method", message: "method galore: not built yet …" }
- * ```
- */
-export function notBuilt(
-  req: { type: string; method?: string; rank_allocation?: string },
-): { path: string; message: string } | undefined {
-  if (!BUILT_JOB_TYPES.includes(req.type)) {
-    return {
-      path: "type",
-      message: `job type ${req.type}: not built yet (available: ${BUILT_JOB_TYPES.join(", ")})`,
-    };
-  }
-  if (req.type === "finetune" && req.method && !BUILT_FINETUNE_METHODS.includes(req.method)) {
-    return {
-      path: "method",
-      message: `method ${req.method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`,
-    };
-  }
-  if (req.rank_allocation && !BUILT_RANK_ALLOCATIONS.includes(req.rank_allocation)) {
-    return {
-      path: "rank_allocation",
-      message: `rank_allocation ${req.rank_allocation}: not built yet (available: ${
-        BUILT_RANK_ALLOCATIONS.join(", ")
-      })`,
-    };
-  }
-  return undefined;
 }
 
 const ROW_FIELDS = new Set(["data", "forget", "retain", "val"]);

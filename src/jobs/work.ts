@@ -17,7 +17,7 @@ import type { Backend } from "../runtime/backend.ts";
 import { peakRssMb } from "../util/rss.ts";
 import { type PreparedFinetune, prepareFinetune, saveTrained } from "../train/prepare.ts";
 import { loadModelWithAdapters } from "../lora/with_adapters.ts";
-import { camelKeys, type EvalJob, type FinetuneJob, type JobRequest } from "./spec.ts";
+import { type EvalJob, type FinetuneJob, finetuneOptionsOf, type JobRequest } from "./spec.ts";
 import type { JobRecord, JobStore } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
@@ -75,7 +75,7 @@ export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backen
         method: r.method,
         truncate: r.truncate,
         backend: r.backend ?? backend,
-        options: camelKeys(r as unknown as Record<string, unknown>),
+        options: finetuneOptionsOf(r),
       });
     let p = await make();
     const slot = job.state?.slot as string | undefined;

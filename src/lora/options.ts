@@ -1,25 +1,30 @@
 /**
  * @module The LoRA options of a fine-tune (the CLI's `--rank`, `--lora-alpha`, …; HTTP's `rank`,
- * `lora_alpha`, …; the library's `rank`, `loraAlpha`, …), one zod schema that holds their defaults.
+ * `lora_alpha`, …; the library's `rank`, `loraAlpha`, …), one zod schema that holds their defaults
+ * (PEFT's where PEFT has one: r 8, dropout 0), and the LoRA config they resolve to.
  */
 import { z } from "zod";
+import { type LoraConfig, LoraConfigSchema } from "./lora.ts";
+import { splitList } from "../util/list.ts";
 
 /** LoRA rank allocations of the contract. */
 export const RANK_ALLOCATIONS = ["uniform", "sensitivity"] as const;
 
-/** Rank allocations whose engine is built. */
-export const BUILT_RANK_ALLOCATIONS: readonly string[] = ["uniform", "sensitivity"];
+/** Module-name suffixes: a list, or one comma-separated string (the CLI's `--targets`). */
+export const ModuleListSchema = z.union([z.string(), z.array(z.string().min(1)).min(1)]);
 
-/** LoRA options of `train` (camelCase; the CLI's `--rank`, `--lora-alpha`, …). */
+/** LoRA options of a fine-tune (camelCase; the CLI's `--rank`, `--lora-alpha`, …). */
 export const LoraOptionsSchema = z.object({
-  rank: z.number().int().positive().max(4096).default(8).describe("LoRA rank (PEFT r)"),
+  rank: LoraConfigSchema.shape.rank,
   loraAlpha: z.number().positive().optional().describe("LoRA α (default: the rank, so scale 1)"),
-  loraDropout: z.number().min(0).lt(1).default(0).describe("dropout on the LoRA input"),
-  rslora: z.boolean().default(false).describe("scale α/√r (rsLoRA)"),
-  targets: z.string().optional().describe(
-    "comma-separated module suffixes (default q_proj,v_proj; GPT-2 c_attn)",
+  loraDropout: LoraConfigSchema.shape.dropout,
+  rslora: LoraConfigSchema.shape.rslora,
+  targets: ModuleListSchema.optional().describe(
+    "module-name suffixes to adapt, a list or comma-separated (default q_proj,v_proj; GPT-2 c_attn)",
   ),
-  rankAllocation: z.enum(RANK_ALLOCATIONS).default("uniform").describe("how ranks are spread"),
+  rankAllocation: z.enum(RANK_ALLOCATIONS).default("uniform").describe(
+    "how ranks are spread: uniform, or sensitivity (Sensitivity-LoRA, needs rankBudget)",
+  ),
   rankBudget: z.number().int().positive().optional().describe(
     "sum of ranks over adapted modules (sensitivity)",
   ),
@@ -29,36 +34,28 @@ export const LoraOptionsSchema = z.object({
   calibrationRows: z.number().int().positive().max(4096).default(8).describe(
     "sensitivity: training rows the Hessian diagonal is estimated on",
   ),
-  updateGap: z.number().int().positive().optional().describe(
-    "GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1)",
-  ),
-  scale: z.number().positive().optional().describe(
-    "GaLore / Q-GaLore: scale α of the projected update (default 0.25)",
-  ),
 });
+/** Parsed LoRA options. */
+export type LoraOptionsParsed = z.infer<typeof LoraOptionsSchema>;
+/** The defaults of {@link LoraOptionsSchema}. */
+export const LORA_DEFAULTS: LoraOptionsParsed = LoraOptionsSchema.parse({});
 
-/** LoRA and low-rank options (`rank` and `targets` serve LoRA, GaLore, Q-GaLore and DCT). */
-export interface LoraOptions {
-  /** LoRA rank r (default 8). */
-  rank?: number;
-  /** LoRA α (default: the rank, so scale 1). */
-  loraAlpha?: number;
-  /** Dropout on the adapter input (default 0). */
-  loraDropout?: number;
-  /** Scale α/√r instead of α/r. */
-  rslora?: boolean;
-  /** Module-name suffixes to adapt (default q_proj,v_proj; GPT-2 c_attn). */
-  targets?: string | readonly string[];
-  /** How ranks are spread: "uniform", or "sensitivity" (Sensitivity-LoRA, needs rankBudget). */
-  rankAllocation?: "uniform" | "sensitivity";
-  /** GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1). */
-  updateGap?: number;
-  /** GaLore / Q-GaLore: scale α of the projected update (default 0.25). */
-  scale?: number;
-  /** Sum of ranks over adapted modules (sensitivity). */
-  rankBudget?: number;
-  /** Sensitivity: "gnb" (default, one backward per batch) or "hutchinson" (HVP probes). */
-  sensitivityEstimator?: "gnb" | "hutchinson";
-  /** Sensitivity: calibration rows (default 8). */
-  calibrationRows?: number;
+/**
+ * The LoRA config of parsed options (targets left out when not given: the architecture's default).
+ *
+ * @example
+ * ```ts
+ * loraConfigOf(LoraOptionsSchema.parse({ rank: 16, targets: "q_proj,k_proj" }));
+ * // { rank: 16, alpha: 16, dropout: 0, rslora: false, targets: ["q_proj", "k_proj"] }
+ * ```
+ */
+export function loraConfigOf(o: LoraOptionsParsed): Partial<LoraConfig> {
+  const targets = o.targets === undefined ? undefined : splitList(o.targets);
+  return {
+    rank: o.rank,
+    alpha: o.loraAlpha ?? o.rank,
+    dropout: o.loraDropout,
+    rslora: o.rslora,
+    ...(targets ? { targets } : {}),
+  };
 }

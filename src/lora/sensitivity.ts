@@ -17,7 +17,7 @@ import { paramSpecs } from "../models/model.ts";
 import type { Weights } from "../models/weights.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { makeBatch } from "../data/batch.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { gnbDiagonal, hutchinson } from "../curvature/hutchinson.ts";
 import { isTarget, type LoraConfig } from "./lora.ts";
 
@@ -151,7 +151,7 @@ export async function sensitivityRanks(
   lora: Pick<LoraConfig, "targets">,
   budget: number,
   opts: Partial<SensitivityOptions> = {},
-  backend: Backend = "wasm",
+  backend: Backend = DEFAULT_BACKEND,
 ): Promise<SensitivityResult> {
   const o = SensitivityOptionsSchema.parse(opts);
   const t0 = performance.now();

@@ -6,6 +6,7 @@ import { type LoadedModel, loadModel } from "../models/load.ts";
 import { resolveModelDir } from "../models/reference.ts";
 import { loadAdapter } from "./peft.ts";
 import { mergeAdapters } from "./merge.ts";
+import { splitList } from "../util/list.ts";
 
 /**
  * Adapter dirs from a comma-separated string or a list.
@@ -16,8 +17,7 @@ import { mergeAdapters } from "./merge.ts";
  * ```
  */
 export function adapterList(adapters?: string | readonly string[]): string[] {
-  const list = typeof adapters === "string" ? adapters.split(",") : [...(adapters ?? [])];
-  return list.map((a) => a.trim()).filter(Boolean);
+  return splitList(adapters);
 }
 
 /**

@@ -1,33 +1,11 @@
 /**
  * @module Which weights get a low-rank gradient projector, and building them: GaLore's selection
  * (torchrun_main.py: linear layers whose module name contains "attn" or "mlp"; GPT-2's Conv1D
- * included, which the official code would miss), everything else stays plain AdamW. Defaults of
- * the options: rank 128 capped by the matrix, update gap 200 (GaLore scripts) / 1 (DCT-AdamW), scale
- * α 0.25 (GaLore C4 scripts; pass 1–4 for fine-tuning, algorithms.md §1.4).
+ * included, which the official code would miss), everything else stays plain AdamW.
  */
-import { z } from "zod";
 import type { DecoderConfig } from "../models/config.ts";
 import { paramSpecs } from "../models/model.ts";
 import type { Projector } from "./projector.ts";
-
-/** Low-rank projection methods. */
-export const LOW_RANK_METHODS = ["galore", "qgalore", "dct"] as const;
-/** A low-rank projection method. */
-export type LowRankMethod = typeof LOW_RANK_METHODS[number];
-
-/** Options shared by GaLore, Q-GaLore and DCT (CLI `--rank`, `--update-gap`, `--scale`). */
-export const LowRankOptionsSchema = z.object({
-  rank: z.number().int().positive().max(65536).default(128).describe("projection rank r"),
-  updateGap: z.number().int().positive().optional()
-    .describe("steps between subspace refreshes (default 200; DCT 1)"),
-  scale: z.number().positive().default(0.25).describe("GaLore α applied to the projected-back update"),
-  targets: z.array(z.string()).optional().describe(
-    "module suffixes to project (default: all attention/MLP linears)",
-  ),
-  weightGroupSize: z.number().int().positive().default(256).describe("Q-GaLore INT8 weight group size"),
-});
-/** Parsed low-rank options. */
-export type LowRankOptions = z.infer<typeof LowRankOptionsSchema>;
 
 /** Names and stored shapes [m, n] of the weights GaLore-style methods project. */
 export function lowRankTargets(

@@ -6,13 +6,13 @@
 import type { DecoderConfig } from "../models/config.ts";
 import type { TrainableModel } from "./trainer.ts";
 import { useWasmKernels } from "../linalg/active.ts";
+import { buildProjectors, lowRankTargets } from "../optim/lowrank.ts";
 import {
-  buildProjectors,
+  DEFAULT_UPDATE_GAP,
   type LowRankMethod,
   type LowRankOptions,
   LowRankOptionsSchema,
-  lowRankTargets,
-} from "../optim/lowrank.ts";
+} from "../optim/lowrank_options.ts";
 import { GaLoreProjector } from "../optim/galore.ts";
 import { QGaLoreProjector } from "../optim/qgalore.ts";
 import { DctProjector } from "../optim/dct.ts";
@@ -38,7 +38,7 @@ export async function setupLowRank(
 ): Promise<{ model: TrainableModel; weights: Map<string, Float32Array> }> {
   const o = LowRankOptionsSchema.parse(opts);
   await useWasmKernels();
-  const gap = o.updateGap ?? (method === "dct" ? 1 : 200);
+  const gap = o.updateGap ?? DEFAULT_UPDATE_GAP[method];
   const make = {
     galore: (m: number, n: number) =>
       new GaLoreProjector(m, n, { rank: o.rank, updateGap: gap, scale: o.scale }),

@@ -1,54 +1,34 @@
 /**
  * @module Fine-tune setup shared by the library's `finetune` (`src/api.ts`, which the CLI's `train`
- * calls) and fine-tune jobs: the method check, the tokenized rows (with a row selection), the
- * trainer for a method (full, LoRA, GaLore / Q-GaLore / DCT; CoLM per-step coresets) and writing
- * what a finished run produced.
+ * calls) and fine-tune jobs: the options resolved once (finetune_options.ts), the tokenized rows
+ * (with a row selection), the trainer for a method (full, LoRA, GaLore / Q-GaLore / DCT; CoLM
+ * per-step coresets) and writing what a finished run produced.
  */
 import { type LoadedModel, loadModel, saveModel } from "../models/load.ts";
 import type { Row } from "../data/rows.ts";
 import type { Example } from "../data/example.ts";
 import { encodeFor } from "../data/load.ts";
 import { Trainer } from "./trainer.ts";
-import type { z } from "zod";
-import {
-  colmHooks,
-  type CoresetTrainOptions,
-  CoresetTrainOptionsSchema,
-  resolveIndices,
-  rowSources,
-} from "../coreset/train_hooks.ts";
-import type { TrainOptionsInput } from "./options.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { colmHooks, type CoresetTrainOptions, resolveIndices, rowSources } from "../coreset/train_hooks.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { defaultTargets, type LoraSetup, setupLora } from "../lora/setup.ts";
 import { sensitivityRanks } from "../lora/sensitivity.ts";
-import { adapterList } from "../lora/with_adapters.ts";
 import { setupLowRank } from "./lowrank_setup.ts";
 import { PosttrainError } from "../errors.ts";
-import { BUILT_FINETUNE_METHODS, type FinetuneMethod } from "./finetune_options.ts";
-import { BUILT_RANK_ALLOCATIONS, type LoraOptions } from "../lora/options.ts";
+import type { TrainOptionsInput } from "./options.ts";
+import {
+  type FinetuneMethod,
+  type LoraOptions,
+  type ResolvedFinetune,
+  resolveFinetune,
+} from "./finetune_options.ts";
 
 export type { FinetuneMethod, LoraOptions };
 
-/** Throw the 422 of a method (or rank allocation) whose engine is not built yet. */
-export function checkMethod(method: string, rankAllocation = "uniform"): void {
-  if (!BUILT_FINETUNE_METHODS.includes(method)) {
-    throw new PosttrainError(
-      "not_built",
-      `method ${method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`,
-      "method",
-    );
-  }
-  if (method === "lora" && !BUILT_RANK_ALLOCATIONS.includes(rankAllocation)) {
-    throw new PosttrainError(
-      "not_built",
-      `rankAllocation ${rankAllocation}: not built yet`,
-      "rankAllocation",
-    );
-  }
-}
-
 /** What {@link prepareFinetune} sets up. */
 export interface PreparedFinetune {
+  /** The options the run uses, defaults applied. */
+  options: ResolvedFinetune;
   model: LoadedModel;
   examples: Example[];
   trainer: Trainer;
@@ -57,33 +37,23 @@ export interface PreparedFinetune {
 }
 
 /**
- * The coreset options of a fine-tune, checked (422s naming `dataIndices`, `coreset`, `coresetRatio`),
- * and the rows and examples they keep: `dataIndices` picks rows (in its order) of `rows`.
+ * The rows and examples a row selection keeps: `dataIndices` picks rows (in its order) of `rows`
+ * (errors name `dataIndices`).
  *
  * @example
  * ```ts ignore
- * const { rows, examples } = await applyCoresetOptions({ dataIndices: [2, 0] }, rows, examples);
+ * const { rows, examples } = await selectRows([2, 0], rows, examples);
  * ```
  */
-export async function applyCoresetOptions(
-  input: CoresetTrainOptions,
+export async function selectRows(
+  dataIndices: string | readonly number[] | undefined,
   rows: Row[],
   examples: Example[],
-): Promise<{ options: z.infer<typeof CoresetTrainOptionsSchema>; rows: Row[]; examples: Example[] }> {
-  const r = CoresetTrainOptionsSchema.safeParse({
-    coreset: input.coreset,
-    coresetRatio: input.coresetRatio,
-    dataIndices: input.dataIndices,
-  });
-  if (!r.success) {
-    const path = r.error.issues[0].path.join(".") || "dataIndices";
-    throw new PosttrainError("invalid_option", `${path}: ${r.error.issues[0].message}`, path);
-  }
-  const options = r.data;
-  if (options.dataIndices === undefined) return { options, rows, examples };
+): Promise<{ rows: Row[]; examples: Example[] }> {
+  if (dataIndices === undefined) return { rows, examples };
   let idx: number[];
   try {
-    idx = await resolveIndices(options.dataIndices, examples.length);
+    idx = await resolveIndices(dataIndices, examples.length);
   } catch (e) {
     throw new PosttrainError("invalid_option", (e as Error).message, "dataIndices");
   }
@@ -95,10 +65,18 @@ export async function applyCoresetOptions(
       "dataIndices",
     );
   }
-  return { options, rows: idx.map((i) => rows[i]), examples: kept };
+  return { rows: idx.map((i) => rows[i]), examples: kept };
 }
 
-/** A model, its tokenized rows and a trainer over them (shared by `finetune` and the job runner). */
+/**
+ * A model, its tokenized rows and a trainer over them (shared by `finetune` and the job runner).
+ *
+ * @example
+ * ```ts ignore
+ * const p = await prepareFinetune({ modelDir, rows, method: "lora", options: { rank: 16, steps: 20 } });
+ * await p.trainer.run();
+ * ```
+ */
 export async function prepareFinetune(o: {
   modelDir: string;
   rows: Row[];
@@ -107,60 +85,39 @@ export async function prepareFinetune(o: {
   backend?: Backend;
   options: TrainOptionsInput & LoraOptions & CoresetTrainOptions;
 }): Promise<PreparedFinetune> {
-  const method = o.method ?? "full";
-  checkMethod(method, o.options.rankAllocation);
+  const options = resolveFinetune(o.method, o.options);
+  const { train, coreset: cs } = options;
+  const backend = o.backend ?? DEFAULT_BACKEND;
   const model = await loadModel(o.modelDir);
-  const picked = await applyCoresetOptions(o.options, o.rows, await encodeFor(model, o.rows, o.truncate));
-  const { examples, options: cs } = picked;
-  const p = o.options;
-  const targets = p.targets === undefined ? undefined : adapterList(p.targets);
-  let rankPattern: Record<string, number> = {};
-  if (method === "lora" && p.rankAllocation === "sensitivity") {
-    if (!p.rankBudget) {
-      throw new PosttrainError(
-        "invalid_option",
-        "rankBudget: required by rankAllocation sensitivity",
-        "rankBudget",
+  const picked = await selectRows(cs.dataIndices, o.rows, await encodeFor(model, o.rows, o.truncate));
+  const { examples } = picked;
+  let lora: LoraSetup | undefined;
+  if (options.lora) {
+    const { config, rankAllocation, rankBudget, sensitivityEstimator, calibrationRows } = options.lora;
+    let rankPattern: Record<string, number> = {};
+    if (rankAllocation === "sensitivity") {
+      const sens = await sensitivityRanks(
+        model.config,
+        model.weights,
+        examples,
+        { targets: config.targets ?? defaultTargets(model.config) },
+        rankBudget!,
+        { seed: train.seed, estimator: sensitivityEstimator, calibrationRows },
+        backend,
       );
+      rankPattern = Object.fromEntries(sens.ranks);
     }
-    const sens = await sensitivityRanks(
-      model.config,
-      model.weights,
-      examples,
-      {
-        targets: targets ?? defaultTargets(model.config),
-      },
-      p.rankBudget,
-      { seed: p.seed ?? 42, estimator: p.sensitivityEstimator, calibrationRows: p.calibrationRows },
-      o.backend ?? "wasm",
-    );
-    rankPattern = Object.fromEntries(sens.ranks);
+    lora = setupLora(model.config, model.weights, { ...config, rankPattern }, train.seed);
   }
-  const lora = method === "lora"
-    ? setupLora(model.config, model.weights, {
-      rankPattern,
-      rank: p.rank ?? 8,
-      alpha: p.loraAlpha ?? p.rank ?? 8,
-      dropout: p.loraDropout ?? 0,
-      rslora: p.rslora ?? false,
-      targets,
-    }, p.seed ?? 42)
-    : undefined;
-  const lowRank = method === "galore" || method === "qgalore" || method === "dct"
-    ? await setupLowRank(method, model.config, model.weights, {
-      rank: p.rank ?? 128,
-      updateGap: p.updateGap,
-      scale: p.scale,
-      targets,
-    })
+  const lowRank = options.lowRank && options.method !== "full" && options.method !== "lora"
+    ? await setupLowRank(options.method, model.config, model.weights, options.lowRank)
     : undefined;
   const weights = lowRank?.weights ?? model.weights;
-  const backend = o.backend ?? "wasm";
   // CoLM's zeroth-order directions come from the training seed, as in bench/coreset.ts
   const hooks = cs.coreset === "colm"
     ? colmHooks(model.config, examples, rowSources(picked.rows), {
       ratio: cs.coresetRatio,
-      seed: p.seed ?? 42,
+      seed: train.seed,
     }, backend).hooks
     : {};
   try {
@@ -168,12 +125,12 @@ export async function prepareFinetune(o: {
       model.config,
       weights,
       examples,
-      p,
+      train,
       backend,
       lora?.model ?? lowRank?.model,
       hooks,
     );
-    return { model, examples, trainer, lora };
+    return { options, model, examples, trainer, lora };
   } catch (e) {
     await hooks.release?.();
     throw e;

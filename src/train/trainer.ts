@@ -19,7 +19,7 @@ import { ModelRunner } from "../models/runner.ts";
 import type { Weights } from "../models/weights.ts";
 import type { LinearAdapter } from "../models/params.ts";
 import { DROPOUT_SEED } from "../lora/lora.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { type TrainOptions, type TrainOptionsInput, TrainOptionsSchema } from "./options.ts";
 
 /** Which parameters train and an optional linear-layer adapter (LoRA); default: all, none. */
@@ -97,7 +97,7 @@ export class Trainer {
     readonly weights: Weights,
     readonly examples: Example[],
     opts: TrainOptionsInput = {},
-    backend: Backend = "wasm",
+    backend: Backend = DEFAULT_BACKEND,
     model: TrainableModel = {},
     readonly hooks: TrainerHooks = {},
   ) {

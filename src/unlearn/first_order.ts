@@ -19,7 +19,7 @@ import { AdamW } from "../optim/adamw.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt, SCHEDULES } from "../optim/schedule.ts";
 import { shuffledOrder } from "../data/order.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { composedLoss, LossRunner, type LossSpec } from "./losses.ts";
 
 /** First-order loop options. */
@@ -95,7 +95,7 @@ export async function firstOrderUnlearn(
   o: FirstOrderOptions,
   run: FirstOrderRun = {},
 ): Promise<UnlearnStep[]> {
-  const log = run.log ?? (() => {}), backend = run.backend ?? "wasm", seed = run.seed ?? 42;
+  const log = run.log ?? (() => {}), backend = run.backend ?? DEFAULT_BACKEND, seed = run.seed ?? 42;
   if (forget.length === 0) throw new Error("no forget rows");
   const needsRetain = spec.retain !== "none" && spec.alpha > 0;
   if (needsRetain && retain.length === 0) throw new Error(`the ${spec.retain} retain term needs retain rows`);

@@ -25,7 +25,7 @@ import { ModelRunner } from "../models/runner.ts";
 import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { klBetween, rowOutputs } from "../eval/unlearn_metrics.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import {
   eigenFactors,
   fromLogical,
@@ -154,7 +154,7 @@ export async function fitCurvature(
   o: Pick<KfadeOptions, "fisherSamples" | "plainKfac">,
   run: { batchSize?: number; seed?: number; backend?: Backend } = {},
 ): Promise<KfacEigen> {
-  const fitter = new KfacFitter(config, layers, run.backend ?? "wasm");
+  const fitter = new KfacFitter(config, layers, run.backend ?? DEFAULT_BACKEND);
   const batches = batchesOf(rows, run.batchSize ?? 16);
   let eig = eigenFactors(
     await fitter.factors(weights, batches, { samples: o.fisherSamples, seed: run.seed }),
@@ -180,7 +180,7 @@ export async function kfade(
   o: KfadeOptions,
   run: KfadeRun = {},
 ): Promise<KfadeResult> {
-  const log = run.log ?? (() => {}), bs = run.batchSize ?? 16, backend = run.backend ?? "wasm";
+  const log = run.log ?? (() => {}), bs = run.batchSize ?? 16, backend = run.backend ?? DEFAULT_BACKEND;
   if (retain.length === 0) throw new Error("kfade needs retain rows (the curvature is fit on them)");
   const layers = kfadeLayers(config, o.modules);
   const t0 = performance.now();

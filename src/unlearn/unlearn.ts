@@ -15,7 +15,7 @@ import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";
 import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { LossSpecSchema, RETAIN_LOSSES } from "./losses.ts";
 import { FirstOrderOptionsSchema, firstOrderUnlearn } from "./first_order.ts";
 import { globalMask, maskDensity, WagleOptionsSchema, wagleScores } from "./wagle.ts";
@@ -103,7 +103,7 @@ export async function unlearn(
   } = {},
 ): Promise<UnlearnResult> {
   const o = UnlearnOptionsSchema.parse(input);
-  const backend = run.backend ?? "wasm", log = run.log ?? (() => {});
+  const backend = run.backend ?? DEFAULT_BACKEND, log = run.log ?? (() => {});
   if (forget.length === 0) throw new Error("no forget rows");
   if (retain.length === 0 && (o.method !== "ga" || o.retainLoss)) {
     throw new Error(`${o.method} needs retain rows`);

@@ -13,7 +13,7 @@ import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";
 import type { Weights } from "../models/weights.ts";
-import type { Backend } from "../runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { batchesOf } from "../data/batch.ts";
 
 /** WAGLE options. */
@@ -57,7 +57,7 @@ export async function wagleScores(
   forget: Example[],
   retain: Example[],
   o: { wagleGamma?: number; batchSize?: number },
-  backend: Backend = "wasm",
+  backend: Backend = DEFAULT_BACKEND,
 ): Promise<Map<string, Float32Array>> {
   const runner = new ModelRunner(config, backend);
   const bs = o.batchSize ?? 8, gamma = o.wagleGamma ?? 1e-6;
