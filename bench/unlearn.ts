@@ -17,7 +17,6 @@ import { join } from "node:path";
 import { loadModel } from "../src/models/load.ts";
 import { ModelRunner } from "../src/models/runner.ts";
 import { loadTokenizer } from "../src/data/tokenize.ts";
-import { useWasmKernels } from "../src/linalg/active.ts";
 import type { Backend } from "../src/runtime/backend.ts";
 import { unlearn, type UnlearnOptionsInput } from "../src/unlearn/unlearn.ts";
 import { fitCurvature, kfadeLayers, KfadeOptionsSchema } from "../src/unlearn/kfade.ts";
@@ -54,7 +53,6 @@ const { values: a } = parseArgs({
     "retain-eval-every": { type: "string", default: "10" },
   },
 });
-await useWasmKernels();
 const backend = a.backend as Backend, out = a.out!, log = (s: string) => console.error(s);
 await Deno.mkdir(out, { recursive: true });
 const tok = await loadTokenizer(a.model!);

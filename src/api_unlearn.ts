@@ -8,7 +8,6 @@
 import type { z } from "zod";
 import { saveModel } from "./models/load.ts";
 import { paramSpecs } from "./models/model.ts";
-import { useWasmKernels } from "./linalg/active.ts";
 import { type Backend, DEFAULT_BACKEND } from "./runtime/backend.ts";
 import type { Row } from "./data/rows.ts";
 import {
@@ -144,7 +143,6 @@ export async function unlearn(o: UnlearnModelOptions): Promise<UnlearnModelResul
   if (options.method !== "ga" && rt === undefined) {
     throw new Error(`retain: required by method ${options.method}`);
   }
-  await useWasmKernels();
   const m = await loadModelWithAdapters(ref, adapter);
   if (o.saveFactors && options.method !== "kfade") throw new Error("saveFactors: only with method kfade");
   const rows = async (field: string, d: string | readonly unknown[]) => {
@@ -250,7 +248,6 @@ export async function coreset(o: CoresetModelOptions): Promise<Selection> {
     ...CoresetOptionsSchema.parse(rest),
     keepSources: keepSources as CoresetSettings["keepSources"],
   };
-  await useWasmKernels();
   const m = await loadModelWithAdapters(o.model);
   const rows: Row[] = await loadRows(o.data);
   const valRows = o.val === undefined ? undefined : await loadRows(o.val);

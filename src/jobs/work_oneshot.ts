@@ -7,7 +7,6 @@
  * kfade: θ_after − θ_before, as `unlearn --save-update` writes it); coreset → `selection.json`.
  */
 import { join } from "node:path";
-import { useWasmKernels } from "../linalg/active.ts";
 import { saveModel } from "../models/load.ts";
 import { paramSpecs } from "../models/model.ts";
 import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
@@ -76,7 +75,6 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   const forget = await ctx.models.encode(s.modelDir, r.forget, r.truncate, "forget");
   const retain = r.retain ? await ctx.models.encode(s.modelDir, r.retain, r.truncate, "retain") : [];
   const { type: _t, model: _m, adapter: _a, forget: _f, retain: _r, backend: _b, truncate: _tr, ...o } = r;
-  await useWasmKernels();
   const report = progressWriter(ctx, job.id);
   const res = await unlearn(m.config, m.weights, forget, retain, camelKeys(o) as UnlearnOptionsInput, {
     backend: w.backend,

@@ -5,7 +5,6 @@
  */
 import type { DecoderConfig } from "../models/config.ts";
 import type { TrainableModel } from "./trainer.ts";
-import { useWasmKernels } from "../linalg/active.ts";
 import { buildProjectors, lowRankTargets } from "../optim/lowrank.ts";
 import {
   DEFAULT_UPDATE_GAP,
@@ -26,18 +25,17 @@ import { int8Source, QuantizedWeights } from "../optim/int8_weights.ts";
  *
  * @example
  * ```ts ignore
- * const { model, weights } = await setupLowRank("galore", config, loaded.weights, { rank: 64, scale: 1 });
+ * const { model, weights } = setupLowRank("galore", config, loaded.weights, { rank: 64, scale: 1 });
  * const trainer = new Trainer(config, weights, examples, opts, "wasm", model);
  * ```
  */
-export async function setupLowRank(
+export function setupLowRank(
   method: LowRankMethod,
   config: DecoderConfig,
   weights: Map<string, Float32Array>,
   opts: Partial<LowRankOptions> = {},
-): Promise<{ model: TrainableModel; weights: Map<string, Float32Array> }> {
+): { model: TrainableModel; weights: Map<string, Float32Array> } {
   const o = LowRankOptionsSchema.parse(opts);
-  await useWasmKernels();
   const gap = o.updateGap ?? DEFAULT_UPDATE_GAP[method];
   const make = {
     galore: (m: number, n: number) =>

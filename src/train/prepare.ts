@@ -110,7 +110,7 @@ export async function prepareFinetune(o: {
     lora = setupLora(model.config, model.weights, { ...config, rankPattern }, train.seed);
   }
   const lowRank = options.lowRank && options.method !== "full" && options.method !== "lora"
-    ? await setupLowRank(options.method, model.config, model.weights, options.lowRank)
+    ? setupLowRank(options.method, model.config, model.weights, options.lowRank)
     : undefined;
   const weights = lowRank?.weights ?? model.weights;
   // CoLM's zeroth-order directions come from the training seed, as in bench/coreset.ts

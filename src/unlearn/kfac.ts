@@ -8,7 +8,7 @@
  * token (K-FAC "expand": sequence positions count as examples; pads masked). Labels are sampled from the
  * model (kronfluence `use_empirical_fisher=False`). EK-FAC refits the eigenvalues in the Kronecker eigenbasis
  * from per-sequence gradients: Λ[i,j] = Σ_n (Q_Sᵀ DW_n Q_A)²[i,j] / N_targets. Eigendecompositions use the
- * active kernels (`useWasmKernels()` → WASM). The preconditioner P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ runs
+ * WASM kernels (src/linalg/active.ts). The preconditioner P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ runs
  * as an onnxruntime graph; default damping λ = 0.1·mean(Λ) per layer (kronfluence HEURISTIC_DAMPING_SCALE).
  * Matrices are in the logical nn.Linear layout (out × in[+1]); GPT-2 Conv1D weights ([in, out]) are transposed.
  */
@@ -266,7 +266,7 @@ function accumulate(m: Map<string, Float64Array>, k: string, v: Float32Array): v
 }
 
 /**
- * Eigendecompose every factor (active kernels: WASM after `useWasmKernels()`); K-FAC eigenvalues
+ * Eigendecompose every factor (the WASM kernels, src/linalg/active.ts); K-FAC eigenvalues
  * Λ[i,j] = max(0, s_i)·max(0, a_j).
  *
  * @example
