@@ -16,7 +16,7 @@
  * | POSTTRAIN_BACKEND | wasm | backend of requests that name none: wasm, webgpu, node |
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { createService } from "./routes/app.ts";
 import { BACKENDS, DEFAULT_BACKEND } from "./src/runtime/backend.ts";
 import { defaultModelDir } from "./src/api.ts";

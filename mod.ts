@@ -15,7 +15,7 @@
  * The HTTP service, embedded in another Hono app:
  *
  * ```ts ignore
- * import { Hono } from "hono";
+ * import { Hono } from "npm:hono@4.13.19";
  * import { createApp } from "posttrain";
  * const app = new Hono().route("/ml", createApp({ models: new Map([["default", "./models/default"]]) }));
  * Deno.serve(app.fetch);

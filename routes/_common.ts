@@ -4,10 +4,10 @@
  * become `422 {"error":{"code":"invalid_request","message","path"}}` naming the field, the
  * bearer-token guard for mutating methods, and the error / not-found handlers.
  */
-import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { HTTPException } from "hono/http-exception";
+import { OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
+import type { Context, MiddlewareHandler } from "npm:hono@4.13.19";
+import type { ContentfulStatusCode } from "npm:hono@4.13.19/utils/http-status";
+import { HTTPException } from "npm:hono@4.13.19/http-exception";
 import { PosttrainError } from "../src/errors.ts";
 import { describeIssue } from "../src/jobs/spec.ts";
 

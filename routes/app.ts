@@ -5,8 +5,8 @@
  * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
  * `createService` also opens a Deno KV store and resumes interrupted jobs.
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
+import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
+import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { join } from "node:path";
 import type { Backend } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";

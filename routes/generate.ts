@@ -3,7 +3,7 @@
  * text continuation with a registered model, optionally with a fine-tune job's weights
  * (`adapter`: a job id; a LoRA job's adapter is merged, a full job's model replaces the base).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import { GenerateRequestSchema } from "../src/jobs/spec.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
 import { generateWith } from "../src/api.ts";

@@ -3,8 +3,8 @@
  * (cancel) and `GET /v1/jobs/:id/events` (server-sent events: one `progress` event per change,
  * then one named after the terminal status, then the stream ends).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
+import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
+import { streamSSE } from "npm:hono@4.13.19/streaming";
 import { JOB_TYPES, JobRequestSchema } from "../src/jobs/spec.ts";
 import { type JobRecord, type JobStatus, TERMINAL } from "../src/jobs/store.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";

@@ -12,7 +12,7 @@ import { loadTokenizer, type Tok } from "./data/tokenize.ts";
 import type { StepInfo } from "./train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 import type { TrainOptionsInput } from "./train/options.ts";
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import type { CoresetTrainOptions, CoresetTrainOptionsSchema } from "./coreset/train_hooks.ts";
 import { exportTransformersJs } from "./models/export_transformersjs.ts";
 import { peakRssMb } from "./util/rss.ts";

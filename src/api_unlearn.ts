@@ -5,7 +5,7 @@
  * selection's (src/coreset/select.ts), spelled out as interfaces so the public API has explicit
  * types, and checked against the zod schemas at compile time.
  */
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { saveModel } from "./models/load.ts";
 import { paramSpecs } from "./models/model.ts";
 import { type Backend, DEFAULT_BACKEND } from "./runtime/backend.ts";

@@ -2,7 +2,7 @@
  * @module Shared CLI plumbing: flag parsing against zod schemas, model and data loading,
  * stderr progress, and the contract's last-line JSON on stdout.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { BACKENDS, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { loadModelWithAdapters as loadWithAdapters } from "../lora/with_adapters.ts";

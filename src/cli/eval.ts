@@ -1,5 +1,5 @@
 /** @module `eval`: mean token NLL, perplexity and token count of a model on JSONL rows. */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { evaluate } from "../api.ts";
 import { EvalOptionsSchema } from "../eval/loss.ts";
 import { CommonFlags, parseFlags, progress } from "./common.ts";

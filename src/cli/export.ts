@@ -3,7 +3,7 @@
  * `transformersjs` (config + tokenizer + `onnx/model.onnx` with a KV cache, for
  * `AutoModelForCausalLM.from_pretrained`).
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { exportTransformersJs } from "../models/export_transformersjs.ts";
 import { BACKENDS, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { loadModelWithAdapters, modelPath, parseFlags, progress } from "./common.ts";

@@ -5,7 +5,7 @@
  * `coreset` run selected; `--coreset colm [--coreset-ratio r]` trains each step on CoLM's coreset
  * of the drawn batch (`--batch-size` × `--grad-accum` rows; the rows' `source` fields are the sources).
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { TrainOptionsSchema } from "../train/options.ts";
 import { finetune } from "../api.ts";
 import { FINETUNE_METHODS, MethodOptionsSchema } from "../train/finetune_options.ts";

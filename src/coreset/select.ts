@@ -6,7 +6,7 @@
  * or CoLM (colm.ts: Adam-normalized zeroth-order gradient features, facility location, small sources
  * kept whole) over all candidate rows at once.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import type { Weights } from "../models/weights.ts";

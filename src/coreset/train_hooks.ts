@@ -6,7 +6,7 @@
  * is `batch-size · grad-accum` rows, the trained one round(r ×) that). CoLM's Adam feature moments
  * travel in checkpoints as hook state, so a resumed run follows the uninterrupted one exactly.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { basename, dirname, join } from "node:path";
 import type { Row } from "../data/rows.ts";
 import type { Example } from "../data/example.ts";

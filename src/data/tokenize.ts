@@ -83,7 +83,7 @@ export async function loadTokenizer(dir: string): Promise<Tok> {
     } catch { /* missing */ }
     throw new Error(isDir ? `${dir} has no tokenizer.json` : `tokenizer directory not found: ${dir}`);
   }
-  const { AutoTokenizer, PreTrainedTokenizer, env } = await import("@huggingface/transformers");
+  const { AutoTokenizer, PreTrainedTokenizer, env } = await import("npm:@huggingface/transformers@4.3.1");
   env.allowLocalModels = true;
   if (await exists("tokenizer_config.json")) {
     return await AutoTokenizer.from_pretrained(abs, { local_files_only: true });

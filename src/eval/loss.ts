@@ -1,5 +1,5 @@
 /** @module Mean token NLL and perplexity over a dataset, in batches (the `eval` command), and its options. */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { ModelRunner } from "../models/runner.ts";

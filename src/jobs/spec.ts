@@ -5,7 +5,7 @@
  * (`TrainOptionsSchema` and `MethodOptionsSchema` in src/train, …) and are the ones the CLI
  * parses its flags with and the library reads, so a default or a range is defined once.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { TrainOptionsSchema } from "../train/options.ts";
 import { BACKENDS } from "../runtime/backend.ts";
 import { type Row, RowSchema, validateRow } from "../data/rows.ts";

@@ -5,7 +5,7 @@
  * (rsLoRA, Kalajdzievski 2023), dropout on x before A (PEFT default 0), `target_modules` matched
  * as module-name suffixes, `rank_pattern` / `alpha_pattern` keys as PEFT's `get_pattern_key`.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Tensor } from "../graph/ir.ts";
 import { add, cast, div, input, keepMask, matmul, mul, transposeLast } from "../graph/ops.ts";
 import type { LinearAdapter, ParamTable } from "../models/params.ts";

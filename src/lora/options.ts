@@ -3,7 +3,7 @@
  * `lora_alpha`, …; the library's `rank`, `loraAlpha`, …), one zod schema that holds their defaults
  * (PEFT's where PEFT has one: r 8, dropout 0), and the LoRA config they resolve to.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { type LoraConfig, LoraConfigSchema } from "./lora.ts";
 import { splitList } from "../util/list.ts";
 

@@ -10,7 +10,7 @@
  * on the default model's new-facts task it allocated as well as Hutchinson's (eval loss vs uniform within the
  * seed spread) for ≈ 8 % of a 60-step fine-tune, where Hutchinson's double-backward graph costs 50–60 %.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { paramSpecs } from "../models/model.ts";

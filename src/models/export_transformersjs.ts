@@ -100,7 +100,7 @@ async function moveIntoPlace(tmp: string, out: string, files: string[]): Promise
  * ```ts ignore
  * const { files } = await exportTransformersJs("./my-llama", "./my-llama-web");
  * // files: ["config.json", "generation_config.json", "onnx/model.onnx", "tokenizer.json", …]
- * const { AutoModelForCausalLM } = await import("@huggingface/transformers");
+ * const { AutoModelForCausalLM } = await import("npm:@huggingface/transformers@4.3.1");
  * const model = await AutoModelForCausalLM.from_pretrained(resolve("./my-llama-web"), {
  *   local_files_only: true,
  *   dtype: "fp32",

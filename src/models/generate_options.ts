@@ -2,7 +2,7 @@
  * @module Decoding options of generation (HF `generate` names in camelCase), one zod schema that
  * holds their defaults for the CLI, HTTP and the library.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** Decoding options (camelCase; HF `generate` names). */
 export const GenerateOptionsSchema = z.object({

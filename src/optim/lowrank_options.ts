@@ -4,7 +4,7 @@
  * (DCT-AdamW), scale α 0.25 (GaLore C4 scripts; pass 1–4 for fine-tuning, algorithms.md §1.4),
  * Q-GaLore's INT8 weights in groups of 256.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** Low-rank projection methods. */
 export const LOW_RANK_METHODS = ["galore", "qgalore", "dct"] as const;

@@ -58,8 +58,10 @@ type Ort = any;
 const ortCache = new Map<Backend, Promise<Ort>>();
 
 async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
-  if (backend === "node") return await import("onnxruntime-node");
-  const ort = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web");
+  if (backend === "node") return await import("npm:onnxruntime-node@1.30.0");
+  const ort = backend === "webgpu"
+    ? await import("npm:onnxruntime-web@1.30.0/webgpu")
+    : await import("npm:onnxruntime-web@1.30.0");
   // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
   // POSTTRAIN_WASM_THREADS overrides the default 2 threads (1 avoids onnxruntime-web's worker

@@ -5,7 +5,7 @@
  * methods', `rank` and `targets` shared, with a default per method) and the coreset options.
  * {@link resolveFinetune} turns what a caller gave into the values a run uses.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { type TrainOptions, type TrainOptionsInput, TrainOptionsSchema } from "./options.ts";
 import { LORA_DEFAULTS, loraConfigOf, LoraOptionsSchema, ModuleListSchema } from "../lora/options.ts";
 import type { LoraConfig } from "../lora/lora.ts";

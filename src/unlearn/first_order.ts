@@ -8,7 +8,7 @@
  * models): constant lr 1e-4 after no warm-up, 40 steps, batch 8 + 8, weight decay 0, clip 1.0 (HF default).
  * With `targetForgetLoss` the loop stops once the mean forget NLL (all forget rows) reaches it.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";

@@ -17,7 +17,7 @@
  * start to the target (same direction, data-chosen size). The summed update U = Σ η_k Δ_k is returned so it
  * can be re-applied later (update.ts).
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { batchesOf } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";

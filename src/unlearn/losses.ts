@@ -9,7 +9,7 @@
  *   `compute_kl_divergence` averages over all positions; we mask to positions with a label).
  * Defaults γ = α = 1 (open-unlearning `GradDiff.yaml`, `NPO.yaml`). GradDiff = GA + retain NLL.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Tensor } from "../graph/ir.ts";
 import { grad } from "../graph/autodiff.ts";
 import { lowerGraph } from "../graph/lower.ts";

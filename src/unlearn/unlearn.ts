@@ -9,7 +9,7 @@
  * `retainLoss: "kl"` swaps the retain term for KL(p_original ‖ p_θ) in every first-order method.
  * Reports the mean token NLL of the forget and retain rows before and after, and the update θ_after − θ_before.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";

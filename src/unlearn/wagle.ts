@@ -8,7 +8,7 @@
  * (embeddings, norms and head included); the top `ratio` share gets mask 1 and is the only part unlearning
  * may change (the code README: "tofu_0.8.pt … 80% weights are selected"; default ratio 0.8 here).
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";

@@ -1,5 +1,5 @@
 /** @module Options checked against their zod schema, with bad ones reported as a `PosttrainError`. */
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { dotted, PosttrainError } from "../errors.ts";
 
 /**
@@ -8,7 +8,7 @@ import { dotted, PosttrainError } from "../errors.ts";
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * parseOptions(z.object({ steps: z.number().default(100) }), {}); // { steps: 100 }
  * ```
  */
