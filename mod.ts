@@ -57,6 +57,9 @@ export { encodeRows, loadTokenizer } from "./src/data/tokenize.ts";
 export type { Example } from "./src/data/example.ts";
 export { type Batch, makeBatch } from "./src/data/batch.ts";
 export { AdamW, type AdamWOptions } from "./src/optim/adamw.ts";
+export { kernels, setKernels } from "./src/linalg/active.ts";
+export { type LinalgKernels, referenceKernels } from "./src/linalg/mod.ts";
+export { kernelsFromModule, WasmKernels } from "./wasm/mod.ts";
 export {
   type CoresetTrainOptions,
   defaultModelDir,
