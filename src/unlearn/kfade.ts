@@ -14,7 +14,7 @@ import { batchesOf } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";
-import type { Weights } from "../models/weights.ts";
+import { addScaled, type Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { klBetween, rowOutputs } from "../eval/unlearn_metrics.ts";
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
@@ -119,14 +119,6 @@ export async function forgetGradient(runner: ModelRunner, w: Weights, rows: Exam
     }
   }
   return { loss, grads: acc };
-}
-
-/** w[k] += s·d[k] for every tensor of `d`. */
-export function addScaled(w: Weights, d: Map<string, Float32Array>, s: number): void {
-  for (const [k, v] of d) {
-    const t = w.get(k)!;
-    for (let i = 0; i < t.length; i++) t[i] += s * v[i];
-  }
 }
 
 /**

@@ -12,10 +12,10 @@ import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";
-import type { Weights } from "../models/weights.ts";
+import { addScaled, type Weights } from "../models/weights.ts";
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { fromLogical, type KfacEigen, type KfacLayer, toLogical } from "./kfac.ts";
-import { addScaled, forgetGradient, type KfadeResult, type KfadeStep } from "./kfade.ts";
+import { forgetGradient, type KfadeResult, type KfadeStep } from "./kfade.ts";
 import { Preconditioner } from "./precondition.ts";
 
 const FORMAT = "posttrain-unlearn-update";
