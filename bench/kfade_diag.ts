@@ -13,11 +13,10 @@ import { loadModel } from "../src/models/load.ts";
 import { encodeRows, loadTokenizer } from "../src/data/tokenize.ts";
 import { toPromptRow, unlearnBenchmark } from "../src/build/unlearn_data.ts";
 import { ModelRunner } from "../src/models/runner.ts";
-import type { Weights } from "../src/models/weights.ts";
+import { addScaled, type Weights } from "../src/models/weights.ts";
 import { fromLogical, type KfacEigen, toLogical } from "../src/unlearn/kfac.ts";
 import { Preconditioner } from "../src/unlearn/precondition.ts";
 import { fitCurvature, forgetGradient, kfadeLayers, searchStep } from "../src/unlearn/kfade.ts";
-import { addScaled } from "../src/models/weights.ts";
 import { klBetween, rowOutputs } from "../src/eval/unlearn_metrics.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
 
