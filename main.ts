@@ -16,9 +16,9 @@
  * | POSTTRAIN_BACKEND | wasm | backend of requests that name none: wasm, webgpu, node |
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { createService } from "./routes/app.ts";
-import { BACKENDS } from "./src/runtime/session.ts";
+import { BACKENDS, DEFAULT_BACKEND } from "./src/runtime/backend.ts";
 import { defaultModelDir } from "./src/api.ts";
 
 const int = (min: number) => z.coerce.number().int().min(min);
@@ -31,7 +31,7 @@ const Env = z.object({
   POSTTRAIN_MAX_BODY: int(1).default(10 * 1024 * 1024),
   POSTTRAIN_CONCURRENCY: int(1).max(64).default(1),
   POSTTRAIN_CHUNK_STEPS: int(1).default(20),
-  POSTTRAIN_BACKEND: z.enum(BACKENDS).default("wasm"),
+  POSTTRAIN_BACKEND: z.enum(BACKENDS).default(DEFAULT_BACKEND),
 });
 
 const parsed = Env.safeParse(Deno.env.toObject());

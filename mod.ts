@@ -15,7 +15,7 @@
  * The HTTP service, embedded in another Hono app:
  *
  * ```ts ignore
- * import { Hono } from "hono";
+ * import { Hono } from "npm:hono@4.13.19";
  * import { createApp } from "posttrain";
  * const app = new Hono().route("/ml", createApp({ models: new Map([["default", "./models/default"]]) }));
  * Deno.serve(app.fetch);
@@ -42,7 +42,8 @@
  * @module
  */
 export * from "./src/graph/mod.ts";
-export { type Backend, BACKENDS, type HostTensor } from "./src/runtime/session.ts";
+export { type HostTensor } from "./src/runtime/session.ts";
+export { type Backend, BACKENDS } from "./src/runtime/backend.ts";
 export {
   compile,
   type CompileOptions,
@@ -53,14 +54,19 @@ export {
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";
-export { type LossAndGrad, ModelRunner, type Weights } from "./src/models/runner.ts";
+export { type LossAndGrad, ModelRunner } from "./src/models/runner.ts";
+export type { Weights } from "./src/models/weights.ts";
 export { initParams, type ParamSpec } from "./src/models/params.ts";
 export { loadModelDir, saveModelDir } from "./src/io/hf_dir.ts";
 export { readSafetensors, serializeSafetensors, writeSafetensors } from "./src/io/safetensors.ts";
 export { parseJsonl, readJsonl, type Row } from "./src/data/rows.ts";
-export { encodeRows, type Example, loadTokenizer } from "./src/data/tokenize.ts";
+export { encodeRows, loadTokenizer } from "./src/data/tokenize.ts";
+export type { Example } from "./src/data/example.ts";
 export { type Batch, makeBatch } from "./src/data/batch.ts";
 export { AdamW, type AdamWOptions } from "./src/optim/adamw.ts";
+export { kernels, setKernels } from "./src/linalg/active.ts";
+export { type LinalgKernels, referenceKernels } from "./src/linalg/mod.ts";
+export { kernelsFromModule, WasmKernels } from "./wasm/mod.ts";
 export {
   type CoresetTrainOptions,
   defaultModelDir,
@@ -81,7 +87,8 @@ export {
   type StepInfo,
   type TrainHyperparameters,
 } from "./src/api.ts";
-export { ApiError } from "./src/jobs/errors.ts";
+export { PosttrainError } from "./src/errors.ts";
+export { ApiError, httpStatus } from "./routes/_common.ts";
 export {
   coreset,
   type CoresetMethod,

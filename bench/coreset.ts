@@ -16,14 +16,17 @@
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/models/load.ts";
 import { readJsonl, type Row } from "../src/data/rows.ts";
-import { encodeRows, type Example, loadTokenizer } from "../src/data/tokenize.ts";
-import { ModelRunner, type Weights } from "../src/models/runner.ts";
+import { encodeRows, loadTokenizer } from "../src/data/tokenize.ts";
+import type { Example } from "../src/data/example.ts";
+import { ModelRunner } from "../src/models/runner.ts";
+import type { Weights } from "../src/models/weights.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
-import { shuffledOrder, Trainer, type TrainerHooks } from "../src/train/trainer.ts";
+import { Trainer, type TrainerHooks } from "../src/train/trainer.ts";
+import { shuffledOrder } from "../src/data/order.ts";
 import { cldAlign, cldScores, cldTrajectory, topK } from "../src/coreset/cld.ts";
 import { smallSources } from "../src/coreset/colm.ts";
 import { colmHooks, rowSources } from "../src/coreset/train_hooks.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 
 const { values: a } = parseArgs({
   options: {

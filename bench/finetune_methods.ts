@@ -17,8 +17,7 @@ import { QGaLoreProjector } from "../src/optim/qgalore.ts";
 import { DctProjector } from "../src/optim/dct.ts";
 import { int8Source, QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { setupLora } from "../src/lora/setup.ts";
-import { useWasmKernels } from "../src/linalg/active.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -28,7 +27,6 @@ const { values: a } = parseArgs({
     methods: { type: "string", default: "full,lora,galore,qgalore,dct" },
   },
 });
-await useWasmKernels();
 const backend = a.backend as Backend, rank = Number(a.rank), steps = Number(a.steps);
 const dir = new URL("../models/default", import.meta.url).pathname;
 const tok = await loadTokenizer(dir);

@@ -3,7 +3,7 @@
  * (src/linalg/), on GPT-2-small shapes: svdTopR 768×3072 r=128 (GaLore projector refresh), eighSym
  * 768 (K-FAC factor), dctTopR 768×3072 r=128 (DCT-AdamW selection, basis 768; dense G·Q, and
  * dctTopRFft by fast DCT-IIIs), plus INT8
- * stochastic quantization and the low-rank Adam step of a 768×3072 tensor. Prints, never asserts.
+ * stochastic quantization of a 768×3072 tensor. Prints, never asserts.
  * Usage: deno task bench:kernels [--reps 3] [--skip-ts]
  * Last stdout line: one JSON object of median milliseconds.
  */
@@ -49,7 +49,6 @@ for (let i = 0; i < 768; i++) {
   }
 }
 const basis = wasm.dctBasis(m);
-const mom = new Float32Array(r * n), vel = new Float32Array(r * n), proj = matrix(r * n);
 
 const results: Record<string, number> = {};
 const cases: [string, (k: LinalgKernels) => unknown, number][] = [
@@ -58,7 +57,6 @@ const cases: [string, (k: LinalgKernels) => unknown, number][] = [
   ["dctTopR_768x3072_r128", (k) => k.dctTopR(g, m, n, basis, r), reps],
   ["dctTopRFft_768x3072_r128", (k) => k.dctTopRFft(g, m, n, r), 5],
   ["quantize_int8_sr_768x3072", (k) => k.quantize(g, { bits: 8, stochastic: true, seed: 1 }), 5],
-  ["lowRankAdam_128x3072", (k) => k.lowRankAdam(proj, mom, vel, { step: 1 }), 5],
 ];
 for (const [name, fn, n] of cases) {
   fn(wasm);

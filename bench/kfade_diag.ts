@@ -11,12 +11,12 @@
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/models/load.ts";
 import { encodeRows, loadTokenizer } from "../src/data/tokenize.ts";
-import { toPromptRow, unlearnBenchmark } from "../src/eval/unlearn_data.ts";
-import { useWasmKernels } from "../src/linalg/active.ts";
-import { ModelRunner, type Weights } from "../src/models/runner.ts";
+import { toPromptRow, unlearnBenchmark } from "../src/build/unlearn_data.ts";
+import { ModelRunner } from "../src/models/runner.ts";
+import { addScaled, type Weights } from "../src/models/weights.ts";
 import { fromLogical, type KfacEigen, toLogical } from "../src/unlearn/kfac.ts";
 import { Preconditioner } from "../src/unlearn/precondition.ts";
-import { addScaled, fitCurvature, forgetGradient, kfadeLayers, searchStep } from "../src/unlearn/kfade.ts";
+import { fitCurvature, forgetGradient, kfadeLayers, searchStep } from "../src/unlearn/kfade.ts";
 import { klBetween, rowOutputs } from "../src/eval/unlearn_metrics.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
 
@@ -28,7 +28,6 @@ const { values: a } = parseArgs({
     damping: { type: "string", default: "0.001,0.01,0.1,1" },
   },
 });
-await useWasmKernels();
 const dir = new URL("../models/default", import.meta.url).pathname;
 const m = await loadModel(dir), tok = await loadTokenizer(dir);
 const b = unlearnBenchmark();

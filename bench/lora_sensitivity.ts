@@ -11,7 +11,7 @@ import { evaluateLoss } from "../src/eval/loss.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { setupLora } from "../src/lora/setup.ts";
 import { sensitivityRanks } from "../src/lora/sensitivity.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 
 const { values: a } = parseArgs({
   options: {

@@ -16,9 +16,8 @@ import { GaLoreProjector } from "../src/optim/galore.ts";
 import { QGaLoreProjector } from "../src/optim/qgalore.ts";
 import { DctProjector } from "../src/optim/dct.ts";
 import { int8Source, QuantizedWeights } from "../src/optim/int8_weights.ts";
-import { useWasmKernels } from "../src/linalg/active.ts";
 import { peakRssMb } from "../src/util/rss.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { randomTokenRows, shapeConfig, type ShapeName } from "./shapes.ts";
 
 const { values: a } = parseArgs({
@@ -36,7 +35,6 @@ const { values: a } = parseArgs({
 });
 
 async function one(method: string, shape: ShapeName): Promise<Record<string, unknown>> {
-  await useWasmKernels();
   const geo = shapeConfig(shape), config = geo.config;
   const batch = Number(a.batch ?? geo.batch), seq = Number(a.seq ?? geo.seq);
   if (seq > config.maxPositions) {

@@ -12,10 +12,11 @@ import { parseArgs } from "node:util";
 import { initParams } from "../src/models/params.ts";
 import { ModelRunner } from "../src/models/runner.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { setupLowRank } from "../src/optim/methods.ts";
+import { setupLowRank } from "../src/train/lowrank_setup.ts";
 import type { QuantizedWeights } from "../src/optim/int8_weights.ts";
 import { peakRssMb } from "../src/util/rss.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Weights } from "../src/models/weights.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { randomTokenRows, shapeConfig, type ShapeName } from "./shapes.ts";
 
 const { values: a } = parseArgs({
@@ -70,7 +71,8 @@ const t = new Trainer(
   { ...model, lowMemory: a["low-memory"] },
 );
 const runner = t.runner, opt = t.optimizer;
-const lossAndGrad = runner.lossAndGrad.bind(runner), update = opt.update.bind(opt);
+const lossAndGrad = runner.lossAndGrad.bind(runner);
+const update = opt.update.bind(opt) as (w: Weights, g: Weights, lr: number) => void;
 let gradBytes = 0;
 runner.lossAndGrad = async (...args) => {
   const r = await lossAndGrad(...args);
@@ -78,8 +80,8 @@ runner.lossAndGrad = async (...args) => {
   mark(`step ${opt.step + 1} forward+backward`);
   return r;
 };
-opt.update = (...args) => {
-  update(...args);
+opt.update = (w: Weights, g: Weights, lr: number) => {
+  update(w, g, lr);
   mark(`step ${opt.step} optimizer update`);
 };
 const infos = await t.run();

@@ -10,7 +10,7 @@
  * ever exists, and train on random tokens B1×T128.
  */
 import { parseArgs } from "node:util";
-import { prepareFinetune } from "../src/jobs/prepare.ts";
+import { prepareFinetune } from "../src/train/prepare.ts";
 import { readJsonl } from "../src/data/rows.ts";
 import { initParams, normalRng } from "../src/models/params.ts";
 import { paramSpecs } from "../src/models/model.ts";
@@ -19,7 +19,6 @@ import { int8Source, quantizedSource, QuantizedWeights, type QuantSpec } from ".
 import { quantizedBase } from "../src/lora/setup.ts";
 import { buildProjectors, lowRankTargets } from "../src/optim/lowrank.ts";
 import { QGaLoreProjector } from "../src/optim/qgalore.ts";
-import { useWasmKernels } from "../src/linalg/active.ts";
 import { isLoraParam, loraAdapter, LoraConfigSchema } from "../src/lora/lora.ts";
 import type { Backend } from "../src/runtime/session.ts";
 import { peakRssMb } from "../src/util/rss.ts";
@@ -85,7 +84,6 @@ async function run(): Promise<Trainer> {
   const { config, seq } = shapeConfig("smollm");
   const examples = randomTokenRows(config.vocabSize, 1, seq);
   if (a.row === "smollm-qgalore") {
-    await useWasmKernels();
     const rank = Number(a.rank ?? 128);
     const names = new Set(lowRankTargets(config).map((t) => t.name));
     const { weights } = await smollmWeights(new Map([...names].map((n) => [n, { bits: 8, groupSize: 256 }])));

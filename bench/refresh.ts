@@ -10,7 +10,7 @@
  * average is printed before and after: both sides share the cores with whatever else runs.
  */
 import { parseArgs } from "node:util";
-import { useWasmKernels } from "../src/linalg/active.ts";
+import { kernels } from "../src/linalg/active.ts";
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +20,7 @@ const { values } = parseArgs({
 });
 const r = Number(values.rank), reps = Number(values.reps);
 const shapes = ["768x2304", "768x768", "768x3072", "3072x768", "576x576", "192x576", "1536x576", "576x1536"];
-const k = await useWasmKernels();
+const k = kernels();
 const med = (f: () => void) => {
   f();
   const t: number[] = [];

@@ -10,7 +10,7 @@ import { initParams } from "../src/models/params.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { makeBatch } from "../src/data/batch.ts";
 import { peakRssMb } from "../src/util/rss.ts";
-import { type Backend, BACKENDS } from "../src/runtime/session.ts";
+import { type Backend, BACKENDS } from "../src/runtime/backend.ts";
 import { randomTokenRows, shapeConfig, type ShapeName, SHAPES } from "./shapes.ts";
 
 const { values } = parseArgs({

@@ -1,6 +1,6 @@
 /**
  * The unlearning benchmark (`deno task eval:unlearn`): the default model's fictitious people, TOFU-style
- * (src/eval/unlearn_data.ts): forget = the Q/A rows of the last `--forget` people, retain = everyone else's,
+ * (src/build/unlearn_data.ts): forget = the Q/A rows of the last `--forget` people, retain = everyone else's,
  * holdout = never-seen people, stories = held-out corpus stories. The gold model is the default model's recipe
  * retrained without the forget people (cached in `--out`/retrain; `--retrain-steps` shortens it). Every method
  * unlearns the same original weights to the same forget effect: it stops (first-order) or sizes its steps
@@ -17,8 +17,7 @@ import { join } from "node:path";
 import { loadModel } from "../src/models/load.ts";
 import { ModelRunner } from "../src/models/runner.ts";
 import { loadTokenizer } from "../src/data/tokenize.ts";
-import { useWasmKernels } from "../src/linalg/active.ts";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { unlearn, type UnlearnOptionsInput } from "../src/unlearn/unlearn.ts";
 import { fitCurvature, kfadeLayers, KfadeOptionsSchema } from "../src/unlearn/kfade.ts";
 import type { KfacEigen } from "../src/unlearn/kfac.ts";
@@ -29,7 +28,7 @@ import {
   type TofuRow,
   toPromptRow,
   unlearnBenchmark,
-} from "../src/eval/unlearn_data.ts";
+} from "../src/build/unlearn_data.ts";
 import {
   evaluateUnlearnModel,
   meanNll,
@@ -54,7 +53,6 @@ const { values: a } = parseArgs({
     "retain-eval-every": { type: "string", default: "10" },
   },
 });
-await useWasmKernels();
 const backend = a.backend as Backend, out = a.out!, log = (s: string) => console.error(s);
 await Deno.mkdir(out, { recursive: true });
 const tok = await loadTokenizer(a.model!);

@@ -1,13 +1,59 @@
 /**
- * @module Shared route plumbing: the error body schema, sub-apps whose validation failures
+ * @module Shared route plumbing: the error body schema, the HTTP status of each error code the
+ * library throws (`PosttrainError`, no status of its own), sub-apps whose validation failures
  * become `422 {"error":{"code":"invalid_request","message","path"}}` naming the field, the
  * bearer-token guard for mutating methods, and the error / not-found handlers.
  */
-import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
-import { ApiError } from "../src/jobs/errors.ts";
+import { OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
+import type { Context, MiddlewareHandler } from "npm:hono@4.13.19";
+import type { ContentfulStatusCode } from "npm:hono@4.13.19/utils/http-status";
+import { HTTPException } from "npm:hono@4.13.19/http-exception";
+import { PosttrainError } from "../src/errors.ts";
 import { describeIssue } from "../src/jobs/spec.ts";
+
+/** HTTP statuses of the error codes that are not a 422 (a well-formed request with a bad field). */
+const STATUS: Record<string, ContentfulStatusCode> = {
+  invalid_json: 400,
+  unauthorized: 401,
+  not_found: 404,
+  job_not_found: 404,
+  model_not_found: 404,
+  artifact_not_found: 404,
+  job_finished: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+};
+
+/**
+ * The HTTP status of an error: its own for an {@link ApiError}, else by its code (422 unless listed).
+ *
+ * @example
+ * ```ts
+ * httpStatus(new PosttrainError("model_not_found", "model x: not registered", "model")); // 404
+ * ```
+ */
+export function httpStatus(e: PosttrainError): ContentfulStatusCode {
+  return e instanceof ApiError ? e.status : STATUS[e.code] ?? 422;
+}
+
+/** An error the routes raise themselves, with its HTTP status. */
+export class ApiError extends PosttrainError {
+  /**
+   * @example
+   * ```ts
+   * throw new ApiError(404, "artifact_not_found", "job j has no artifact x", "name");
+   * ```
+   */
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503,
+    code: string,
+    message: string,
+    path?: string,
+  ) {
+    super(code, message, path);
+    this.name = "ApiError";
+  }
+}
 
 /** `{"error":{"code","message","path"?}}`. */
 export const ErrorSchema = z.object({
@@ -33,13 +79,13 @@ export const BODY_ERRORS = {
   413: errorResponse("body larger than the limit (POSTTRAIN_MAX_BODY)"),
   415: errorResponse("body is not application/json"),
   422: errorResponse(
-    "a field is missing, of the wrong type or out of range, or names an engine not built yet",
+    "a field is missing, of the wrong type or out of range, or names an unknown type, method or option value",
   ),
 } as const;
 
-/** A JSON error response from an {@link ApiError}. */
-export function sendError(c: Context, e: ApiError): Response {
-  return c.json(e.toJSON(), e.status);
+/** A JSON error response from a {@link PosttrainError}, with its {@link httpStatus}. */
+export function sendError(c: Context, e: PosttrainError): Response {
+  return c.json(e.toJSON(), httpStatus(e));
 }
 
 /** A sub-app whose request validation failures answer 422 naming the field. */
@@ -62,8 +108,8 @@ export function newApp(): OpenAPIHono {
 export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The 404 of a job id that does not exist. */
-export function jobNotFound(id: string): ApiError {
-  return new ApiError(404, "job_not_found", `no job ${JSON.stringify(id.slice(0, 80))}`, "id");
+export function jobNotFound(id: string): PosttrainError {
+  return new PosttrainError("job_not_found", `no job ${JSON.stringify(id.slice(0, 80))}`, "id");
 }
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -98,7 +144,7 @@ export function bearerGuard(token: string | undefined): MiddlewareHandler {
 
 /** Turn thrown errors into the JSON error body. */
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof ApiError) return sendError(c, err);
+  if (err instanceof PosttrainError) return sendError(c, err);
   if (err instanceof HTTPException) {
     const s = err.status;
     if (s === 400) return sendError(c, new ApiError(400, "invalid_json", "request body: malformed JSON"));

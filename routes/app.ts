@@ -5,18 +5,17 @@
  * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
  * `createService` also opens a Deno KV store and resumes interrupted jobs.
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
+import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
+import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { join } from "node:path";
-import type { Backend } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import { ArtifactStore } from "../src/jobs/artifacts.ts";
 import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
-import { ApiError } from "../src/jobs/errors.ts";
-import { bearerGuard, notFound, onError, sendError } from "./_common.ts";
+import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
 import { jobsRoutes } from "./jobs.ts";

@@ -2,11 +2,10 @@
  * @module Artifacts: `GET /v1/jobs/:id/artifacts` lists a succeeded job's files (name, size,
  * sha256) and `GET /v1/jobs/:id/artifacts/:name` streams one (with `ETag` = its sha256).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import type { JobRunner } from "../src/jobs/runner.ts";
-import { ApiError } from "../src/jobs/errors.ts";
 import { ArtifactSchema } from "./jobs.ts";
-import { errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
+import { ApiError, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
 
 const Params = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" } }),

@@ -3,7 +3,7 @@
  * from a public CDN in the browser (no server-side dependency); the document itself is served by
  * the app (`GET /openapi.json`, OpenAPI 3.1 generated from the zod schemas).
  */
-import { Hono } from "hono";
+import { Hono } from "npm:hono@4.13.19";
 
 const PAGE = (specUrl: string) =>
   `<!doctype html>

@@ -3,12 +3,11 @@
  * text continuation with a registered model, optionally with a fine-tune job's weights
  * (`adapter`: a job id; a LoRA job's adapter is merged, a full job's model replaces the base).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import { GenerateRequestSchema } from "../src/jobs/spec.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
 import { generateWith } from "../src/api.ts";
-import { ApiError } from "../src/jobs/errors.ts";
-import { BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
+import { ApiError, BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
 
 const GenerateResponse = z.object({ text: z.string().describe("the continuation (prompt not included)") })
   .openapi("GenerateResponse");

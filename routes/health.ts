@@ -1,5 +1,5 @@
 /** @module `GET /health` → `{"status":"ok"}`. */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 
 const Health = z.object({ status: z.literal("ok").describe("always ok while the server runs") }).openapi(
   "Health",

@@ -3,13 +3,12 @@
  * (cancel) and `GET /v1/jobs/:id/events` (server-sent events: one `progress` event per change,
  * then one named after the terminal status, then the stream ends).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
+import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
+import { streamSSE } from "npm:hono@4.13.19/streaming";
 import { JOB_TYPES, JobRequestSchema } from "../src/jobs/spec.ts";
 import { type JobRecord, type JobStatus, TERMINAL } from "../src/jobs/store.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
-import { ApiError } from "../src/jobs/errors.ts";
-import { BODY_ERRORS, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
+import { ApiError, BODY_ERRORS, errorResponse, JOB_ID_RE, jobNotFound, newApp } from "./_common.ts";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
 

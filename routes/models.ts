@@ -1,5 +1,5 @@
 /** @module `GET /v1/models`: the registered models and the model dirs under the models root. */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import type { ModelRegistry } from "../src/jobs/models.ts";
 import { newApp } from "./_common.ts";
 

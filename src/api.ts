@@ -1,43 +1,34 @@
 /**
  * @module The library's operations as typed functions — `finetune`, `evaluate`, `generate`,
  * `exportModel` — with the same defaults and errors as the CLI (which calls them) and the HTTP
- * job runner (which shares their setup, `src/jobs/prepare.ts`). A model is a directory in HF
+ * job runner (which shares their setup, `src/train/prepare.ts`). A model is a directory in HF
  * layout or `"default"` (the built-in model); data is a JSONL path or an array of rows.
  */
 import type { LoadedModel } from "./models/load.ts";
 import { Generator } from "./models/generate.ts";
 import { ModelRunner } from "./models/runner.ts";
-import { evaluateLoss } from "./eval/loss.ts";
+import { EvalOptionsSchema, evaluateLoss } from "./eval/loss.ts";
 import { loadTokenizer, type Tok } from "./data/tokenize.ts";
 import type { StepInfo } from "./train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 import type { TrainOptionsInput } from "./train/options.ts";
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import type { CoresetTrainOptions, CoresetTrainOptionsSchema } from "./coreset/train_hooks.ts";
-import { exportTransformersJs } from "./io/export_transformersjs.ts";
+import { exportTransformersJs } from "./models/export_transformersjs.ts";
 import { peakRssMb } from "./util/rss.ts";
-import type { Backend } from "./runtime/session.ts";
-import { ApiError } from "./jobs/errors.ts";
-import {
-  adapterList,
-  checkMethod,
-  encodeFor,
-  type FinetuneMethod,
-  loadModelWithAdapters,
-  loadRows,
-  type LoraOptions,
-  prepareFinetune,
-  resolveModelDir,
-  saveTrained,
-} from "./jobs/prepare.ts";
+import { type Backend, DEFAULT_BACKEND } from "./runtime/backend.ts";
+import { PosttrainError } from "./errors.ts";
+import { prepareFinetune, saveTrained } from "./train/prepare.ts";
+import { GenerateOptionsSchema } from "./models/generate_options.ts";
+import { parseOptions, pickShape } from "./util/parse.ts";
+import type { FinetuneMethod, LoraOptions } from "./train/finetune_options.ts";
+import { encodeFor, loadRows } from "./data/load.ts";
+import { adapterList, loadModelWithAdapters } from "./lora/with_adapters.ts";
+import { resolveModelDir } from "./models/reference.ts";
 
-export {
-  defaultModelDir,
-  type FinetuneMethod,
-  loadModelWithAdapters,
-  type LoraOptions,
-  resolveModelDir,
-} from "./jobs/prepare.ts";
+export type { FinetuneMethod, LoraOptions } from "./train/finetune_options.ts";
+export { loadModelWithAdapters } from "./lora/with_adapters.ts";
+export { defaultModelDir, resolveModelDir } from "./models/reference.ts";
 export type { CoresetTrainOptions, StepInfo };
 
 /** Training hyper-parameters (all optional; defaults as `TrainOptionsSchema`). */
@@ -144,11 +135,8 @@ export interface FinetuneResult {
  * ```
  */
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
-  const method = o.method ?? "full";
-  checkMethod(method, o.rankAllocation);
   if ((o.saveEvery || o.resume || o.untilStep) && !o.checkpointDir) {
-    throw new ApiError(
-      422,
+    throw new PosttrainError(
       "invalid_option",
       "checkpointDir: required by saveEvery, resume and untilStep",
       "checkpointDir",
@@ -158,20 +146,24 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const prepared = await prepareFinetune({
     modelDir: resolveModelDir(o.model),
     rows: await loadRows(o.data),
-    method,
+    method: o.method,
     truncate: o.truncate,
     backend: o.backend,
     options: o,
   });
-  const { examples, trainer } = prepared;
+  const { examples, trainer, options: { method } } = prepared;
   const steps = trainer.opts.steps;
   const stop = Math.min(steps, o.untilStep ?? steps);
   if (stop === steps && !o.out) {
-    throw new ApiError(422, "invalid_option", "out: required to write the fine-tuned model", "out");
+    throw new PosttrainError("invalid_option", "out: required to write the fine-tuned model", "out");
   }
   try {
     if (o.resume) log(`resumed at step ${(await loadCheckpoint(o.checkpointDir!, trainer)).step}`);
-    log(`train: ${examples.length} rows, ${steps} steps, method ${method}, backend ${o.backend ?? "wasm"}`);
+    log(
+      `train: ${examples.length} rows, ${steps} steps, method ${method}, backend ${
+        o.backend ?? DEFAULT_BACKEND
+      }`,
+    );
     let last: StepInfo | undefined;
     while (trainer.state.step < stop && !o.signal?.aborted) {
       const until = o.saveEvery ? Math.min(stop, trainer.state.step + o.saveEvery) : stop;
@@ -229,10 +221,12 @@ export interface EvaluateResult {
 export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   const model = await loadModelWithAdapters(o.model, o.adapter);
   const examples = await encodeFor(model, await loadRows(o.data), o.truncate);
-  o.log?.(`eval: ${examples.length} rows, backend ${o.backend ?? "wasm"}`);
-  const runner = new ModelRunner(model.config, o.backend ?? "wasm");
+  const { batchSize } = parseOptions(EvalOptionsSchema, { batchSize: o.batchSize });
+  const backend = o.backend ?? DEFAULT_BACKEND;
+  o.log?.(`eval: ${examples.length} rows, backend ${backend}`);
+  const runner = new ModelRunner(model.config, backend);
   try {
-    return await evaluateLoss(runner, model.weights, examples, o.batchSize ?? 8);
+    return await evaluateLoss(runner, model.weights, examples, batchSize);
   } finally {
     await runner.release();
   }
@@ -265,11 +259,7 @@ export async function generateWith(
   o: Omit<GenerateTextOptions, "model" | "adapter" | "backend">,
 ): Promise<{ text: string }> {
   const ids = await gen.generate(model.weights, tok.encode(o.prompt), {
-    maxNewTokens: o.maxNewTokens ?? 32,
-    temperature: o.temperature ?? 0,
-    topK: o.topK ?? 0,
-    topP: o.topP ?? 1,
-    seed: o.seed ?? 0,
+    ...parseOptions(GenerateOptionsSchema, pickShape(o, GenerateOptionsSchema.shape)),
     eosId: tok.eos_token_id ?? undefined,
   });
   return { text: tok.decode(ids, { skip_special_tokens: true }) };
@@ -286,10 +276,14 @@ export async function generateWith(
 export async function generate(o: GenerateTextOptions): Promise<{ text: string }> {
   const model = await loadModelWithAdapters(o.model, o.adapter);
   if (!model.hasTokenizer) {
-    throw new ApiError(422, "no_tokenizer", `model ${o.model}: the model dir has no tokenizer.json`, "model");
+    throw new PosttrainError(
+      "no_tokenizer",
+      `model ${o.model}: the model dir has no tokenizer.json`,
+      "model",
+    );
   }
   const tok = await loadTokenizer(model.dir);
-  const gen = new Generator(model.config, o.backend ?? "wasm");
+  const gen = new Generator(model.config, o.backend ?? DEFAULT_BACKEND);
   try {
     return await generateWith(model, tok, gen, o);
   } finally {

@@ -5,11 +5,10 @@
  * selection's (src/coreset/select.ts), spelled out as interfaces so the public API has explicit
  * types, and checked against the zod schemas at compile time.
  */
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { saveModel } from "./models/load.ts";
 import { paramSpecs } from "./models/model.ts";
-import { useWasmKernels } from "./linalg/active.ts";
-import type { Backend } from "./runtime/session.ts";
+import { type Backend, DEFAULT_BACKEND } from "./runtime/backend.ts";
 import type { Row } from "./data/rows.ts";
 import {
   unlearn as unlearnWeights,
@@ -21,7 +20,8 @@ import { saveKfadeFactors, saveUpdate } from "./unlearn/update.ts";
 import { type CoresetMethod, CoresetOptionsSchema, selectCoreset } from "./coreset/select.ts";
 import { rowSources, writeSelection } from "./coreset/train_hooks.ts";
 import type { Selection } from "./coreset/cld.ts";
-import { encodeFor, loadModelWithAdapters, loadRows } from "./jobs/prepare.ts";
+import { encodeFor, loadRows } from "./data/load.ts";
+import { loadModelWithAdapters } from "./lora/with_adapters.ts";
 
 export type { CoresetMethod, Selection, UnlearnMethod };
 
@@ -138,12 +138,11 @@ export type UnlearnModelResult = Pick<
  * ```
  */
 export async function unlearn(o: UnlearnModelOptions): Promise<UnlearnModelResult> {
-  const { model: ref, adapter, forget: f, retain: rt, out, backend = "wasm", truncate = false } = o;
+  const { model: ref, adapter, forget: f, retain: rt, out, backend = DEFAULT_BACKEND, truncate = false } = o;
   const options = UnlearnOptionsSchema.parse(pick(o, UnlearnOptionsSchema.shape));
   if (options.method !== "ga" && rt === undefined) {
     throw new Error(`retain: required by method ${options.method}`);
   }
-  await useWasmKernels();
   const m = await loadModelWithAdapters(ref, adapter);
   if (o.saveFactors && options.method !== "kfade") throw new Error("saveFactors: only with method kfade");
   const rows = async (field: string, d: string | readonly unknown[]) => {
@@ -249,7 +248,6 @@ export async function coreset(o: CoresetModelOptions): Promise<Selection> {
     ...CoresetOptionsSchema.parse(rest),
     keepSources: keepSources as CoresetSettings["keepSources"],
   };
-  await useWasmKernels();
   const m = await loadModelWithAdapters(o.model);
   const rows: Row[] = await loadRows(o.data);
   const valRows = o.val === undefined ? undefined : await loadRows(o.val);
@@ -263,7 +261,7 @@ export async function coreset(o: CoresetModelOptions): Promise<Selection> {
     valSources: valRows && rowSources(valRows),
     k: o.k,
     options,
-    backend: o.backend ?? "wasm",
+    backend: o.backend ?? DEFAULT_BACKEND,
     onProgress: o.onProgress,
   });
   if (o.out) await writeSelection(o.out, sel, { method: o.method });

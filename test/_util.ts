@@ -1,6 +1,7 @@
 /** Shared test helpers: run an IR graph, float comparisons, a seeded RNG. */
 import type { Tensor } from "../src/graph/ir.ts";
-import type { Backend, HostTensor } from "../src/runtime/session.ts";
+import type { HostTensor } from "../src/runtime/session.ts";
+import type { Backend } from "../src/runtime/backend.ts";
 import { compile } from "../src/runtime/compile.ts";
 
 /** Compile `outputs`, run once on `backend` with `feeds`, return the outputs. */
@@ -54,4 +55,22 @@ export function assertClose(
         }]`,
     );
   }
+}
+
+/** Dense f64 Gauss-Jordan solve of M x = b (M n×n), partial pivoting. */
+export function denseSolve(mat: Float64Array, b: Float64Array, n: number): Float64Array {
+  const a = mat.slice(), x = b.slice();
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let i = c + 1; i < n; i++) if (Math.abs(a[i * n + c]) > Math.abs(a[p * n + c])) p = i;
+    for (let j = 0; j < n; j++) [a[c * n + j], a[p * n + j]] = [a[p * n + j], a[c * n + j]];
+    [x[c], x[p]] = [x[p], x[c]];
+    for (let i = 0; i < n; i++) {
+      if (i === c) continue;
+      const f = a[i * n + c] / a[c * n + c];
+      for (let j = c; j < n; j++) a[i * n + j] -= f * a[c * n + j];
+      x[i] -= f * x[c];
+    }
+  }
+  return x.map((v, i) => v / a[i * n + i]);
 }

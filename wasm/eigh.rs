@@ -1,9 +1,6 @@
 //! Symmetric eigendecomposition (Householder tridiagonalization + implicit QL, the EISPACK
-//! tred2/tql2 pair as in JAMA), Cholesky, and the K-FAC Kronecker-factored inverse-vector product
-//! (Martens & Grosse 2015; kronfluence's eigenbasis form). All f64 internally. The work matrix
-//! holds Vᵀ (row j = column j of JAMA's V), so every inner loop runs along contiguous rows.
-//! Mirrors src/linalg/eigh.ts.
-use crate::gemm::gemm;
+//! tred2/tql2 pair as in JAMA). All f64 internally. The work matrix holds Vᵀ (row j = column j
+//! of JAMA's V), so every inner loop runs along contiguous rows. Mirrors src/linalg/eigh.ts.
 use crate::math::{abs64, axpy64, dot64, hypot, rot64, sqrt64};
 use crate::scratch;
 
@@ -213,83 +210,4 @@ unsafe fn tql2(vt: *mut f64, d: *mut f64, e: *mut f64, n: usize) -> bool {
         *e.add(l) = 0.0;
     }
     ok
-}
-
-/// Lower L with A = L Lᵀ (upper part zeroed); 0, or i+1 if pivot i ≤ 0 / not finite.
-pub unsafe fn cholesky(a: *const f32, n: usize, l: *mut f32) -> i32 {
-    let w = scratch::<f64>(n * n);
-    core::ptr::write_bytes(w, 0, n * n);
-    for i in 0..n {
-        let ri = w.add(i * n);
-        for j in 0..=i {
-            let rj = w.add(j * n);
-            let s = *a.add(i * n + j) as f64 - dot64(ri, rj, j);
-            if i == j {
-                if !(s > 0.0) || s == f64::INFINITY {
-                    return (i + 1) as i32;
-                }
-                *ri.add(i) = sqrt64(s);
-            } else {
-                *ri.add(j) = s / *rj.add(j);
-            }
-        }
-    }
-    for i in 0..n * n {
-        *l.add(i) = *w.add(i) as f32;
-    }
-    0
-}
-
-/// x (n×k) = (L Lᵀ)⁻¹ b: forward then backward substitution over rows, f64.
-pub unsafe fn cholesky_solve(l: *const f32, n: usize, b: *const f32, k: usize, x: *mut f32) {
-    let y = scratch::<f64>(n * k);
-    for i in 0..n * k {
-        *y.add(i) = *b.add(i) as f64;
-    }
-    for i in 0..n {
-        for p in 0..i {
-            axpy64(-(*l.add(i * n + p) as f64), y.add(p * k), y.add(i * k), k);
-        }
-        let inv = 1.0 / *l.add(i * n + i) as f64;
-        for t in 0..k {
-            *y.add(i * k + t) *= inv;
-        }
-    }
-    for i in (0..n).rev() {
-        for p in i + 1..n {
-            axpy64(-(*l.add(p * n + i) as f64), y.add(p * k), y.add(i * k), k);
-        }
-        let inv = 1.0 / *l.add(i * n + i) as f64;
-        for t in 0..k {
-            *y.add(i * k + t) *= inv;
-        }
-    }
-    for i in 0..n * k {
-        *x.add(i) = *y.add(i) as f32;
-    }
-}
-
-/// out (d_out×d_in) = Q_S [(Q_Sᵀ G Q_A) ⊘ (s_i a_j + λ)] Q_Aᵀ, i.e. (S⊗A + λI)⁻¹ vec(G) for the
-/// row-major vec, given S = Q_S diag(ws) Q_Sᵀ and A = Q_A diag(wa) Q_Aᵀ. f32 GEMMs.
-pub unsafe fn kron_inv_vec(
-    g: *const f32, d_out: usize, d_in: usize, qs: *const f32, ws: *const f32, qa: *const f32, wa: *const f32,
-    damping: f32, out: *mut f32,
-) {
-    let (t1, t2) = (scratch::<f32>(d_out * d_in), scratch::<f32>(d_out * d_in));
-    let qat = scratch::<f32>(d_in * d_in);
-    gemm(d_out, d_in, d_out, qs, 1, d_out, g, d_in, t1, d_in, false);
-    gemm(d_out, d_in, d_in, t1, d_in, 1, qa, d_in, t2, d_in, false);
-    for i in 0..d_out {
-        let si = *ws.add(i);
-        for j in 0..d_in {
-            *t2.add(i * d_in + j) /= si * *wa.add(j) + damping;
-        }
-    }
-    gemm(d_out, d_in, d_out, qs, d_out, 1, t2, d_in, t1, d_in, false);
-    for i in 0..d_in {
-        for j in 0..d_in {
-            *qat.add(j * d_in + i) = *qa.add(i * d_in + j);
-        }
-    }
-    gemm(d_out, d_in, d_in, t1, d_in, 1, qat, d_in, out, d_in, false);
 }

@@ -6,7 +6,6 @@
 //! arena. Return codes: 0 = ok; see each export. TS references with the same math: src/linalg/.
 #![no_std]
 
-mod adam;
 mod dct;
 mod dct_fft;
 mod eigh;
@@ -113,27 +112,6 @@ pub unsafe extern "C" fn eigh_top_r(a: *const f32, n: usize, r: usize, seed: u32
     eigh_top::eigh_top_r(a, n, r, seed, w, q)
 }
 
-/// Cholesky A = L Lᵀ; returns 0, or i+1 when pivot i is not positive (A not SPD).
-#[no_mangle]
-pub unsafe extern "C" fn cholesky(a: *const f32, n: usize, l: *mut f32) -> i32 {
-    eigh::cholesky(a, n, l)
-}
-
-/// X = (L Lᵀ)⁻¹ B for B n×k.
-#[no_mangle]
-pub unsafe extern "C" fn cholesky_solve(l: *const f32, n: usize, b: *const f32, k: usize, x: *mut f32) {
-    eigh::cholesky_solve(l, n, b, k, x)
-}
-
-/// K-FAC: Q_S [(Q_Sᵀ G Q_A) ⊘ (s_i a_j + λ)] Q_Aᵀ.
-#[no_mangle]
-pub unsafe extern "C" fn kron_inv_vec(
-    g: *const f32, d_out: usize, d_in: usize, qs: *const f32, ws: *const f32, qa: *const f32, wa: *const f32,
-    damping: f32, out: *mut f32,
-) {
-    eigh::kron_inv_vec(g, d_out, d_in, qs, ws, qa, wa, damping, out)
-}
-
 /// Orthonormal DCT-II matrix (n×n, rows = frequencies).
 #[no_mangle]
 pub unsafe extern "C" fn dct_basis(n: usize, out: *mut f32) {
@@ -173,15 +151,6 @@ pub unsafe extern "C" fn dequantize(
     q: *const u8, len: usize, bits: u32, group: usize, scales: *const f32, zeros: *const u8, out: *mut f32,
 ) {
     quant::dequantize(q, len, bits, group, scales, zeros, out)
-}
-
-/// Adam moments in place and N = a·m / (√v + e).
-#[no_mangle]
-pub unsafe extern "C" fn low_rank_adam(
-    r: *const f32, m: *mut f32, v: *mut f32, out: *mut f32, len: usize,
-    b1: f32, c1: f32, b2: f32, c2: f32, a: f32, e: f32,
-) {
-    adam::low_rank_adam(r, m, v, out, len, b1, c1, b2, c2, a, e)
 }
 
 /// C (m×n) = op(A) · B (k×n), op(A) = A (m×k) when `trans_a` = 0, else Aᵀ with A stored k×m.

@@ -178,6 +178,8 @@ pub unsafe fn rot64(x: *mut f64, y: *mut f64, n: usize, c: f64, s: f64) {
     }
 }
 
+/// Scalar f32 square root through the SIMD instruction (no libm in no_std).
+#[allow(dead_code)] // no caller since low_rank_adam went; kept for the kernels that need one
 #[inline(always)]
 pub fn sqrt32(x: f32) -> f32 {
     f32x4_extract_lane::<0>(f32x4_sqrt(f32x4_splat(x)))

@@ -8,7 +8,6 @@
  * `WebAssembly.Module` (e.g. `import source mod from "./kernels.wasm"`) there.
  */
 import {
-  adamCoefficients,
   checkDim,
   checkMatrix,
   checkQuantized,
@@ -18,7 +17,6 @@ import {
   type EighTop,
   eighTopArgs,
   type LinalgKernels,
-  type LowRankAdamOptions,
   type Qr,
   quantArgs,
   type Quantized,
@@ -28,7 +26,6 @@ import {
   type SvdOptions,
 } from "../src/linalg/types.ts";
 import { dctArgs } from "../src/linalg/dct.ts";
-import { kronArgs, notSpd } from "../src/linalg/eigh.ts";
 
 type Fn = (...args: number[]) => number;
 interface Exports {
@@ -139,46 +136,6 @@ export class WasmKernels implements LinalgKernels {
     return { values: this.#f32(pw, r), vectors: this.#f32(pq, n * r) };
   }
 
-  /** See src/linalg/eigh.ts `cholesky`. */
-  cholesky(a: Float32Array, n: number): Float32Array {
-    checkDim("n", n);
-    checkMatrix("a", a, n, n);
-    this.#x.reset();
-    const pa = this.#in(a), pl = this.#alloc(4 * n * n);
-    const rc = this.#call("cholesky", pa, n, pl);
-    if (rc !== 0) throw notSpd(rc - 1);
-    return this.#f32(pl, n * n);
-  }
-
-  /** See src/linalg/eigh.ts `choleskySolve`. */
-  choleskySolve(l: Float32Array, n: number, b: Float32Array, k: number): Float32Array {
-    checkDim("n", n);
-    checkDim("k", k);
-    checkMatrix("l", l, n, n);
-    checkMatrix("b", b, n, k);
-    this.#x.reset();
-    const pl = this.#in(l), pb = this.#in(b), px = this.#alloc(4 * n * k);
-    this.#call("cholesky_solve", pl, n, pb, k, px);
-    return this.#f32(px, n * k);
-  }
-
-  /** See src/linalg/eigh.ts `kronInvVec`. */
-  kronInvVec(
-    g: Float32Array,
-    dOut: number,
-    dIn: number,
-    eigS: Eigh,
-    eigA: Eigh,
-    damping: number,
-  ): Float32Array {
-    kronArgs(g, dOut, dIn, eigS, eigA, damping);
-    this.#x.reset();
-    const pg = this.#in(g), pqs = this.#in(eigS.vectors), pws = this.#in(eigS.values);
-    const pqa = this.#in(eigA.vectors), pwa = this.#in(eigA.values), po = this.#alloc(4 * dOut * dIn);
-    this.#call("kron_inv_vec", pg, dOut, dIn, pqs, pws, pqa, pwa, damping, po);
-    return this.#f32(po, dOut * dIn);
-  }
-
   /** See src/linalg/dct.ts `dctBasis`. */
   dctBasis(n: number): Float32Array {
     checkDim("n", n);
@@ -248,20 +205,6 @@ export class WasmKernels implements LinalgKernels {
       po = this.#alloc(4 * q.length);
     this.#call("dequantize", pq, q.length, q.bits, q.groupSize, ps, pz, po);
     return this.#f32(po, q.length);
-  }
-
-  /** See src/linalg/adam.ts `lowRankAdam`. */
-  lowRankAdam(r: Float32Array, m: Float32Array, v: Float32Array, opts: LowRankAdamOptions): Float32Array {
-    const len = r.length;
-    const { b1, c1, b2, c2, a, e } = adamCoefficients(len, m, v, opts);
-    this.#x.reset();
-    const pr = this.#in(r), pm = this.#in(m), pv = this.#in(v), po = this.#alloc(4 * len);
-    this.#call("low_rank_adam", pr, pm, pv, po, len, b1, c1, b2, c2, a, e);
-    m.set(new Float32Array(this.#x.memory.buffer, pm, len));
-    v.set(new Float32Array(this.#x.memory.buffer, pv, len));
-    const out = opts.out ?? new Float32Array(len);
-    out.set(new Float32Array(this.#x.memory.buffer, po, len));
-    return out;
   }
 }
 

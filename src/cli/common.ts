@@ -2,16 +2,18 @@
  * @module Shared CLI plumbing: flag parsing against zod schemas, model and data loading,
  * stderr progress, and the contract's last-line JSON on stdout.
  */
-import { z } from "zod";
-import { BACKENDS } from "../runtime/session.ts";
+import { z } from "npm:zod@4.6.7";
+import { BACKENDS, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import type { LoadedModel } from "../models/load.ts";
-import { loadModelWithAdapters as loadWithAdapters, resolveModelDir } from "../jobs/prepare.ts";
+import { loadModelWithAdapters as loadWithAdapters } from "../lora/with_adapters.ts";
+import { resolveModelDir } from "../models/reference.ts";
 import { readJsonl } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 
 /** Flags every command takes. */
 export const CommonFlags = z.object({
-  backend: z.enum(BACKENDS).default("wasm").describe(
+  backend: z.enum(BACKENDS).default(DEFAULT_BACKEND).describe(
     "engine: wasm | webgpu | node (onnxruntime) or lean (our executor, in one planned arena)",
   ),
   truncate: z.boolean().default(false).describe("cut rows longer than the context instead of failing"),

@@ -7,9 +7,10 @@
  * the scores are the facility-location weights; kept small-source rows count against k but are
  * all returned, even past k). Rows' `source` fields are the classes/sources.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { readJsonl, type Row } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer, type Tok } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
 import { CORESET_METHODS, CoresetOptionsSchema, coresetProblem, selectCoreset } from "../coreset/select.ts";

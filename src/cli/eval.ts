@@ -1,7 +1,7 @@
 /** @module `eval`: mean token NLL, perplexity and token count of a model on JSONL rows. */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { evaluate } from "../api.ts";
-import { EvalOptionsSchema } from "../jobs/spec.ts";
+import { EvalOptionsSchema } from "../eval/loss.ts";
 import { CommonFlags, parseFlags, progress } from "./common.ts";
 
 /** Flags of `eval`. */

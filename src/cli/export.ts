@@ -3,9 +3,9 @@
  * `transformersjs` (config + tokenizer + `onnx/model.onnx` with a KV cache, for
  * `AutoModelForCausalLM.from_pretrained`).
  */
-import { z } from "zod";
-import { exportTransformersJs } from "../io/export_transformersjs.ts";
-import { BACKENDS } from "../runtime/session.ts";
+import { z } from "npm:zod@4.6.7";
+import { exportTransformersJs } from "../models/export_transformersjs.ts";
+import { BACKENDS, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { loadModelWithAdapters, modelPath, parseFlags, progress } from "./common.ts";
 
 /** Export formats. */
@@ -19,7 +19,9 @@ export const ExportFlags = z.strictObject({
   adapter: z.string().optional().describe(
     "LoRA adapter dir(s), comma-separated, merged into the exported weights",
   ),
-  backend: z.enum(BACKENDS).default("wasm").describe("unused by export; accepted like every command"),
+  backend: z.enum(BACKENDS).default(DEFAULT_BACKEND).describe(
+    "unused by export; accepted like every command",
+  ),
 });
 
 /**

@@ -1,7 +1,7 @@
 /** @module `generate`: continue a text prompt (greedy by default; temperature, top-k, top-p). */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { generate } from "../api.ts";
-import { GenerateOptionsSchema } from "../jobs/spec.ts";
+import { GenerateOptionsSchema } from "../models/generate_options.ts";
 import { CommonFlags, parseFlags } from "./common.ts";
 
 /** Flags of `generate`. */

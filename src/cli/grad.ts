@@ -2,7 +2,7 @@
  * @module `grad`: gradient of the mean token NLL over all target tokens of all rows (one batch),
  * written as safetensors keyed by the HF names of the model's weights (a tied head has no key).
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { makeBatch } from "../data/batch.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { writeSafetensors } from "../io/safetensors.ts";

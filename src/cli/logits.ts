@@ -1,5 +1,5 @@
 /** @module `logits`: the logits of each row as `logits.<row>` [T, V] float32 safetensors. */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { makeBatch } from "../data/batch.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { writeSafetensors } from "../io/safetensors.ts";

@@ -5,15 +5,10 @@
  * `coreset` run selected; `--coreset colm [--coreset-ratio r]` trains each step on CoLM's coreset
  * of the drawn batch (`--batch-size` × `--grad-accum` rows; the rows' `source` fields are the sources).
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { TrainOptionsSchema } from "../train/options.ts";
 import { finetune } from "../api.ts";
-import {
-  BUILT_FINETUNE_METHODS,
-  BUILT_RANK_ALLOCATIONS,
-  FINETUNE_METHODS,
-  LoraOptionsSchema,
-} from "../jobs/spec.ts";
+import { FINETUNE_METHODS, MethodOptionsSchema } from "../train/finetune_options.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
 import { CommonFlags, parseFlags, progress } from "./common.ts";
 
@@ -31,7 +26,7 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
     "checkpoint every N steps (needs --checkpoint-dir)",
   ),
   resume: z.boolean().default(false).describe("continue from --checkpoint-dir"),
-  ...LoraOptionsSchema.shape,
+  ...MethodOptionsSchema.shape,
   ...CoresetTrainFlags.shape,
   untilStep: z.number().int().positive().optional()
     .describe(
@@ -42,12 +37,6 @@ export const TrainFlags = CommonFlags.extend(TrainOptionsSchema.shape).extend({
 /** Run `train`; returns the stdout JSON. */
 export async function trainCommand(argv: string[]): Promise<Record<string, number>> {
   const f = parseFlags(TrainFlags, argv);
-  if (!BUILT_FINETUNE_METHODS.includes(f.method)) {
-    throw new Error(`--method ${f.method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`);
-  }
-  if (!BUILT_RANK_ALLOCATIONS.includes(f.rankAllocation)) {
-    throw new Error(`--rank-allocation ${f.rankAllocation}: not built yet`);
-  }
   if ((f.saveEvery || f.resume || f.untilStep) && !f.checkpointDir) {
     throw new Error("--checkpoint-dir: required by --save-every, --resume and --until-step");
   }

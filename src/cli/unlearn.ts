@@ -7,9 +7,10 @@
  * `apply-update --model DIR --factors K.safetensors --forget F.jsonl --out DIR2` re-runs K-FADE's steps at the
  * new weights with the stored retain curvature. Both print the forget loss before/after when --forget is given.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { readJsonl } from "../data/rows.ts";
-import { encodeRows, type Example, loadTokenizer } from "../data/tokenize.ts";
+import { encodeRows, loadTokenizer } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import { type LoadedModel, saveModel } from "../models/load.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { evaluateLoss } from "../eval/loss.ts";

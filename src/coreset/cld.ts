@@ -1,33 +1,21 @@
 /**
- * @module CLD — Correlation of Loss Differences (Nagaraj, Ravikumar, Roy; TMLR 2025,
- * arXiv 2508.20230; reference code manishnagaraj/CLD_Coresets_from_Trajectories):
- * train a proxy for a few epochs, record every training row's and validation row's loss at each
- * checkpoint e = 0..E−1, then
- *   Δ_m   = [ℓ_{e+1}(z_m) − ℓ_e(z_m)]_e                     (length E−1)
- *   Δ_V,c = diff over e of mean_{v∈V, source(v)=c} ℓ_e(v)    (per-class mean val loss, then diff)
- *   CLD(z_m) = Pearson(Δ_m, Δ_V,c(z_m))   (population std; a zero std counts as 1, so the score is 0)
- * and keep the top-k rows. Rows are "classes" by their `source` field; a row whose source has no
- * validation rows (or no source) aligns with the global validation curve (§8.1, [inferred for LM
- * adaptation]). Loss of a row = its mean token NLL.
- * `align: "row"` (our default) replaces the class mean by each validation row v of the class:
- *   CLD_row(z_m) = max_v Pearson(Δ_m, Δ_v)
- * On LM fine-tuning data every learnable row shares one trend (a large early drop), which dominates a
- * class-mean curve, so rows that only learn a format (noise) score like the facts the validation set
- * asks for; a single validation row's curve also carries the timing of the rows that teach it. It
- * needs many loss differences (≳ 30: with 7 points every max is ≈ 1) — README "Coresets" measures both.
- * Defaults [ours, the paper leaves them to the dataset]: the proxy is the model itself fine-tuned on
- * all candidate rows for 2 epochs with 16 loss checkpoints per epoch (33 trajectory points),
- * AdamW lr 1e-3 constant, batch 8; budget "matched": k split equally over the curves the rows were
- * scored by (the paper's fixed top-k per class; with align row every validation row gets its share,
- * so the coreset covers what each one asks for — a global top-k piled onto a few). Ties break by row
- * index, so a seed fixes the selection.
+ * @module CLD — Correlation of Loss Differences (Nagaraj, Ravikumar, Roy; TMLR 2025, arXiv 2508.20230;
+ * code manishnagaraj/CLD_Coresets_from_Trajectories). A proxy run records every row's loss ℓ_e (mean token
+ * NLL) at checkpoints e = 0..E−1, Δ_m = [ℓ_{e+1}(z_m) − ℓ_e(z_m)]_e, and the paper's score (`align: "class"`)
+ * is CLD(z_m) = Pearson(Δ_m, Δ_V,c), Δ_V,c the diff of the mean validation loss of the row's source c (the
+ * global curve when c has no validation rows, §8.1 [inferred for LM adaptation]); `align: "row"` takes
+ * max_v Pearson(Δ_m, Δ_v) over c's validation rows. Population std (a zero std scores 0); ties by row index.
+ * Defaults [ours; README "Coresets" measures them]: proxy = the model fine-tuned on all rows, 2 epochs × 16
+ * loss checkpoints, AdamW lr 1e-3 constant, batch 8; align row; budget "matched" (k split equally over the
+ * curves the rows were scored by: the paper's fixed top-k per class).
  */
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { Trainer } from "../train/trainer.ts";
 import { RowLossRunner } from "./row_loss.ts";
+import { groupBy, proportionalBudgets } from "./budgets.ts";
 
 /** Loss trajectories: `train[e][m]` and `val[e][v]` at checkpoints e = 0..E−1. */
 export interface Trajectory {
@@ -180,31 +168,6 @@ export function topK(
   return [...picked, ...rest.slice(0, k - picked.length)].sort(byScore);
 }
 
-/** Row indices by source, in first-seen order (undefined is a source of its own). */
-export function groupBy(sources: readonly (string | undefined)[]): Map<string | undefined, number[]> {
-  const groups = new Map<string | undefined, number[]>();
-  sources.forEach((s, i) => {
-    if (!groups.has(s)) groups.set(s, []);
-    groups.get(s)!.push(i);
-  });
-  return groups;
-}
-
-/** floor(B·n_c/N) per group, then +1 for the largest remainders (ties: first group) until Σ = B. */
-export function proportionalBudgets(sizes: readonly number[], B: number): number[] {
-  const N = sizes.reduce((a, b) => a + b, 0);
-  if (N === 0) return sizes.map(() => 0);
-  const q = sizes.map((n) => Math.min(n, Math.floor((B * n) / N)));
-  const rem = sizes.map((n, i) => ({ i, r: (B * n) / N - q[i] })).sort((a, b) => b.r - a.r || a.i - b.i);
-  let left = Math.min(B, N) - q.reduce((a, b) => a + b, 0);
-  while (left > 0) {
-    for (const { i } of rem) {
-      if (left > 0 && q[i] < sizes[i]) (q[i]++, left--);
-    }
-  }
-  return q;
-}
-
 /** The proxy run that produces the loss trajectory. */
 export interface CldOptions {
   /** Epochs over the training rows (default 2). */
@@ -252,8 +215,8 @@ export async function cldTrajectory(
     schedule: "constant",
     weightDecay: 0,
     seed: o.seed ?? 0,
-  }, o.backend ?? "wasm");
-  const rows = new RowLossRunner(config, o.backend ?? "wasm");
+  }, o.backend ?? DEFAULT_BACKEND);
+  const rows = new RowLossRunner(config, o.backend ?? DEFAULT_BACKEND);
   const traj: Trajectory = { train: [], val: [] };
   const record = async () => {
     traj.train.push(await rows.meanLosses(w, train));

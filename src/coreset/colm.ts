@@ -1,29 +1,21 @@
 /**
- * @module CoLM — mini-batch coresets for data mixtures (Nguyen, Yang, Anand, Yang, Mirzasoleiman;
- * ICLR 2025; reference: BigML-CS-UCLA/CoLM subset_trainer_distributed.py, the "efficient" trainer).
- * From a large batch of N rows keep B = round(N·ratio) whose gradients match the batch's (§8.2):
- * 1. cheap per-row feature: the zeroth-order gradient of the LAST layer's value projection,
- *    ĝ_i = (1/K) Σ_k c_ik z_k with c_ik = (ℓ_i(θ + εz_k) − ℓ_i(θ − εz_k)) / 2ε, z_k ~ N(0, I) drawn
- *    once from `seed` (same z every step and row); rows with a NaN/zero ĝ are dropped;
- * 2. every row of a small source is kept, the budget shrinks by their count;
- * 3. Adam normalization: m_i = β1 m + (1−β1) ĝ_i, v_i = β2 v + (1−β2) ĝ_i²,
- *    u_i = m̂_i/(√v̂_i + ε_adam); afterwards m, v ← the mean of the selected rows' m_i, v_i;
- * 4. sparsification per source: keep the `zoDim` dims with the largest |mean_i u_i[d]|;
- * 5. facility location per source (budget ∝ source size), see facility.ts. Unweighted training on
- *    the selection, as the efficient trainer (it discards the facility-location weights).
- * Defaults [code: training_arguments.py / base_training_args.sh]: ratio 0.5, ε 1e-3, zoDim 2560,
- * cosine similarity, proportional per-source budgets, β = (0.9, 0.999), ε_adam 1e-8; K = 1
- * direction (the paper's; K > 1 averages K estimates, [ours]). Small sources: the paper takes a
- * manual list (`keepSources`); without one, sources under `smallFraction` = 5 % of all rows [ours].
- * Deviation: the paper caches activations below the last layer; here both perturbed passes run the
- * whole forward (2K forward passes of the large batch per step).
+ * @module CoLM — mini-batch coresets for data mixtures (Nguyen, Yang, Anand, Yang, Mirzasoleiman; ICLR 2025;
+ * code BigML-CS-UCLA/CoLM, the "efficient" trainer): of a batch of N rows keep B = round(N·ratio) whose
+ * gradients match the batch's (§8.2). Feature: the zeroth-order gradient of the last layer's value projection,
+ * ĝ_i = (1/K) Σ_k z_k (ℓ_i(θ + εz_k) − ℓ_i(θ − εz_k)) / 2ε, z_k ~ N(0, I) fixed by `seed`; Adam-normalized,
+ * u_i = m̂_i/(√v̂_i + ε_adam) (moments then ← the selected rows' mean); sparsified to the `zoDim` dims of
+ * largest |mean u|; small sources kept whole; facility location per source, budget ∝ size (facility.ts).
+ * Defaults [training_arguments.py]: ratio 0.5, ε 1e-3, zoDim 2560, cosine, β (0.9, 0.999), ε_adam 1e-8, K 1;
+ * small sources `keepSources`, else those under 5 % of the rows [ours]. Both perturbed passes run the whole
+ * model (the paper caches the activations below the last layer).
  */
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { normalRng } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
-import { groupBy, proportionalBudgets, type Selection } from "./cld.ts";
+import type { Weights } from "../models/weights.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
+import type { Selection } from "./cld.ts";
+import { groupBy, proportionalBudgets } from "./budgets.ts";
 import { facilityLocation, type Similarity, similarityMatrix } from "./facility.ts";
 import { RowLossRunner } from "./row_loss.ts";
 
@@ -136,7 +128,7 @@ export function colmPick(
   g.forEach((gi, i) => {
     const s = sources[i];
     if (s !== undefined && keep.has(s)) kept.push(i);
-    else if (gi.every(Number.isFinite) && gi.some((x) => x !== 0)) pool.push(i);
+    else if (gi.every(Number.isFinite) && gi.some((x) => x !== 0)) pool.push(i); // NaN / zero ĝ: dropped
   });
   const indices = [...kept], scores = kept.map(() => 1);
   const B = Math.min(pool.length, Math.max(0, budget - kept.length));
@@ -190,7 +182,7 @@ export class ColmSelector {
     readonly config: DecoderConfig,
     allSources: readonly (string | undefined)[],
     o: ColmOptions = {},
-    backend: Backend = "wasm",
+    backend: Backend = DEFAULT_BACKEND,
   ) {
     const ratio = o.ratio ?? 0.5;
     if (!(ratio > 0 && ratio <= 1)) throw new Error(`coreset ratio must be in (0, 1], got ${ratio}`);

@@ -22,12 +22,12 @@ import {
   where,
 } from "../graph/ops.ts";
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
 import type { LinearAdapter, ParamSpec } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { compile, type Program } from "../runtime/compile.ts";
 import { tokenFeeds, weightFeeds } from "../models/feeds.ts";
 

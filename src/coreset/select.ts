@@ -6,11 +6,11 @@
  * or CoLM (colm.ts: Adam-normalized zeroth-order gradient features, facility location, small sources
  * kept whole) over all candidate rows at once.
  */
-import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import { z } from "npm:zod@4.6.7";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { cldSelect, type Selection } from "./cld.ts";
 import { ColmSelector } from "./colm.ts";
 

@@ -6,12 +6,12 @@
  * is `batch-size · grad-accum` rows, the trained one round(r ×) that). CoLM's Adam feature moments
  * travel in checkpoints as hook state, so a resumed run follows the uninterrupted one exactly.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { basename, dirname, join } from "node:path";
 import type { Row } from "../data/rows.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import type { Backend } from "../runtime/session.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import type { TrainerHooks } from "../train/trainer.ts";
 import type { Selection } from "./cld.ts";
 import { type ColmOptions, ColmSelector } from "./colm.ts";
@@ -184,7 +184,7 @@ export function colmHooks(
   examples: readonly Example[],
   sources: readonly (string | undefined)[],
   o: ColmOptions = {},
-  backend: Backend = "wasm",
+  backend: Backend = DEFAULT_BACKEND,
 ): { hooks: TrainerHooks; selector: ColmSelector } {
   if (sources.length !== examples.length) {
     throw new Error(`colmHooks: ${examples.length} examples but ${sources.length} sources`);

@@ -15,11 +15,13 @@ import { crossEntropySum } from "../graph/nn.ts";
 import { mul } from "../graph/ops.ts";
 import { makeBatch } from "../data/batch.ts";
 import type { Batch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
+import { sampleLabels } from "./sample_labels.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
-import type { ModelRunner, Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { compile, type Program } from "../runtime/compile.ts";
 import { scalarFeed, tokenFeeds } from "../models/feeds.ts";
 
@@ -133,33 +135,6 @@ export async function hutchinson(
     trace.set(n, t);
   }
   return { diag, trace };
-}
-
-/** Sample one label per position from the model's distribution (temperature 1), −100 where ignored. */
-export function sampleLabels(logits: Float32Array, batch: Batch, vocab: number, seed: number): BigInt64Array {
-  let s = (seed * 2246822519) >>> 0 || 1;
-  const rand = () => ((s ^= s << 13, s ^= s >>> 17, s ^= s << 5) >>> 0) / 4294967296;
-  const out = new BigInt64Array(batch.labels.length);
-  for (let p = 0; p < out.length; p++) {
-    if (batch.labels[p] === -100n) {
-      out[p] = -100n;
-      continue;
-    }
-    const row = logits.subarray(p * vocab, (p + 1) * vocab);
-    let max = -Infinity;
-    for (const x of row) max = Math.max(max, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - max);
-    let u = rand() * z, pick = vocab - 1;
-    for (let v = 0; v < vocab; v++) {
-      if ((u -= Math.exp(row[v] - max)) <= 0) {
-        pick = v;
-        break;
-      }
-    }
-    out[p] = BigInt(pick);
-  }
-  return out;
 }
 
 /**

@@ -3,7 +3,7 @@
  * Pads: token `padId`, label -100, attention mask 0, position id 0. Real tokens: mask 1, positions 0..len-1.
  * @module
  */
-import type { Example } from "./tokenize.ts";
+import type { Example } from "./example.ts";
 
 /** A padded batch; every array is [B, T] row-major. */
 export interface Batch {
@@ -61,4 +61,19 @@ export function makeBatch(examples: Example[], padId = 0, padTo = 1): Batch {
     }
   });
   return { inputIds, labels, attentionMask, positionIds, B, T, targetTokens };
+}
+
+/**
+ * Consecutive batches of at most `size` rows, in order.
+ *
+ * @example
+ * ```ts
+ * const row = { inputIds: Int32Array.of(1, 2), labels: Int32Array.of(2, -100), row: 1 };
+ * batchesOf([row, row, row], 2).map((b) => b.B); // [2, 1]
+ * ```
+ */
+export function batchesOf(rows: Example[], size: number): Batch[] {
+  const out = [];
+  for (let i = 0; i < rows.length; i += size) out.push(makeBatch(rows.slice(i, i + size)));
+  return out;
 }

@@ -13,7 +13,7 @@
  * later errors (too long, unknown token, no tokenizer) use to name the row.
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 const str = (what: string): z.ZodString => z.string({ error: "must be a string" }).describe(what);
 const tokenId: z.ZodNumber = z.int({ error: "must be a non-negative integer" }).min(0, {

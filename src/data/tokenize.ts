@@ -22,6 +22,9 @@
  */
 import { resolve } from "node:path";
 import { type PromptRow, type QaRow, type Row, rowKind, rowOrigin, validateRow } from "./rows.ts";
+import type { Example } from "./example.ts";
+
+export type { Example };
 
 /** The slice of a transformers.js tokenizer this module uses (a `PreTrainedTokenizer` fits). */
 export interface Tok {
@@ -29,16 +32,6 @@ export interface Tok {
   decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
   readonly bos_token_id?: number | null;
   readonly eos_token_id?: number | null;
-}
-
-/** One tokenized row. */
-export interface Example {
-  /** All tokens of the row. */
-  inputIds: Int32Array;
-  /** Same length; labels[t] = target token for position t (already shifted), -100 = no loss. */
-  labels: Int32Array;
-  /** 1-based line number in the source JSONL (from {@link rowOrigin}), else the 1-based index in `rows`. */
-  row: number;
 }
 
 /** Options of {@link encodeRows}. */
@@ -90,7 +83,7 @@ export async function loadTokenizer(dir: string): Promise<Tok> {
     } catch { /* missing */ }
     throw new Error(isDir ? `${dir} has no tokenizer.json` : `tokenizer directory not found: ${dir}`);
   }
-  const { AutoTokenizer, PreTrainedTokenizer, env } = await import("@huggingface/transformers");
+  const { AutoTokenizer, PreTrainedTokenizer, env } = await import("npm:@huggingface/transformers@4.3.1");
   env.allowLocalModels = true;
   if (await exists("tokenizer_config.json")) {
     return await AutoTokenizer.from_pretrained(abs, { local_files_only: true });

@@ -1,7 +1,9 @@
-/** @module Mean token NLL and perplexity over a dataset, in batches (the `eval` command). */
+/** @module Mean token NLL and perplexity over a dataset, in batches (the `eval` command), and its options. */
+import { z } from "npm:zod@4.6.7";
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
-import type { ModelRunner, Weights } from "../models/runner.ts";
+import type { Example } from "../data/example.ts";
+import type { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 
 /** Mean NLL over all target tokens, its perplexity and the token count. */
 export interface EvalResult {
@@ -35,3 +37,8 @@ export async function evaluateLoss(
   const loss = sum / tokens;
   return { loss, ppl: Math.exp(loss), tokens };
 }
+
+/** Evaluation options (camelCase). */
+export const EvalOptionsSchema = z.object({
+  batchSize: z.number().int().positive().max(4096).default(8).describe("rows per forward pass"),
+});

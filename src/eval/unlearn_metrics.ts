@@ -12,8 +12,9 @@
  *   loss-based membership-inference AUC of forget rows (members) against holdout rows (non-members).
  */
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
-import type { ModelRunner, Weights } from "../models/runner.ts";
+import type { Example } from "../data/example.ts";
+import type { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { auc, ksTest, truthRatio, truthRatioAggregates } from "./unlearn_stats.ts";
 
 /** Per-row outputs of a model on a set of rows. */

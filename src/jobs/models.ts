@@ -11,10 +11,11 @@ import type { LoadedModel } from "../models/load.ts";
 import { Generator } from "../models/generate.ts";
 import { loadTokenizer, type Tok } from "../data/tokenize.ts";
 import type { Row } from "../data/rows.ts";
-import type { Example } from "../data/tokenize.ts";
-import type { Backend } from "../runtime/session.ts";
-import { encodeFor, loadModelWithAdapters } from "./prepare.ts";
-import { ApiError, rowError } from "./errors.ts";
+import type { Example } from "../data/example.ts";
+import type { Backend } from "../runtime/backend.ts";
+import { encodeFor } from "../data/load.ts";
+import { loadModelWithAdapters } from "../lora/with_adapters.ts";
+import { PosttrainError, rowError } from "../errors.ts";
 
 /** Options of {@link ModelRegistry}. */
 export interface ModelRegistryOptions {
@@ -76,7 +77,7 @@ interface GenEntry {
  * ```ts ignore
  * const models = new ModelRegistry({ models: new Map([["default", "models/default"]]), root: "/srv/models" });
  * await models.resolve("default"); // "models/default"
- * await models.resolve("../etc"); // throws ApiError 422 invalid_model_ref
+ * await models.resolve("../etc"); // throws PosttrainError 422 invalid_model_ref
  * ```
  */
 export class ModelRegistry {
@@ -109,13 +110,12 @@ export class ModelRegistry {
     return out;
   }
 
-  /** The directory of a model reference; ApiError 404 / 422 naming `field` otherwise. */
+  /** The directory of a model reference; PosttrainError 404 / 422 naming `field` otherwise. */
   async resolve(ref: string, field = "model"): Promise<string> {
     const reg = this.registered.get(ref);
     if (reg !== undefined) {
       if (!(await isFile(join(reg, "config.json")))) {
-        throw new ApiError(
-          404,
+        throw new PosttrainError(
           "model_not_found",
           `${field}: model ${ref} is registered but missing on disk`,
           field,
@@ -125,16 +125,14 @@ export class ModelRegistry {
     }
     const known = [...this.registered.keys()].join(", ") || "none";
     if (!this.root) {
-      throw new ApiError(
-        404,
+      throw new PosttrainError(
         "model_not_found",
         `${field}: unknown model ${JSON.stringify(ref)} (known: ${known})`,
         field,
       );
     }
     if (!REF_RE.test(ref) || ref.split("/").some((s) => s === "." || s === "..")) {
-      throw new ApiError(
-        422,
+      throw new PosttrainError(
         "invalid_model_ref",
         `${field}: must be a registered model name or a relative dir under the models root (no '..', no absolute path)`,
         field,
@@ -145,18 +143,17 @@ export class ModelRegistry {
     try {
       [real, realRoot] = [await Deno.realPath(dir), await Deno.realPath(this.root)];
     } catch {
-      throw new ApiError(
-        404,
+      throw new PosttrainError(
         "model_not_found",
         `${field}: unknown model ${JSON.stringify(ref)} (known: ${known})`,
         field,
       );
     }
     if (real !== realRoot && !real.startsWith(realRoot + sep)) {
-      throw new ApiError(422, "invalid_model_ref", `${field}: ${ref} leaves the models root`, field);
+      throw new PosttrainError("invalid_model_ref", `${field}: ${ref} leaves the models root`, field);
     }
     if (!(await isFile(join(real, "config.json")))) {
-      throw new ApiError(404, "model_not_found", `${field}: ${ref} has no config.json`, field);
+      throw new PosttrainError("model_not_found", `${field}: ${ref} has no config.json`, field);
     }
     return real;
   }
@@ -207,7 +204,7 @@ export class ModelRegistry {
       p = (async () => {
         const model = await loadModelWithAdapters(dir, adapters);
         if (!model.hasTokenizer) {
-          throw new ApiError(422, "no_tokenizer", "model: the model dir has no tokenizer.json", "model");
+          throw new PosttrainError("no_tokenizer", "model: the model dir has no tokenizer.json", "model");
         }
         const tok = (await this.tokenizer(dir))!;
         return { model, tok, gen: new Generator(model.config, backend), lock: Promise.resolve() };

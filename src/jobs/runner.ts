@@ -8,9 +8,9 @@
  * stops at the next step boundary. A non-finite loss fails the job naming the step; nothing is
  * written from it.
  */
-import type { Backend } from "../runtime/session.ts";
-import { ApiError } from "./errors.ts";
-import { notBuilt, parseJobRequest } from "./spec.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
+import { PosttrainError } from "../errors.ts";
+import { parseJobRequest } from "./spec.ts";
 import { checkSubmission } from "./submit.ts";
 import { oneShotChunk } from "./work_oneshot.ts";
 import { type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
@@ -64,17 +64,15 @@ export class JobRunner {
     this.models = o.models;
     this.concurrency = Math.max(1, o.concurrency ?? 1);
     this.chunkSteps = Math.max(1, o.chunkSteps ?? 20);
-    this.defaultBackend = o.defaultBackend ?? "wasm";
+    this.defaultBackend = o.defaultBackend ?? DEFAULT_BACKEND;
   }
 
   /**
    * Validate (see `JobRequestSchema`: the HTTP body), store and enqueue a job; errors are
-   * {@link ApiError}s naming the field.
+   * {@link PosttrainError}s naming the field.
    */
   async submit(body: unknown): Promise<JobRecord> {
     const req = parseJobRequest(body);
-    const nb = notBuilt(req);
-    if (nb) throw new ApiError(422, "not_built", nb.message, nb.path);
     const { modelDir, adapters, steps } = await checkSubmission(
       req,
       this.models,
@@ -106,18 +104,16 @@ export class JobRunner {
    */
   async resolveAdapter(jobId: string, model: string): Promise<{ kind: "adapter" | "model"; dir: string }> {
     const j = await this.store.get(jobId);
-    if (!j) throw new ApiError(404, "job_not_found", `adapter: no job ${jobId}`, "adapter");
+    if (!j) throw new PosttrainError("job_not_found", `adapter: no job ${jobId}`, "adapter");
     if ((j.type !== "finetune" && j.type !== "unlearn") || j.status !== "succeeded") {
-      throw new ApiError(
-        422,
+      throw new PosttrainError(
         "invalid_adapter",
         `adapter: job ${jobId} is a ${j.status} ${j.type} job, not a succeeded fine-tune or unlearn job`,
         "adapter",
       );
     }
     if (j.model !== model) {
-      throw new ApiError(
-        422,
+      throw new PosttrainError(
         "invalid_adapter",
         `adapter: job ${jobId} fine-tuned ${j.model}, not ${model}`,
         "adapter",
@@ -252,7 +248,7 @@ export class JobRunner {
     const m = msg.match(/^(?:unlearn )?step (\d+): .*not finite/);
     const error = m
       ? { code: "non_finite_loss", message: msg, step: Number(m[1]) }
-      : { code: e instanceof ApiError ? e.code : "job_failed", message: msg };
+      : { code: e instanceof PosttrainError ? e.code : "job_failed", message: msg };
     await this.store.update(
       id,
       (

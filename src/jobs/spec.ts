@@ -1,32 +1,26 @@
 /**
- * @module Job and generation request schemas (zod), shared by the HTTP API, the CLI and the
- * library. HTTP bodies spell the CLI's options in snake_case (`batch_size`, `grad_accum`, …); the
- * schemas here are built from the same camelCase schemas the CLI parses its flags with
- * (`TrainOptionsSchema`, …), so a default or a range is defined once.
+ * @module Job and generation request schemas (zod) of the HTTP API: the envelope (type, model,
+ * data, the HTTP-only fields) around each operation's options. HTTP bodies spell the CLI's options
+ * in snake_case (`batch_size`, `grad_accum`, …); the option schemas live with their operations
+ * (`TrainOptionsSchema` and `MethodOptionsSchema` in src/train, …) and are the ones the CLI
+ * parses its flags with and the library reads, so a default or a range is defined once.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { TrainOptionsSchema } from "../train/options.ts";
-import { BACKENDS } from "../runtime/session.ts";
+import { BACKENDS } from "../runtime/backend.ts";
 import { type Row, RowSchema, validateRow } from "../data/rows.ts";
-import { ApiError, dotted } from "./errors.ts";
+import { dotted, PosttrainError } from "../errors.ts";
 import { UNLEARN_METHODS, UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
 import { CORESET_METHODS, CoresetOptionsSchema } from "../coreset/select.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
+import { FINETUNE_METHODS, MethodOptionsSchema } from "../train/finetune_options.ts";
+import { GenerateOptionsSchema } from "../models/generate_options.ts";
+import { EvalOptionsSchema } from "../eval/loss.ts";
 
 export { CORESET_METHODS, UNLEARN_METHODS };
 
-/** Fine-tuning methods of the contract. */
-export const FINETUNE_METHODS = ["full", "lora", "galore", "qgalore", "dct"] as const;
-/** Fine-tuning methods whose engine is built. */
-export const BUILT_FINETUNE_METHODS: readonly string[] = ["full", "lora", "galore", "qgalore", "dct"];
-/** LoRA rank allocations of the contract. */
-export const RANK_ALLOCATIONS = ["uniform", "sensitivity"] as const;
-/** Rank allocations whose engine is built. */
-export const BUILT_RANK_ALLOCATIONS: readonly string[] = ["uniform", "sensitivity"];
 /** Job types of the contract. */
 export const JOB_TYPES = ["finetune", "unlearn", "eval", "coreset"] as const;
-/** Job types whose engine is built. */
-export const BUILT_JOB_TYPES: readonly string[] = ["finetune", "unlearn", "eval", "coreset"];
 /** Export formats. */
 export const EXPORT_FORMATS = ["transformersjs"] as const;
 /** Most rows one request may carry (the body-size limit usually binds first). */
@@ -57,49 +51,6 @@ export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [camel(k), v]));
 }
 
-/** Decoding options (camelCase; HF `generate` names). */
-export const GenerateOptionsSchema = z.object({
-  maxNewTokens: z.number().int().positive().max(4096).default(32).describe("tokens to generate at most"),
-  temperature: z.number().nonnegative().max(100).default(0).describe("0 = greedy"),
-  topK: z.number().int().nonnegative().max(1_000_000).default(0).describe(
-    "sample from the k most likely tokens (0 = all)",
-  ),
-  topP: z.number().gt(0).max(1).default(1).describe("nucleus sampling mass (1 = off)"),
-  seed: z.number().int().nonnegative().default(0).describe("sampling seed"),
-});
-
-/** LoRA options of `train` (camelCase; the CLI's `--rank`, `--lora-alpha`, …). */
-export const LoraOptionsSchema = z.object({
-  rank: z.number().int().positive().max(4096).default(8).describe("LoRA rank (PEFT r)"),
-  loraAlpha: z.number().positive().optional().describe("LoRA α (default: the rank, so scale 1)"),
-  loraDropout: z.number().min(0).lt(1).default(0).describe("dropout on the LoRA input"),
-  rslora: z.boolean().default(false).describe("scale α/√r (rsLoRA)"),
-  targets: z.string().optional().describe(
-    "comma-separated module suffixes (default q_proj,v_proj; GPT-2 c_attn)",
-  ),
-  rankAllocation: z.enum(RANK_ALLOCATIONS).default("uniform").describe("how ranks are spread"),
-  rankBudget: z.number().int().positive().optional().describe(
-    "sum of ranks over adapted modules (sensitivity)",
-  ),
-  sensitivityEstimator: z.enum(["gnb", "hutchinson"]).default("gnb").describe(
-    "sensitivity: Hessian diagonal by Gauss-Newton-Bartlett (one backward per batch) or Hutchinson HVP probes (better allocation on long runs, ≈ 10× the cost)",
-  ),
-  calibrationRows: z.number().int().positive().max(4096).default(8).describe(
-    "sensitivity: training rows the Hessian diagonal is estimated on",
-  ),
-  updateGap: z.number().int().positive().optional().describe(
-    "GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1)",
-  ),
-  scale: z.number().positive().optional().describe(
-    "GaLore / Q-GaLore: scale α of the projected update (default 0.25)",
-  ),
-});
-
-/** Evaluation options (camelCase). */
-export const EvalOptionsSchema = z.object({
-  batchSize: z.number().int().positive().max(4096).default(8).describe("rows per forward pass"),
-});
-
 const model = z.string().min(1).max(512).describe(
   "a registered model name ('default' is the built-in model) or a model dir under the server's models root",
 );
@@ -125,15 +76,10 @@ const train = snakeShape(TrainOptionsSchema.shape);
 export const FinetuneJobSchema = z.strictObject({
   type: z.literal("finetune"),
   model,
-  method: z.enum(FINETUNE_METHODS).default("full").describe(
-    `fine-tuning method (built: ${BUILT_FINETUNE_METHODS.join(", ")})`,
-  ),
+  method: z.enum(FINETUNE_METHODS).default("full").describe("fine-tuning method"),
   data: rows("training rows"),
   ...train,
-  ...snakeShape(LoraOptionsSchema.shape),
-  targets: z.union([z.string(), z.array(z.string().min(1)).min(1)]).optional().describe(
-    "LoRA target module suffixes: an array, or a comma-separated string (default q_proj,v_proj; GPT-2 c_attn)",
-  ),
+  ...snakeShape(MethodOptionsSchema.shape),
   data_indices: z.array(z.number().int().nonnegative()).min(1).max(MAX_ROWS).optional().describe(
     "train only on these rows of data: 0-based indices, in this order, no repeats (e.g. the indices of a " +
       "coreset job's selection.json)",
@@ -218,6 +164,18 @@ export const GenerateRequestSchema = z.strictObject({
   backend,
 }).meta({ id: "GenerateRequest", description: "Continue a text prompt" });
 
+/**
+ * The library's fine-tune options (camelCase) of a fine-tune job: what `prepareFinetune` resolves.
+ *
+ * @example
+ * ```ts ignore
+ * finetuneOptionsOf(parseJobRequest(body) as FinetuneJob).batchSize;
+ * ```
+ */
+export function finetuneOptionsOf(req: FinetuneJob): Record<string, unknown> {
+  return camelKeys(req as unknown as Record<string, unknown>);
+}
+
 /** A validated fine-tune job request. */
 export type FinetuneJob = z.infer<typeof FinetuneJobSchema>;
 /** A validated eval job request. */
@@ -232,7 +190,7 @@ export type JobRequest = z.infer<typeof JobRequestSchema>;
 export type JobType = typeof JOB_TYPES[number];
 
 /**
- * Validate a job request body; errors are 422 {@link ApiError}s naming the field.
+ * Validate a job request body; errors are 422 {@link PosttrainError}s naming the field.
  *
  * @example
  * ```ts
@@ -243,41 +201,7 @@ export function parseJobRequest(body: unknown): JobRequest {
   const r = JobRequestSchema.safeParse(body);
   if (r.success) return r.data;
   const d = describeIssue(r.error.issues[0], body);
-  throw new ApiError(422, "invalid_request", d.message, d.path || undefined);
-}
-
-/**
- * Why a valid request cannot run yet (its engine is not built), or undefined.
- *
- * @example
- * ```ts
- * notBuilt({ type: "finetune", method: "galore" }); // { path: "method", message: "method galore: not built yet …" }
- * ```
- */
-export function notBuilt(
-  req: { type: string; method?: string; rank_allocation?: string },
-): { path: string; message: string } | undefined {
-  if (!BUILT_JOB_TYPES.includes(req.type)) {
-    return {
-      path: "type",
-      message: `job type ${req.type}: not built yet (available: ${BUILT_JOB_TYPES.join(", ")})`,
-    };
-  }
-  if (req.type === "finetune" && req.method && !BUILT_FINETUNE_METHODS.includes(req.method)) {
-    return {
-      path: "method",
-      message: `method ${req.method}: not built yet (available: ${BUILT_FINETUNE_METHODS.join(", ")})`,
-    };
-  }
-  if (req.rank_allocation && !BUILT_RANK_ALLOCATIONS.includes(req.rank_allocation)) {
-    return {
-      path: "rank_allocation",
-      message: `rank_allocation ${req.rank_allocation}: not built yet (available: ${
-        BUILT_RANK_ALLOCATIONS.join(", ")
-      })`,
-    };
-  }
-  return undefined;
+  throw new PosttrainError("invalid_request", d.message, d.path || undefined);
 }
 
 const ROW_FIELDS = new Set(["data", "forget", "retain", "val"]);

@@ -5,11 +5,11 @@
  * (fine-tune `data_indices` in range, unlearn `retain` where the method needs it, coreset `val`
  * for cld and `k` at most the rows). Also the step count the job's progress counts to.
  */
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { Row } from "../data/rows.ts";
 import { indexProblem } from "../coreset/train_hooks.ts";
 import { coresetProblem } from "../coreset/select.ts";
-import { ApiError } from "./errors.ts";
+import { PosttrainError } from "../errors.ts";
 import type { EvalJob, JobRequest } from "./spec.ts";
 import type { ModelRegistry } from "./models.ts";
 
@@ -31,12 +31,12 @@ export type AdapterResolver = (
 
 const hasTargets = (ex: Example[]) => ex.some((e) => e.labels.some((l) => l !== -100));
 
-function noTargets(field: string, what = "the rows have no target tokens"): ApiError {
-  return new ApiError(422, "invalid_row", `${field}: ${what}`, field);
+function noTargets(field: string, what = "the rows have no target tokens"): PosttrainError {
+  return new PosttrainError("invalid_row", `${field}: ${what}`, field);
 }
 
 /**
- * Check a validated request against its model and data; errors are {@link ApiError}s naming the field.
+ * Check a validated request against its model and data; errors are {@link PosttrainError}s naming the field.
  *
  * @example
  * ```ts ignore
@@ -67,7 +67,7 @@ export async function checkSubmission(
         const p = indexProblem(req.data_indices, ex.length);
         if (p) {
           const path = `data_indices.${p.at}`;
-          throw new ApiError(422, "invalid_option", `${path}: ${p.message} of data`, path);
+          throw new PosttrainError("invalid_option", `${path}: ${p.message} of data`, path);
         }
         if (!hasTargets(req.data_indices.map((i) => ex[i]))) {
           throw noTargets("data_indices", "the selected rows have no target tokens");
@@ -84,7 +84,7 @@ export async function checkSubmission(
       if (req.retain) await encode(req.retain, "retain");
       else if (req.method !== "ga" || req.retain_loss !== undefined) {
         const why = req.method === "ga" ? `retain_loss ${req.retain_loss}` : `method ${req.method}`;
-        throw new ApiError(422, "invalid_request", `retain: required by ${why}`, "retain");
+        throw new PosttrainError("invalid_request", `retain: required by ${why}`, "retain");
       }
       return { modelDir, adapters, steps: req.method === "kfade" ? req.kfade_steps : req.steps };
     }
@@ -92,7 +92,7 @@ export async function checkSubmission(
       const ex = await models.encode(modelDir, req.data, req.truncate, "data");
       if (req.val) await models.encode(modelDir, req.val, req.truncate, "val");
       const p = coresetProblem(req.method, await models.config(modelDir), ex.length, req.k, !!req.val);
-      if (p) throw new ApiError(422, "invalid_request", `${p.field}: ${p.message}`, p.field);
+      if (p) throw new PosttrainError("invalid_request", `${p.field}: ${p.message}`, p.field);
       return { modelDir, adapters, steps: req.method === "cld" ? req.epochs * req.evals_per_epoch : 1 };
     }
   }

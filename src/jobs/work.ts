@@ -12,15 +12,15 @@ import type { StepInfo } from "../train/trainer.ts";
 import { makeBatch } from "../data/batch.ts";
 import { ModelRunner } from "../models/runner.ts";
 import type { LoadedModel } from "../models/load.ts";
-import type { Example } from "../data/tokenize.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Example } from "../data/example.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { peakRssMb } from "../util/rss.ts";
-import { loadModelWithAdapters, type PreparedFinetune, prepareFinetune, saveTrained } from "./prepare.ts";
-import { camelKeys, type EvalJob, type FinetuneJob, type JobRequest } from "./spec.ts";
+import { type PreparedFinetune, prepareFinetune, saveTrained } from "../train/prepare.ts";
+import { loadModelWithAdapters } from "../lora/with_adapters.ts";
+import { type EvalJob, type FinetuneJob, finetuneOptionsOf, type JobRequest } from "./spec.ts";
 import type { JobRecord, JobStore } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
-import type { OneShotWork } from "./work_oneshot.ts";
 
 /** What a job's request file holds: the request plus what it resolved to at submit time. */
 export interface StoredRequest {
@@ -28,6 +28,13 @@ export interface StoredRequest {
   modelDir: string;
   /** LoRA adapter dirs merged into the model (a lora fine-tune job given as `adapter`). */
   adapters: string[];
+}
+
+/** A one-shot job's state: its stored request and backend (nothing is held between chunks). */
+export interface OneShotWork {
+  kind: "unlearn" | "coreset";
+  stored: StoredRequest;
+  backend: Backend;
 }
 
 /** A job's in-memory state between chunks. */
@@ -68,7 +75,7 @@ export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backen
         method: r.method,
         truncate: r.truncate,
         backend: r.backend ?? backend,
-        options: camelKeys(r as unknown as Record<string, unknown>),
+        options: finetuneOptionsOf(r),
       });
     let p = await make();
     const slot = job.state?.slot as string | undefined;

@@ -7,25 +7,16 @@
  * kfade: θ_after − θ_before, as `unlearn --save-update` writes it); coreset → `selection.json`.
  */
 import { join } from "node:path";
-import { useWasmKernels } from "../linalg/active.ts";
 import { saveModel } from "../models/load.ts";
 import { paramSpecs } from "../models/model.ts";
 import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
 import { saveUpdate } from "../unlearn/update.ts";
 import { CoresetOptionsSchema, selectCoreset } from "../coreset/select.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
-import type { Backend } from "../runtime/session.ts";
-import { loadModelWithAdapters } from "./prepare.ts";
+import { loadModelWithAdapters } from "../lora/with_adapters.ts";
 import { camelKeys, type CoresetJob, type UnlearnJob } from "./spec.ts";
 import type { JobProgress, JobRecord } from "./store.ts";
-import type { ChunkOutcome, StoredRequest, WorkContext } from "./work.ts";
-
-/** A one-shot job's state: its stored request and backend (nothing is held between chunks). */
-export interface OneShotWork {
-  kind: "unlearn" | "coreset";
-  stored: StoredRequest;
-  backend: Backend;
-}
+import type { ChunkOutcome, OneShotWork, WorkContext } from "./work.ts";
 
 const now = () => new Date().toISOString();
 
@@ -84,7 +75,6 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   const forget = await ctx.models.encode(s.modelDir, r.forget, r.truncate, "forget");
   const retain = r.retain ? await ctx.models.encode(s.modelDir, r.retain, r.truncate, "retain") : [];
   const { type: _t, model: _m, adapter: _a, forget: _f, retain: _r, backend: _b, truncate: _tr, ...o } = r;
-  await useWasmKernels();
   const report = progressWriter(ctx, job.id);
   const res = await unlearn(m.config, m.weights, forget, retain, camelKeys(o) as UnlearnOptionsInput, {
     backend: w.backend,

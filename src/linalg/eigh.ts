@@ -1,16 +1,10 @@
 /**
- * @module Symmetric eigendecomposition, Cholesky, and the K-FAC Kronecker-factored inverse-vector
- * product: plain-TS references of wasm/eigh.rs (f64 throughout).
- *
- * eighSym: Householder tridiagonalization + implicit QL (EISPACK tred2/tql2 as in JAMA), on
+ * @module Symmetric eigendecomposition: the plain-TS reference of wasm/eigh.rs (f64 throughout).
+ * Householder tridiagonalization + implicit QL (EISPACK tred2/tql2 as in JAMA), on
  * sym(A) = (A + Aᵀ)/2; ascending eigenvalues; eigenvector j in column j with its largest-magnitude
  * entry positive. The work matrix holds Vᵀ so inner loops run along rows.
- * kronInvVec (Martens & Grosse 2015; kronfluence eigenbasis form): with S = Q_S diag(s) Q_Sᵀ
- * (d_out) and A = Q_A diag(a) Q_Aᵀ (d_in), (S⊗A + λI)⁻¹ vec(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (s_i a_j + λ)]
- * Q_Aᵀ for G d_out×d_in and row-major vec. kronfluence's default damping is 0.1·mean(s_i a_j).
  */
-import { checkDim, checkEigh, checkMatrix, type Eigh } from "./types.ts";
-import { gemm64 } from "./matmul.ts";
+import { checkDim, checkMatrix, type Eigh } from "./types.ts";
 
 function hypot(a: number, b: number): number {
   a = Math.abs(a), b = Math.abs(b);
@@ -176,139 +170,4 @@ export function eighSym(a: Float32Array, n: number): Eigh {
     for (let k = 0; k < n; k++) vectors[k * n + j] = sign * vt[o * n + k];
   });
   return { values, vectors };
-}
-
-/**
- * Lower-triangular L with A = L Lᵀ (f64 inside); throws if A is not symmetric positive definite.
- *
- * @example
- * ```ts
- * const l = cholesky(new Float32Array([4, 2, 2, 3]), 2); // [2, 0, 1, √2]
- * ```
- */
-export function cholesky(a: Float32Array, n: number): Float32Array {
-  checkDim("n", n);
-  checkMatrix("a", a, n, n);
-  const w = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      const s = a[i * n + j] - dotRows(w, i * n, j * n, j);
-      if (i === j) {
-        if (!(s > 0) || s === Infinity) throw notSpd(i, s);
-        w[i * n + i] = Math.sqrt(s);
-      } else w[i * n + j] = s / w[j * n + j];
-    }
-  }
-  return Float32Array.from(w);
-}
-
-function dotRows(w: Float64Array, x: number, y: number, len: number): number {
-  let s = 0;
-  for (let t = 0; t < len; t++) s += w[x + t] * w[y + t];
-  return s;
-}
-
-/**
- * The error thrown for a non-SPD matrix at pivot `i`.
- *
- * @example
- * ```ts
- * throw notSpd(3);
- * ```
- */
-export function notSpd(i: number, s?: number): Error {
-  return new Error(
-    `cholesky: matrix is not symmetric positive definite (pivot ${i}${s === undefined ? "" : ` = ${s}`})`,
-  );
-}
-
-/**
- * X (n×k) solving L Lᵀ X = B, by forward and back substitution in f64.
- *
- * @example
- * ```ts
- * const x = choleskySolve(cholesky(a, n), n, b, 1);
- * ```
- */
-export function choleskySolve(l: Float32Array, n: number, b: Float32Array, k: number): Float32Array {
-  checkDim("n", n);
-  checkDim("k", k);
-  checkMatrix("l", l, n, n);
-  checkMatrix("b", b, n, k);
-  const y = Float64Array.from(b);
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < i; p++) for (let t = 0; t < k; t++) y[i * k + t] -= l[i * n + p] * y[p * k + t];
-    for (let t = 0; t < k; t++) y[i * k + t] /= l[i * n + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    for (let p = i + 1; p < n; p++) for (let t = 0; t < k; t++) y[i * k + t] -= l[p * n + i] * y[p * k + t];
-    for (let t = 0; t < k; t++) y[i * k + t] /= l[i * n + i];
-  }
-  return Float32Array.from(y);
-}
-
-/**
- * K-FAC inverse-vector product (S⊗A + λI)⁻¹ vec(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (s_i a_j + λ)] Q_Aᵀ.
- *
- * @example
- * ```ts
- * const p = kronInvVec(grad, dOut, dIn, eighSym(sFactor, dOut), eighSym(aFactor, dIn), 1e-3);
- * ```
- */
-export function kronInvVec(
-  g: Float32Array,
-  dOut: number,
-  dIn: number,
-  eigS: Eigh,
-  eigA: Eigh,
-  damping: number,
-): Float32Array {
-  kronArgs(g, dOut, dIn, eigS, eigA, damping);
-  const t = gemm64(dOut, dIn, dIn, gemm64(dOut, dIn, dOut, eigS.vectors, 1, dOut, g), dIn, 1, eigA.vectors);
-  for (let i = 0; i < dOut; i++) {
-    for (let j = 0; j < dIn; j++) t[i * dIn + j] /= eigS.values[i] * eigA.values[j] + damping;
-  }
-  return Float32Array.from(
-    gemm64(
-      dOut,
-      dIn,
-      dIn,
-      gemm64(dOut, dIn, dOut, eigS.vectors, dOut, 1, t),
-      dIn,
-      1,
-      transpose(eigA.vectors, dIn),
-    ),
-  );
-}
-
-function transpose(q: Float32Array, n: number): Float64Array {
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = q[i * n + j];
-  return t;
-}
-
-/**
- * Validate kronInvVec arguments.
- *
- * @example
- * ```ts
- * kronArgs(g, dOut, dIn, eigS, eigA, 0.1);
- * ```
- */
-export function kronArgs(
-  g: Float32Array,
-  dOut: number,
-  dIn: number,
-  eigS: Eigh,
-  eigA: Eigh,
-  damping: number,
-): void {
-  checkDim("dOut", dOut);
-  checkDim("dIn", dIn);
-  checkMatrix("g", g, dOut, dIn);
-  checkEigh("eigS", eigS, dOut);
-  checkEigh("eigA", eigA, dIn);
-  if (!(damping >= 0) || !Number.isFinite(damping)) {
-    throw new Error(`damping must be finite and ≥ 0, got ${damping}`);
-  }
 }

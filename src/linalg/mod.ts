@@ -1,17 +1,17 @@
 /**
  * @module Linear-algebra kernels for the low-rank optimizers (GaLore, Q-GaLore, DCT) and K-FAC
- * unlearning, as plain TypeScript. `referenceKernels` implements {@link LinalgKernels}; the WASM
- * SIMD build with the same signatures is wasm/mod.ts `loadKernels()` (use it for real sizes).
+ * unlearning, as plain TypeScript: `referenceKernels` implements {@link LinalgKernels}, the readable
+ * reference tests compare the WASM SIMD build (wasm/mod.ts, same signatures) with. The library runs
+ * the WASM kernels (src/linalg/active.ts); the references are a test-only choice.
  */
 import type { LinalgKernels } from "./types.ts";
 import { qrOrthonormalize } from "./qr.ts";
 import { svdTopR } from "./svd.ts";
 import { eighTopR } from "./eigh_top.ts";
-import { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
+import { eighSym } from "./eigh.ts";
 import { dctBasis, dctTopR } from "./dct.ts";
 import { dctTopRFft } from "./dct_fft.ts";
 import { dequantize, quantize } from "./quant.ts";
-import { lowRankAdam } from "./adam.ts";
 import { matmul, transpose } from "./matmul.ts";
 
 export * from "./types.ts";
@@ -19,12 +19,11 @@ export { qrOrthonormalize } from "./qr.ts";
 export { svdTopR } from "./svd.ts";
 export { svdGram } from "./svd_gram.ts";
 export { eighTopR } from "./eigh_top.ts";
-export { cholesky, choleskySolve, eighSym, kronInvVec } from "./eigh.ts";
+export { eighSym } from "./eigh.ts";
 export { dctBasis, dctSide, dctTopR } from "./dct.ts";
 export { dct3, dctTopRFft } from "./dct_fft.ts";
 export { fftInPlace, fftPlan } from "./fft.ts";
 export { dequantize, packInt4, quantize, unpackInt4 } from "./quant.ts";
-export { lowRankAdam } from "./adam.ts";
 export { gemm64, matmul, transpose } from "./matmul.ts";
 
 /**
@@ -42,13 +41,9 @@ export const referenceKernels: LinalgKernels = {
   svdTopR,
   eighSym,
   eighTopR,
-  cholesky,
-  choleskySolve,
-  kronInvVec,
   dctBasis,
   dctTopR,
   dctTopRFft,
   quantize,
   dequantize,
-  lowRankAdam,
 };

@@ -1,24 +1,12 @@
 /**
- * @module Top-r SVD: the plain-TS reference of wasm/svd.rs (same algorithm and random streams, f64
- * throughout). Two paths, picked by shape (types.ts `svdMethod`) or by `opts.method`:
- *
- * "randomized" (here): Halko, Martinsson & Tropp 2011, Alg. 4.4 (randomized subspace iteration):
- * Y = AΩ, Q₁ = orth(Y), then q times Q₂ = orth(AᵀQ₁), Q₁ = orth(AQ₂); a Rayleigh-Ritz finish
- * factors Bᵀ = AᵀQ₁ = Q₂R and takes R's SVD from the top-r eigenpairs of RᵀR (eigh_top.ts; the
- * squared condition number is harmless in f64), U_R = R V_R Σ⁻¹ (re-orthonormalized by CGS2 where
- * σ_j < 1e-4·σ₁), so
- * A ≈ (Q₁V_R) Σ (Q₂U_R)ᵀ. Defaults p = 8, q = 2 (paper §4.5 recommends p ≈ 5–10, q = 1–2). GaLore's
- * refresh keeps q = 2: on a flat 576×1536 spectrum the r = 128 subspace holds 92% of the exact
- * top-r energy with q = 2 but 86% with q = 1 (σ_i ∝ 1/i: 99.99% vs 99.97%); q = 1 would save two
- * of the five dense products, about a third of the time, at that cost.
- * Ω is the sparse sign sketch of sketch.ts (8 entries ±1 per row) instead of Gaussian: the first
- * product costs m·n·8 instead of m·n·(r + p), and the power iterations wash out the difference.
- * The tall QRs mirror the f32 block QR of wasm/qr_block.rs: column CGS2 with BLOCK_DEFICIENT.
- * Streams: 0 Ω; 1, 2, … the QRs in call order; then the eigen solver's starts; then U_R's fills.
- *
- * "gram": the exact small-Gram-matrix path of svd_gram.ts.
- *
- * Sign convention (both): each left singular vector's largest-magnitude entry is positive.
+ * @module Top-r SVD: the plain-TS reference of wasm/svd.rs (same algorithm and random streams, f64).
+ * Path by shape (types.ts `svdMethod`) or `opts.method`: "gram", the exact small-Gram path of svd_gram.ts,
+ * or "randomized" (here; Halko, Martinsson & Tropp 2011, Alg. 4.4): Y = AΩ, Q₁ = orth(Y), q times
+ * Q₂ = orth(AᵀQ₁), Q₁ = orth(AQ₂); Rayleigh-Ritz: Bᵀ = AᵀQ₁ = Q₂R, R's SVD from the top-r eigenpairs of RᵀR
+ * (eigh_top.ts), U_R = R V_R Σ⁻¹ (CGS2 where σ_j < 1e-4·σ₁), A ≈ (Q₁V_R) Σ (Q₂U_R)ᵀ. Defaults p = 8, q = 2
+ * (§4.5: p ≈ 5–10, q = 1–2; README "Fine-tuning methods" on q). Ω: sketch.ts's sparse signs (8 per row, so
+ * AΩ costs m·n·8). Tall QRs mirror wasm/qr_block.rs (column CGS2, BLOCK_DEFICIENT). Streams: 0 Ω; 1, 2, …
+ * the QRs in call order; the eigen solver's starts; U_R's fills. Left singular vectors: largest entry > 0.
  */
 import { type Svd, svdArgs, type SvdOptions } from "./types.ts";
 import { sparseSignSketch } from "./sketch.ts";

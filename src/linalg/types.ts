@@ -83,25 +83,6 @@ export interface Quantized {
   zeros: Uint8Array;
 }
 
-/** Bias-correction convention of the low-rank Adam step. */
-export type AdamMode = "adamw" | "galore" | "none";
-
-/** Options of {@link LinalgKernels.lowRankAdam}. */
-export interface LowRankAdamOptions {
-  /** 1-based step count t after incrementing (used for bias correction). */
-  step: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  /**
-   * "adamw" (default): N = m̂ / (√v̂ + ε), torch AdamW / DCT-AdamW. "galore": N = (√bc2/bc1)·m /
-   * (√v + ε), GaLore adamw.py (ε not bias-corrected). "none": N = m / (√v + ε).
-   */
-  mode?: AdamMode;
-  /** Where to write N (default: a new array). */
-  out?: Float32Array;
-}
-
 /** Every kernel, with the same signature in TS and WASM. */
 export interface LinalgKernels {
   /** C (m×n) = op(A)·B with B (k×n); op(A) = A (m×k) or, with `transA`, Aᵀ for A stored k×m. */
@@ -111,16 +92,6 @@ export interface LinalgKernels {
   eighSym(a: Float32Array, n: number): Eigh;
   /** The r largest eigenpairs of sym(a) (src/linalg/eigh_top.ts); cheaper than `eighSym` when r < n. */
   eighTopR(a: Float32Array, n: number, r: number, opts?: { seed?: number }): EighTop;
-  cholesky(a: Float32Array, n: number): Float32Array;
-  choleskySolve(l: Float32Array, n: number, b: Float32Array, k: number): Float32Array;
-  kronInvVec(
-    g: Float32Array,
-    dOut: number,
-    dIn: number,
-    eigS: Eigh,
-    eigA: Eigh,
-    damping: number,
-  ): Float32Array;
   dctBasis(n: number): Float32Array;
   dctTopR(
     g: Float32Array,
@@ -134,7 +105,6 @@ export interface LinalgKernels {
   dctTopRFft(g: Float32Array, m: number, n: number, r: number, opts?: DctOptions): DctSelection;
   quantize(x: Float32Array, opts?: QuantizeOptions): Quantized;
   dequantize(q: Quantized): Float32Array;
-  lowRankAdam(r: Float32Array, m: Float32Array, v: Float32Array, opts: LowRankAdamOptions): Float32Array;
 }
 
 /**
@@ -237,19 +207,6 @@ export function eighTopArgs(a: Float32Array, n: number, r: number): void {
 }
 
 /**
- * Throw unless `e` is an eigendecomposition of size n.
- *
- * @example
- * ```ts
- * checkEigh("eigA", { values: new Float32Array(2), vectors: new Float32Array(4) }, 2);
- * ```
- */
-export function checkEigh(name: string, e: Eigh, n: number): void {
-  checkMatrix(`${name}.values`, e.values, n, 1);
-  checkMatrix(`${name}.vectors`, e.vectors, n, n);
-}
-
-/**
  * Validated quantization options with defaults (throws on NaN/±∞ input, as the official asserts).
  *
  * @example
@@ -286,36 +243,4 @@ export function checkQuantized(q: Quantized): void {
   if (q.scales.length !== groups || q.zeros.length !== groups) {
     throw new Error(`scales and zeros must have ${groups} entries`);
   }
-}
-
-/**
- * Coefficients (b1, c1, b2, c2, a, e) of N = a·m / (√v + e) for the given Adam options, as f32.
- *
- * @example
- * ```ts
- * adamCoefficients(2, new Float32Array(2), new Float32Array(2), { step: 1 }).a; // √0.001 / 0.1
- * ```
- */
-export function adamCoefficients(
-  len: number,
-  m: Float32Array,
-  v: Float32Array,
-  o: LowRankAdamOptions,
-): { b1: number; c1: number; b2: number; c2: number; a: number; e: number } {
-  checkMatrix("m", m, len, 1);
-  checkMatrix("v", v, len, 1);
-  if (o.out) checkMatrix("out", o.out, len, 1);
-  checkDim("step", o.step);
-  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, mode = o.mode ?? "adamw";
-  for (const [k, x] of [["beta1", b1], ["beta2", b2]] as const) {
-    if (!(x >= 0 && x < 1)) throw new Error(`${k} must be in [0, 1), got ${x}`);
-  }
-  if (!(eps >= 0)) throw new Error(`eps must be ≥ 0, got ${eps}`);
-  const bc1 = 1 - b1 ** o.step, bc2 = 1 - b2 ** o.step;
-  const r = (x: number) => Math.fround(x);
-  if (mode === "none") return { b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2), a: 1, e: r(eps) };
-  const a = r(Math.sqrt(bc2) / bc1);
-  if (mode === "galore") return { b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2), a, e: r(eps) };
-  if (mode !== "adamw") throw new Error(`mode must be adamw, galore or none, got ${mode}`);
-  return { b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2), a, e: r(eps * Math.sqrt(bc2)) };
 }

@@ -5,17 +5,17 @@
  * (rsLoRA, Kalajdzievski 2023), dropout on x before A (PEFT default 0), `target_modules` matched
  * as module-name suffixes, `rank_pattern` / `alpha_pattern` keys as PEFT's `get_pattern_key`.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Tensor } from "../graph/ir.ts";
 import { add, cast, div, input, keepMask, matmul, mul, transposeLast } from "../graph/ops.ts";
 import type { LinearAdapter, ParamTable } from "../models/params.ts";
 
 /** LoRA hyper-parameters (PEFT names in camelCase). */
 export const LoraConfigSchema = z.object({
-  rank: z.number().int().positive().max(4096).default(8).describe("LoRA rank r (PEFT `r`, default 8)"),
-  alpha: z.number().positive().default(8).describe("LoRA α; scale α/r (PEFT `lora_alpha`, default 8)"),
+  rank: z.number().int().positive().max(4096).default(8).describe("LoRA rank r (PEFT `r`)"),
+  alpha: z.number().positive().default(8).describe("LoRA α; scale α/r (PEFT `lora_alpha`)"),
   dropout: z.number().min(0).lt(1).default(0).describe(
-    "dropout on the adapter input (PEFT `lora_dropout`, default 0)",
+    "dropout on the adapter input (PEFT `lora_dropout`)",
   ),
   rslora: z.boolean().default(false).describe("scale α/√r instead of α/r (rsLoRA)"),
   targets: z.array(z.string().min(1)).min(1).default(["q_proj", "v_proj"])

@@ -4,7 +4,7 @@
  * by summing their deltas.
  */
 import type { DecoderConfig } from "../models/config.ts";
-import type { Weights } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { loraKey, moduleRankScale } from "./lora.ts";
 import type { Adapter } from "./peft.ts";
 

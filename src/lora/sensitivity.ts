@@ -1,23 +1,20 @@
 /**
- * @module Sensitivity-LoRA rank allocation (Zhang et al., EMNLP Findings 2025, arXiv:2509.09119):
- * per target matrix W, a diagonal Hessian D (Hutchinson, or the cheaper Gauss-Newton/Fisher
- * diagonal) on a small calibration set; global sensitivity = tr(D) (Σ|D|); local sensitivity =
- * Top-k concentration of |D| (share of the largest κ·mn entries) or the effective rank of |D|;
- * combined score = normalized global × normalized local; ranks ∝ score under the total budget,
- * clipped to [min, max] (a bisection on the proportionality constant) and rounded by largest remainder so they sum exactly to
- * the budget. The paper publishes no code: every uncertain choice is an option; defaults are
- * stated in the schema (algorithms.md §5.2). The default estimator is the GNB diagonal on 8 calibration rows:
- * on the default model's new-facts task it allocated as well as Hutchinson's (eval loss vs uniform within the
- * seed spread) for ≈ 8 % of a 60-step fine-tune, where Hutchinson's double-backward graph costs 50–60 %.
+ * @module Sensitivity-LoRA rank allocation (Zhang et al., EMNLP Findings 2025, arXiv:2509.09119): per target
+ * matrix W, a diagonal Hessian D (Hutchinson, or the cheaper Gauss-Newton/Fisher diagonal) on a small
+ * calibration set; global sensitivity = tr(D) (Σ|D|); local = Top-k concentration of |D| (share of the largest
+ * κ·mn entries) or its effective rank; score = normalized global × normalized local; ranks ∝ score under the
+ * total budget, clipped to [min, max] (bisection on the constant), rounded by largest remainder to the exact
+ * budget. No published code: every uncertain choice is an option, defaults in the schema (algorithms.md §5.2);
+ * the GNB diagonal on 8 calibration rows by default (README "Fine-tuning methods" compares the estimators).
  */
-import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import { z } from "npm:zod@4.6.7";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { paramSpecs } from "../models/model.ts";
-import type { Weights } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { ModelRunner } from "../models/runner.ts";
 import { makeBatch } from "../data/batch.ts";
-import type { Backend } from "../runtime/session.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { gnbDiagonal, hutchinson } from "../curvature/hutchinson.ts";
 import { isTarget, type LoraConfig } from "./lora.ts";
 
@@ -151,7 +148,7 @@ export async function sensitivityRanks(
   lora: Pick<LoraConfig, "targets">,
   budget: number,
   opts: Partial<SensitivityOptions> = {},
-  backend: Backend = "wasm",
+  backend: Backend = DEFAULT_BACKEND,
 ): Promise<SensitivityResult> {
   const o = SensitivityOptionsSchema.parse(opts);
   const t0 = performance.now();

@@ -4,9 +4,8 @@
  */
 import type { DecoderConfig } from "../models/config.ts";
 import { paramSpecs } from "../models/model.ts";
-import { initParams } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import type { TrainableModel } from "../train/trainer.ts";
+import { initParams, type LinearAdapter } from "../models/params.ts";
+import type { QuantizedSource, Weights } from "../models/weights.ts";
 import { isLoraParam, loraAdapter, type LoraConfig, LoraConfigSchema } from "./lora.ts";
 import { saveAdapter } from "./peft.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
@@ -33,7 +32,13 @@ export function quantizedBase(config: DecoderConfig, bits: 4 | 8): Map<string, Q
 /** A LoRA run: the trainable model for `Trainer` and a writer for the result. */
 export interface LoraSetup {
   config: LoraConfig;
-  model: TrainableModel;
+  /** What the trainer needs: only the adapter weights train, through the adapter hook (and, over a
+   * quantized base, the quantized source the graph reads it through). */
+  model: {
+    trainable: (name: string) => boolean;
+    adapter: LinearAdapter;
+    int8?: { source: QuantizedSource; groupSize: number };
+  };
   /** The weights to train with: the given map, or a quantized store of it for a quantized base. */
   weights: Weights;
   /** Adapter parameter names and shapes. */

@@ -3,7 +3,7 @@
  * (LLaMA, SmolLM, Qwen2, Mistral). Field names and defaults follow transformers'
  * `GPT2Config` / `LlamaConfig` / `Qwen2Config` / `MistralConfig`.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** The normalized shape of a decoder-only model. */
 export interface DecoderConfig {

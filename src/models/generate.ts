@@ -6,11 +6,12 @@
 import type { HostTensor } from "../runtime/session.ts";
 import { compile, type Program } from "../runtime/compile.ts";
 import { weightFeeds } from "./feeds.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import type { DecoderConfig } from "./config.ts";
 import { buildCachedForward, paramSpecs } from "./model.ts";
 import type { ParamSpec } from "./params.ts";
-import { ModelRunner, type Weights } from "./runner.ts";
+import { ModelRunner } from "./runner.ts";
+import type { Weights } from "./weights.ts";
 import { makeBatch } from "../data/batch.ts";
 
 /** Decoding options (HF `generate` names in camelCase). */

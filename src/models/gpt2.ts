@@ -8,7 +8,7 @@ import { add, checkpoint, gatherRows, matmul, slice, transposeLast } from "../gr
 import { causalAttention, geluTanh, layerNorm, linear, mergeHeads, splitHeads } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import type { Init, ParamTable } from "./params.ts";
-import { type ForwardInputs, type KV, withPast } from "./model.ts";
+import { type ForwardInputs, type KV, withPast } from "./inputs.ts";
 
 /** Build GPT-2's logits (B,T,V), declaring parameters in `p`; KV-cache entries go to `present`. */
 export function gpt2Forward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, present: KV[] = []): Tensor {

@@ -17,7 +17,7 @@ import {
 } from "../graph/nn.ts";
 import type { DecoderConfig } from "./config.ts";
 import type { Init, ParamTable } from "./params.ts";
-import { type ForwardInputs, type KV, withPast } from "./model.ts";
+import { type ForwardInputs, type KV, withPast } from "./inputs.ts";
 
 /** Build the logits (B,T,V) of a LLaMA-family model, declaring parameters in `p`; KV-cache entries go to `present`. */
 export function llamaForward(c: DecoderConfig, p: ParamTable, x: ForwardInputs, present: KV[] = []): Tensor {

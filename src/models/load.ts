@@ -6,7 +6,7 @@ import { loadModelDir, openModelWeights, saveModelDir } from "../io/hf_dir.ts";
 import { toFloat32 } from "../io/safetensors.ts";
 import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
-import type { Weights } from "./runner.ts";
+import type { Weights } from "./weights.ts";
 import { join } from "node:path";
 import type { Backend } from "../runtime/session.ts";
 

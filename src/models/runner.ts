@@ -3,14 +3,14 @@
  * (lazily, through the compile seam) and feeds weights + a token batch each call.
  */
 import type { Batch } from "../data/batch.ts";
-import type { Backend, HostTensor } from "../runtime/session.ts";
+import type { HostTensor } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { compile, type CompileOptions, type Program } from "../runtime/compile.ts";
 import type { DecoderConfig } from "./config.ts";
 import { buildForward, buildLossGraph, forwardInputs, gradName, INPUT_NAMES } from "./model.ts";
 import type { LinearAdapter, ParamSpec } from "./params.ts";
-import type { QuantizedSource } from "../optim/int8_weights.ts";
 import { scalarFeed, tokenFeeds, weightFeeds } from "./feeds.ts";
-import type { Weights } from "./weights.ts";
+import type { QuantizedSource, Weights } from "./weights.ts";
 
 export type { Weights };
 

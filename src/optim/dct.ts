@@ -11,6 +11,7 @@ import { dctSide } from "../linalg/dct.ts";
 import { kernels } from "../linalg/active.ts";
 import type { DctSide } from "../linalg/types.ts";
 import { type Projector, transpose } from "./projector.ts";
+import { DEFAULT_UPDATE_GAP } from "./lowrank_options.ts";
 
 const BASES = new Map<number, { q: Float32Array; owner: DctProjector }>();
 
@@ -51,7 +52,7 @@ export class DctProjector implements Projector {
   }
 
   project(g: Float32Array, step: number): Float32Array {
-    if (!this.indices || step % (this.o.updateGap ?? 1) === 0) {
+    if (!this.indices || step % (this.o.updateGap ?? DEFAULT_UPDATE_GAP.dct) === 0) {
       const t0 = performance.now();
       const sel = kernels().dctTopRFft(g, this.m, this.n, this.rank, {
         side: this.side,

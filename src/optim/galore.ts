@@ -9,6 +9,7 @@
 import type { Svd, SvdOptions } from "../linalg/types.ts";
 import { kernels } from "../linalg/active.ts";
 import { type Projector, transpose } from "./projector.ts";
+import { DEFAULT_UPDATE_GAP, LOW_RANK_DEFAULTS } from "./lowrank_options.ts";
 
 /** A top-r SVD implementation (the WASM kernel or its TS reference). */
 export type TopSvd = (a: Float32Array, m: number, n: number, r: number, opts?: SvdOptions) => Svd;
@@ -35,7 +36,13 @@ export class GaLoreProjector implements Projector {
   constructor(readonly m: number, readonly n: number, o: GaLoreOptions) {
     this.side = m >= n ? "right" : "left";
     this.rank = Math.min(o.rank, m, n);
-    this.#o = { updateGap: 200, scale: 0.25, seed: 0, svd: (...a) => kernels().svdTopR(...a), ...o };
+    this.#o = {
+      updateGap: DEFAULT_UPDATE_GAP.galore,
+      scale: LOW_RANK_DEFAULTS.scale,
+      seed: 0,
+      svd: (...a) => kernels().svdTopR(...a),
+      ...o,
+    };
   }
 
   /** Recompute the basis from gradient `g`; returns the new basis (r × small side). */

@@ -13,7 +13,9 @@ import { dequantizeOp } from "../graph/fused.ts";
 import { kernels } from "../linalg/active.ts";
 import type { Quantized } from "../linalg/types.ts";
 import type { WeightSource } from "../models/params.ts";
-import type { HostTensor } from "../runtime/session.ts";
+import type { QuantizedSource } from "../models/weights.ts";
+
+export type { QuantizedSource };
 
 /** Values quantized per kernel call by {@link QuantizedWeights.storeFrom} (a multiple of the group size). */
 const QUANT_CHUNK = 1 << 20;
@@ -181,13 +183,6 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     for (const q of this.codes.values()) n += q.data.byteLength + q.scales.byteLength + q.zeros.byteLength;
     return n;
   }
-}
-
-/** The graph side: which weights enter as quantized codes, and how to feed them. */
-export interface QuantizedSource {
-  names: Set<string>;
-  source: WeightSource;
-  feeds(name: string, w: Map<string, Float32Array>): Record<string, HostTensor>;
 }
 
 /** How one weight is quantized. */

@@ -9,6 +9,7 @@
 import { kernels } from "../linalg/active.ts";
 import type { Quantized } from "../linalg/types.ts";
 import { type GaLoreOptions, GaLoreProjector } from "./galore.ts";
+import { DEFAULT_UPDATE_GAP } from "./lowrank_options.ts";
 
 /** Q-GaLore options (defaults from run_pretrain.py). */
 export interface QGaLoreOptions extends GaLoreOptions {
@@ -29,7 +30,7 @@ export class QGaLoreProjector extends GaLoreProjector {
 
   constructor(m: number, n: number, o: QGaLoreOptions) {
     super(m, n, o);
-    this.gap = o.updateGap ?? 200;
+    this.gap = o.updateGap ?? DEFAULT_UPDATE_GAP.qgalore;
     this.#qo = { bits: 4, groupSize: 256, cosThreshold: 0.4, gamma: 2, queueSize: 5, ...o };
   }
 

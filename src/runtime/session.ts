@@ -5,16 +5,9 @@
  * Models are always passed as bytes (WebGPU in Deno cannot fetch file URLs).
  */
 import type { DType } from "../graph/ir.ts";
+import { type Backend, BACKENDS, DEFAULT_BACKEND, ORT_BACKENDS } from "./backend.ts";
 
-/** The backends, for validation and help texts. */
-export const BACKENDS = ["wasm", "webgpu", "node", "lean"] as const;
-/**
- * Which engine executes graphs: an onnxruntime build (`wasm`, `webgpu`, `node`) or `lean`, our own
- * executor on the WASM kernels in one planned arena (src/runtime/lean/).
- */
-export type Backend = typeof BACKENDS[number];
-/** The onnxruntime backends (the ones {@link createSession} serves). */
-export const ORT_BACKENDS = ["wasm", "webgpu", "node"] as const;
+export { type Backend, BACKENDS };
 
 /** Typed-array data of a host tensor. */
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
@@ -65,8 +58,10 @@ type Ort = any;
 const ortCache = new Map<Backend, Promise<Ort>>();
 
 async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
-  if (backend === "node") return await import("onnxruntime-node");
-  const ort = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web");
+  if (backend === "node") return await import("npm:onnxruntime-node@1.30.0");
+  const ort = backend === "webgpu"
+    ? await import("npm:onnxruntime-web@1.30.0/webgpu")
+    : await import("npm:onnxruntime-web@1.30.0");
   // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
   // POSTTRAIN_WASM_THREADS overrides the default 2 threads (1 avoids onnxruntime-web's worker
@@ -108,7 +103,7 @@ const TYPE_OF: Record<string, DType> = {
  * ```
  */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-  const backend = opts.backend ?? "wasm";
+  const backend = opts.backend ?? DEFAULT_BACKEND;
   if (!(ORT_BACKENDS as readonly string[]).includes(backend)) {
     throw new Error(`onnxruntime backend must be one of ${ORT_BACKENDS.join(", ")}, got ${backend}`);
   }

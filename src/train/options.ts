@@ -2,7 +2,7 @@
  * @module Training options: one zod schema (every field described) that the CLI, the HTTP API
  * and the library share. Defaults follow transformers' `TrainingArguments` where one exists.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { SCHEDULES } from "../optim/schedule.ts";
 
 /** Fine-tuning hyper-parameters. */

@@ -4,19 +4,21 @@
  * schedule, AdamW, NaN/Inf guard, and checkpoints that restore the exact trajectory.
  */
 import { type Batch, makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import { shuffledOrder } from "../data/order.ts";
+import type { Example } from "../data/example.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { Sophia } from "../optim/sophia.ts";
 import type { Projector } from "../optim/projector.ts";
-import { type QuantizedSource, QuantizedWeights } from "../optim/int8_weights.ts";
+import { QuantizedWeights } from "../optim/int8_weights.ts";
 import { gnbDiagonal } from "../curvature/hutchinson.ts";
 import { clipGradNorm, scaleToNorm } from "../optim/clip.ts";
 import { lrAt } from "../optim/schedule.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { QuantizedSource, Weights } from "../models/weights.ts";
 import type { LinearAdapter } from "../models/params.ts";
 import { DROPOUT_SEED } from "../lora/lora.ts";
-import type { Backend } from "../runtime/session.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { type TrainOptions, type TrainOptionsInput, TrainOptionsSchema } from "./options.ts";
 
 /** Which parameters train and an optional linear-layer adapter (LoRA); default: all, none. */
@@ -79,21 +81,6 @@ export interface TrainerState {
   losses: number[];
 }
 
-/**
- * Fisher–Yates shuffle of 0..n−1 from a seed (same seed → same order). Known quirk, kept so the
- * committed default model stays reproducible: seeds 0 and 1 share a stream (`seed || 1`).
- */
-export function shuffledOrder(n: number, seed: number): number[] {
-  let s = seed >>> 0 || 1;
-  const rand = () => ((s = Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 >>> 0) / 2 ** 32);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
 /** Fine-tunes all weights of a model with AdamW. */
 export class Trainer {
   readonly opts: TrainOptions;
@@ -109,7 +96,7 @@ export class Trainer {
     readonly weights: Weights,
     readonly examples: Example[],
     opts: TrainOptionsInput = {},
-    backend: Backend = "wasm",
+    backend: Backend = DEFAULT_BACKEND,
     model: TrainableModel = {},
     readonly hooks: TrainerHooks = {},
   ) {

@@ -8,17 +8,18 @@
  * models): constant lr 1e-4 after no warm-up, 40 steps, batch 8 + 8, weight decay 0, clip 1.0 (HF default).
  * With `targetForgetLoss` the loop stops once the mean forget NLL (all forget rows) reaches it.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { clipGradNorm } from "../optim/clip.ts";
 import { lrAt, SCHEDULES } from "../optim/schedule.ts";
-import { shuffledOrder } from "../train/trainer.ts";
-import type { Backend } from "../runtime/session.ts";
+import { shuffledOrder } from "../data/order.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { composedLoss, LossRunner, type LossSpec } from "./losses.ts";
 
 /** First-order loop options. */
@@ -94,7 +95,7 @@ export async function firstOrderUnlearn(
   o: FirstOrderOptions,
   run: FirstOrderRun = {},
 ): Promise<UnlearnStep[]> {
-  const log = run.log ?? (() => {}), backend = run.backend ?? "wasm", seed = run.seed ?? 42;
+  const log = run.log ?? (() => {}), backend = run.backend ?? DEFAULT_BACKEND, seed = run.seed ?? 42;
   if (forget.length === 0) throw new Error("no forget rows");
   const needsRetain = spec.retain !== "none" && spec.alpha > 0;
   if (needsRetain && retain.length === 0) throw new Error(`the ${spec.retain} retain term needs retain rows`);

@@ -8,7 +8,7 @@
  * token (K-FAC "expand": sequence positions count as examples; pads masked). Labels are sampled from the
  * model (kronfluence `use_empirical_fisher=False`). EK-FAC refits the eigenvalues in the Kronecker eigenbasis
  * from per-sequence gradients: Λ[i,j] = Σ_n (Q_Sᵀ DW_n Q_A)²[i,j] / N_targets. Eigendecompositions use the
- * active kernels (`useWasmKernels()` → WASM). The preconditioner P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ runs
+ * WASM kernels (src/linalg/active.ts). The preconditioner P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ runs
  * as an onnxruntime graph; default damping λ = 0.1·mean(Λ) per layer (kronfluence HEURISTIC_DAMPING_SCALE).
  * Matrices are in the logical nn.Linear layout (out × in[+1]); GPT-2 Conv1D weights ([in, out]) are transposed.
  */
@@ -31,14 +31,14 @@ import type { Batch } from "../data/batch.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, INPUT_NAMES } from "../models/model.ts";
 import type { ParamSpec } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { kernels } from "../linalg/active.ts";
 import type { Eigh } from "../linalg/types.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { compile, type Program } from "../runtime/compile.ts";
 import { tokenFeeds, weightFeeds } from "../models/feeds.ts";
 import { ModelRunner } from "../models/runner.ts";
-import { sampleLabels } from "../curvature/hutchinson.ts";
+import { sampleLabels } from "../curvature/sample_labels.ts";
 
 /** One linear layer K-FAC covers. */
 export interface KfacLayer {
@@ -261,7 +261,7 @@ function accumulate(m: Map<string, Float64Array>, k: string, v: Float32Array): v
 }
 
 /**
- * Eigendecompose every factor (active kernels: WASM after `useWasmKernels()`); K-FAC eigenvalues
+ * Eigendecompose every factor (the WASM kernels, src/linalg/active.ts); K-FAC eigenvalues
  * Λ[i,j] = max(0, s_i)·max(0, a_j).
  *
  * @example

@@ -1,30 +1,23 @@
 /**
  * @module K-FADE (McKinney et al., "Gauss-Newton Unlearning for the LLM Era", SaTML 2026, arXiv 2602.10568;
- * algorithms.md §6): a few uphill Gauss-Newton steps on the forget-set loss, with the curvature of the
- * retain set, so that each step changes the model's outputs on the retain set as little as possible:
- *   maximise ∇L_fᵀΔ  s.t.  KL_retain(θ ‖ θ + Δ) ≤ ε   ⇒   Δ = η (F_r + λI)⁻¹ ∇L_f
- * with F_r the retain-set Fisher (= GGN) in K-FAC / EK-FAC form (kfac.ts; labels sampled from the model),
- * L_f = mean token NLL of the forget answers, and ε the mean KL per retain answer token. The quadratic model
- * ½ΔᵀF̂Δ of the Kronecker-factored F̂ gives the first trial η = √(2ε / PᵀF̂P); the step is then sized on the
- * KL measured on retain probe rows, because along P = (F̂ + λI)⁻¹∇L_f — which lives where F̂ is small — F̂
- * underestimates the true curvature by one to three orders of magnitude (README "Unlearning"). For the same
- * reason the curvature is refit at the current weights before every step after the first (a stale F̂ made
- * the second step 3.5× costlier in retain KL on the default model). The paper's code is not public: the step
- * count, ε, the forget loss, refits and the step-size rule are [inferred] (§6.4). Defaults: EK-FAC, 3 steps,
- * ε = 0.05, damping λ = 0.01·mean(Λ) (kronfluence's 0.1 gave 1.5× the retain KL at the same forget NLL here),
- * 512 retain rows; all linear layers of attention and MLP (embeddings, norms and the head stay fixed, §6.3).
- * With `targetForgetLoss`, step k instead sizes η so the forget loss reaches the k/K share of the way from its
- * start to the target (same direction, data-chosen size). The summed update U = Σ η_k Δ_k is returned so it
- * can be re-applied later (update.ts).
+ * algorithms.md §6): uphill Gauss-Newton steps on the forget loss in a retain-KL trust region,
+ *   maximise ∇L_fᵀΔ  s.t.  KL_retain(θ ‖ θ + Δ) ≤ ε   ⇒   Δ = η (F_r + λI)⁻¹ ∇L_f,
+ * F_r the retain Fisher (= GGN) as K-FAC / EK-FAC (kfac.ts), L_f the mean token NLL of the forget answers, ε
+ * the mean KL per retain answer token. η starts at √(2ε / PᵀF̂P), is then sized on the KL measured on retain
+ * probe rows, and F̂ is refit before every later step (why: README "Unlearning"). The paper's code is not
+ * public: steps, ε, refits and the step rule are [inferred] (§6.4). Defaults: EK-FAC, 3 steps, ε 0.05,
+ * λ = 0.01·mean(Λ), 512 retain rows, every attention / MLP linear (§6.3). `targetForgetLoss`: step k sizes η
+ * to reach k/K of the way there. Returns U = Σ η_k Δ_k for re-applying later (update.ts).
  */
-import { z } from "zod";
-import { makeBatch } from "../data/batch.ts";
-import type { Example } from "../data/tokenize.ts";
+import { z } from "npm:zod@4.6.7";
+import { batchesOf } from "../data/batch.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import { addScaled, type Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { klBetween, rowOutputs } from "../eval/unlearn_metrics.ts";
-import type { Backend } from "../runtime/session.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import {
   eigenFactors,
   fromLogical,
@@ -102,13 +95,6 @@ export interface KfadeRun {
   signal?: AbortSignal;
 }
 
-/** Batches of `rows` (in order). */
-export function batchesOf(rows: Example[], size: number) {
-  const out = [];
-  for (let i = 0; i < rows.length; i += size) out.push(makeBatch(rows.slice(i, i + size)));
-  return out;
-}
-
 /** The layers K-FADE updates. */
 export function kfadeLayers(config: DecoderConfig, modules?: string): KfacLayer[] {
   const suffixes = modules?.split(",").map((s) => s.trim()).filter(Boolean);
@@ -135,14 +121,6 @@ export async function forgetGradient(runner: ModelRunner, w: Weights, rows: Exam
   return { loss, grads: acc };
 }
 
-/** w[k] += s·d[k] for every tensor of `d`. */
-export function addScaled(w: Weights, d: Map<string, Float32Array>, s: number): void {
-  for (const [k, v] of d) {
-    const t = w.get(k)!;
-    for (let i = 0; i < t.length; i++) t[i] += s * v[i];
-  }
-}
-
 /**
  * Fit the retain curvature of `layers`: K-FAC factors with sampled labels, eigendecomposition, optional EK-FAC
  * refit.
@@ -160,7 +138,7 @@ export async function fitCurvature(
   o: Pick<KfadeOptions, "fisherSamples" | "plainKfac">,
   run: { batchSize?: number; seed?: number; backend?: Backend } = {},
 ): Promise<KfacEigen> {
-  const fitter = new KfacFitter(config, layers, run.backend ?? "wasm");
+  const fitter = new KfacFitter(config, layers, run.backend ?? DEFAULT_BACKEND);
   const batches = batchesOf(rows, run.batchSize ?? 16);
   let eig = eigenFactors(
     await fitter.factors(weights, batches, { samples: o.fisherSamples, seed: run.seed }),
@@ -186,7 +164,7 @@ export async function kfade(
   o: KfadeOptions,
   run: KfadeRun = {},
 ): Promise<KfadeResult> {
-  const log = run.log ?? (() => {}), bs = run.batchSize ?? 16, backend = run.backend ?? "wasm";
+  const log = run.log ?? (() => {}), bs = run.batchSize ?? 16, backend = run.backend ?? DEFAULT_BACKEND;
   if (retain.length === 0) throw new Error("kfade needs retain rows (the curvature is fit on them)");
   const layers = kfadeLayers(config, o.modules);
   const t0 = performance.now();

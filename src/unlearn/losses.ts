@@ -9,7 +9,7 @@
  *   `compute_kl_divergence` averages over all positions; we mask to positions with a label).
  * Defaults γ = α = 1 (open-unlearning `GradDiff.yaml`, `NPO.yaml`). GradDiff = GA + retain NLL.
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Tensor } from "../graph/ir.ts";
 import { grad } from "../graph/autodiff.ts";
 import {
@@ -34,8 +34,9 @@ import type { Batch } from "../data/batch.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { buildForward, forwardInputs, gradName, INPUT_NAMES } from "../models/model.ts";
 import type { ParamSpec } from "../models/params.ts";
-import type { Weights } from "../models/runner.ts";
-import type { Backend, HostTensor } from "../runtime/session.ts";
+import type { Weights } from "../models/weights.ts";
+import type { HostTensor } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { compile, type Program } from "../runtime/compile.ts";
 import { tokenFeeds, weightFeeds } from "../models/feeds.ts";
 

@@ -7,7 +7,8 @@
  */
 import type { Tensor } from "../graph/ir.ts";
 import { div, input, matmul, mul, reduceSum, transposeLast } from "../graph/ops.ts";
-import type { Backend, HostTensor } from "../runtime/session.ts";
+import type { HostTensor } from "../runtime/session.ts";
+import type { Backend } from "../runtime/backend.ts";
 import { compile, type Program } from "../runtime/compile.ts";
 import type { KfacEigen, KfacLayer } from "./kfac.ts";
 

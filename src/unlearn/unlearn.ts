@@ -9,12 +9,13 @@
  * `retainLoss: "kl"` swaps the retain term for KL(p_original ‖ p_θ) in every first-order method.
  * Reports the mean token NLL of the forget and retain rows before and after, and the update θ_after − θ_before.
  */
-import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import { z } from "npm:zod@4.6.7";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
-import type { Backend } from "../runtime/session.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { LossSpecSchema, RETAIN_LOSSES } from "./losses.ts";
 import { FirstOrderOptionsSchema, firstOrderUnlearn } from "./first_order.ts";
 import { globalMask, maskDensity, WagleOptionsSchema, wagleScores } from "./wagle.ts";
@@ -102,7 +103,7 @@ export async function unlearn(
   } = {},
 ): Promise<UnlearnResult> {
   const o = UnlearnOptionsSchema.parse(input);
-  const backend = run.backend ?? "wasm", log = run.log ?? (() => {});
+  const backend = run.backend ?? DEFAULT_BACKEND, log = run.log ?? (() => {});
   if (forget.length === 0) throw new Error("no forget rows");
   if (retain.length === 0 && (o.method !== "ga" || o.retainLoss)) {
     throw new Error(`${o.method} needs retain rows`);

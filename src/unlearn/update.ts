@@ -9,12 +9,13 @@
  * Metadata (`__metadata__`) records the format, method and layers.
  */
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
-import type { Example } from "../data/tokenize.ts";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
+import { ModelRunner } from "../models/runner.ts";
+import { addScaled, type Weights } from "../models/weights.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { fromLogical, type KfacEigen, type KfacLayer, toLogical } from "./kfac.ts";
-import { addScaled, forgetGradient, type KfadeResult, type KfadeStep } from "./kfade.ts";
+import { forgetGradient, type KfadeResult, type KfadeStep } from "./kfade.ts";
 import { Preconditioner } from "./precondition.ts";
 
 const FORMAT = "posttrain-unlearn-update";
@@ -145,7 +146,7 @@ export async function reapplyKfade(
   f: { eig: KfacEigen; damping: Map<string, number>; stepKl: number[] },
   o: { backend?: Backend; batchSize?: number; log?: (s: string) => void } = {},
 ): Promise<KfadeStep[]> {
-  const layers = f.eig.layers, backend = o.backend ?? "wasm";
+  const layers = f.eig.layers, backend = o.backend ?? DEFAULT_BACKEND;
   for (const l of layers) {
     const w = weights.get(l.weight);
     if (!w || w.length !== l.dOut * (l.dIn - (l.bias ? 1 : 0))) {

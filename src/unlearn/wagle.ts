@@ -8,12 +8,13 @@
  * (embeddings, norms and head included); the top `ratio` share gets mask 1 and is the only part unlearning
  * may change (the code README: "tofu_0.8.pt … 80% weights are selected"; default ratio 0.8 here).
  */
-import { z } from "zod";
-import type { Example } from "../data/tokenize.ts";
+import { z } from "npm:zod@4.6.7";
+import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
-import { ModelRunner, type Weights } from "../models/runner.ts";
-import type { Backend } from "../runtime/session.ts";
-import { batchesOf } from "./kfade.ts";
+import { ModelRunner } from "../models/runner.ts";
+import type { Weights } from "../models/weights.ts";
+import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
+import { batchesOf } from "../data/batch.ts";
 
 /** WAGLE options. */
 export const WagleOptionsSchema = z.object({
@@ -56,7 +57,7 @@ export async function wagleScores(
   forget: Example[],
   retain: Example[],
   o: { wagleGamma?: number; batchSize?: number },
-  backend: Backend = "wasm",
+  backend: Backend = DEFAULT_BACKEND,
 ): Promise<Map<string, Float32Array>> {
   const runner = new ModelRunner(config, backend);
   const bs = o.batchSize ?? 8, gamma = o.wagleGamma ?? 1e-6;

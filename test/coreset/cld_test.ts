@@ -1,12 +1,13 @@
 /** CLD: scores against a direct computation, top-k budgets, and an end-to-end run on a tiny model. */
 import assert from "node:assert/strict";
-import { cldAlign, cldScores, cldSelect, pearson, proportionalBudgets, topK } from "../../src/coreset/cld.ts";
+import { cldAlign, cldScores, cldSelect, pearson, topK } from "../../src/coreset/cld.ts";
+import { proportionalBudgets } from "../../src/coreset/budgets.ts";
 import { RowLossRunner } from "../../src/coreset/row_loss.ts";
 import { ModelRunner } from "../../src/models/runner.ts";
 import { initParams } from "../../src/models/params.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { makeBatch } from "../../src/data/batch.ts";
-import type { Example } from "../../src/data/tokenize.ts";
+import type { Example } from "../../src/data/example.ts";
 import { tinyLlama } from "../models/_tiny.ts";
 import { assertClose, rng } from "../_util.ts";
 

@@ -6,7 +6,7 @@ import { ModelRunner } from "../../src/models/runner.ts";
 import { initParams } from "../../src/models/params.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { makeBatch } from "../../src/data/batch.ts";
-import type { Example } from "../../src/data/tokenize.ts";
+import type { Example } from "../../src/data/example.ts";
 import {
   colmHooks,
   CoresetTrainFlags,

@@ -13,7 +13,7 @@ import {
   rowOutputs,
   unlearnMetrics,
 } from "../../src/eval/unlearn_metrics.ts";
-import { retrainTexts, toPromptRow, unlearnBenchmark } from "../../src/eval/unlearn_data.ts";
+import { retrainTexts, toPromptRow, unlearnBenchmark } from "../../src/build/unlearn_data.ts";
 import { cfg, copy, forgetRows, retainRows, rows, weights } from "../unlearn/_fixture.ts";
 
 const evalRows: EvalRows = {

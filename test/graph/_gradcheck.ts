@@ -6,7 +6,8 @@
 import { grad } from "../../src/graph/autodiff.ts";
 import type { Tensor } from "../../src/graph/ir.ts";
 import { input, mul, reduceSum } from "../../src/graph/ops.ts";
-import { type Backend, f32, type HostTensor } from "../../src/runtime/session.ts";
+import { f32, type HostTensor } from "../../src/runtime/session.ts";
+import type { Backend } from "../../src/runtime/backend.ts";
 import { compile } from "../../src/runtime/compile.ts";
 import { randn, rng } from "../_util.ts";
 

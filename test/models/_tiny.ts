@@ -2,7 +2,7 @@
 import { parseConfig } from "../../src/models/config.ts";
 import { makeBatch } from "../../src/data/batch.ts";
 import type { Batch } from "../../src/data/batch.ts";
-import type { Example } from "../../src/data/tokenize.ts";
+import type { Example } from "../../src/data/example.ts";
 import { rng } from "../_util.ts";
 
 export const tinyGpt2 = () =>

@@ -1,6 +1,7 @@
 /** Whole-model gradients against finite differences, loss at init ≈ ln V, padding invariance. */
 import assert from "node:assert/strict";
-import { ModelRunner, type Weights } from "../../src/models/runner.ts";
+import { ModelRunner } from "../../src/models/runner.ts";
+import type { Weights } from "../../src/models/weights.ts";
 import { initParams } from "../../src/models/params.ts";
 import type { DecoderConfig } from "../../src/models/config.ts";
 import { parseConfig } from "../../src/models/config.ts";

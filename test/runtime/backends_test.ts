@@ -1,7 +1,7 @@
 /** The same loss-and-gradient graph agrees across onnxruntime backends. */
 import { ModelRunner } from "../../src/models/runner.ts";
 import { initParams } from "../../src/models/params.ts";
-import type { Backend } from "../../src/runtime/session.ts";
+import type { Backend } from "../../src/runtime/backend.ts";
 import { randomBatch, tinyGpt2, tinyLlama } from "../models/_tiny.ts";
 import { assertClose } from "../_util.ts";
 

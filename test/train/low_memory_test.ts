@@ -5,7 +5,7 @@
  * same losses and gradients as the default ones on both CPU backends.
  */
 import assert from "node:assert/strict";
-import { setupLowRank } from "../../src/optim/methods.ts";
+import { setupLowRank } from "../../src/train/lowrank_setup.ts";
 import { int8Source, QuantizedWeights } from "../../src/optim/int8_weights.ts";
 import { AdamW } from "../../src/optim/adamw.ts";
 import { lowRankTargets } from "../../src/optim/lowrank.ts";

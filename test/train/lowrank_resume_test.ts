@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Trainer } from "../../src/train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
-import { setupLowRank } from "../../src/optim/methods.ts";
+import { setupLowRank } from "../../src/train/lowrank_setup.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
 import { randomExamples, tinyLlama } from "../models/_tiny.ts";

@@ -5,7 +5,7 @@ import { Trainer } from "../../src/train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { initParams } from "../../src/models/params.ts";
 import { paramSpecs } from "../../src/models/model.ts";
-import type { Example } from "../../src/data/tokenize.ts";
+import type { Example } from "../../src/data/example.ts";
 import { tinyLlama } from "../models/_tiny.ts";
 import { rng } from "../_util.ts";
 

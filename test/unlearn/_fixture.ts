@@ -1,8 +1,8 @@
 /** A tiny LLaMA, forget/retain rows of random tokens, and helpers shared by the unlearning tests. */
-import type { Example } from "../../src/data/tokenize.ts";
+import type { Example } from "../../src/data/example.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import type { Weights } from "../../src/models/runner.ts";
+import type { Weights } from "../../src/models/weights.ts";
 import { ModelRunner } from "../../src/models/runner.ts";
 import { evaluateLoss } from "../../src/eval/loss.ts";
 import { rng } from "../_util.ts";

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { biography, buildCorpus, generatePeople, mulberry32, type Person, personQA } from "./corpus.ts";
-import { DEFAULT_MODEL, qaText } from "../models/default_model.ts";
+import { DEFAULT_MODEL, qaText } from "./default_model.ts";
 
 /** A task: train and eval rows in the JSONL row contract. */
 export interface Task {

@@ -1,4 +1,4 @@
-/** Synthetic corpus (src/data/corpus.ts, src/data/stories.ts): determinism, fact consistency, QA rows, stories. */
+/** Synthetic corpus (src/build/corpus.ts, src/build/stories.ts): determinism, fact consistency, QA rows, stories. */
 import assert from "node:assert/strict";
 import {
   BIO_VARIANTS,
@@ -12,7 +12,7 @@ import {
   personQA,
   PROFESSIONS,
   WORLD,
-} from "../../src/data/corpus.ts";
+} from "../../src/build/corpus.ts";
 
 const people = generatePeople(300, 0);
 /** Sentence ends: . ! ? (optionally closing a quote) before a capital/quote or the end of the text. */

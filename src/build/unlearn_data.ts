@@ -1,9 +1,9 @@
 /**
  * @module The project's unlearning benchmark, TOFU-style (Maini et al. 2024, "TOFU: A Task of Fictitious
- * Unlearning for LLMs"), built on the default model's fictitious people (src/data/corpus.ts):
+ * Unlearning for LLMs"), built on the default model's fictitious people (src/build/corpus.ts):
  * - forget: the question/answer rows of the last `forget` people of the corpus (TOFU's forget10 is also
  *   the last 10 % of authors); retain: the other people's rows; holdout: people the default model never
- *   saw (src/data/tasks.ts `newPeople`), the non-members of the membership-inference test; stories:
+ *   saw (src/build/tasks.ts `newPeople`), the non-members of the membership-inference test; stories:
  *   held-out corpus stories (general text).
  * - rows carry TOFU's fields (`question`, `answer`, `paraphrased_answer`, `perturbed_answer` [list]);
  *   the unlearning input is prompt/completion rows in the default model's Q/A format
@@ -11,17 +11,17 @@
  * - the gold model: the default model's recipe (same tokenizer, init seed, optimizer, schedule and step
  *   count) on its corpus without the forget people's biographies and Q/A (`retrainWithout`).
  */
-import { BIO_VARIANTS, biography, buildCorpus, type Person, personQA } from "../data/corpus.ts";
-import { newPeople } from "../data/tasks.ts";
-import { DEFAULT_MODEL, pack, qaText } from "../models/default_model.ts";
+import { BIO_VARIANTS, biography, buildCorpus, type Person, personQA } from "./corpus.ts";
+import { newPeople } from "./tasks.ts";
+import { DEFAULT_MODEL, pack, qaText } from "./default_model.ts";
 import { loadModel } from "../models/load.ts";
 import { paramSpecs } from "../models/model.ts";
 import { initParams } from "../models/params.ts";
 import { Trainer } from "../train/trainer.ts";
 import { saveModelDir } from "../io/hf_dir.ts";
 import { encodeRows, type Tok } from "../data/tokenize.ts";
-import type { EvalRows } from "./unlearn_metrics.ts";
-import type { Backend } from "../runtime/session.ts";
+import type { EvalRows } from "../eval/unlearn_metrics.ts";
+import type { Backend } from "../runtime/backend.ts";
 
 /** One TOFU-format row (TOFU `forget10_perturbed` field names). */
 export interface TofuRow {

@@ -5,17 +5,17 @@
  * `deno task build:default-model [--backend node] [--out models/default]` regenerates it.
  */
 import { join } from "node:path";
-import { buildCorpus, personQA } from "../data/corpus.ts";
-import { BYTE_CHARS, encodeBpe, trainBpe, writeTokenizer } from "../data/bpe.ts";
-import type { Example } from "../data/tokenize.ts";
+import { buildCorpus, personQA } from "./corpus.ts";
+import { BYTE_CHARS, encodeBpe, trainBpe, writeTokenizer } from "./bpe.ts";
+import type { Example } from "../data/example.ts";
 import { saveModelDir } from "../io/hf_dir.ts";
 import { Trainer } from "../train/trainer.ts";
 import { evaluateLoss } from "../eval/loss.ts";
-import { Generator } from "./generate.ts";
-import { parseConfig, toHfConfig } from "./config.ts";
-import { paramSpecs } from "./model.ts";
-import { initParams } from "./params.ts";
-import type { Backend } from "../runtime/session.ts";
+import { Generator } from "../models/generate.ts";
+import { parseConfig, toHfConfig } from "../models/config.ts";
+import { paramSpecs } from "../models/model.ts";
+import { initParams } from "../models/params.ts";
+import type { Backend } from "../runtime/backend.ts";
 
 /** Everything that determines the default model. */
 export const DEFAULT_MODEL = {

@@ -1,7 +1,7 @@
-/** Byte-level BPE trainer (src/data/bpe.ts): loads in transformers.js, same ids as our encoder, determinism. */
+/** Byte-level BPE trainer (src/build/bpe.ts): loads in transformers.js, same ids as our encoder, determinism. */
 import assert from "node:assert/strict";
-import { BYTE_CHARS, encodeBpe, trainBpe, writeTokenizer } from "../../src/data/bpe.ts";
-import { buildCorpus } from "../../src/data/corpus.ts";
+import { BYTE_CHARS, encodeBpe, trainBpe, writeTokenizer } from "../../src/build/bpe.ts";
+import { buildCorpus } from "../../src/build/corpus.ts";
 import { loadTokenizer } from "../../src/data/tokenize.ts";
 
 const corpus = buildCorpus({ seed: 0, people: 100, stories: 2000 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadTokenizer } from "../../src/data/tokenize.ts";
-import { encodeEvalRows, readTofu } from "../../src/eval/unlearn_data.ts";
+import { encodeEvalRows, readTofu } from "../../src/build/unlearn_data.ts";
 
 Deno.test("readTofu + encodeEvalRows: TOFU rows become aligned evaluation sets", async () => {
   const dir = await Deno.makeTempDir();

@@ -4,16 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exportTransformersJs } from "../../src/io/export_transformersjs.ts";
+import { exportTransformersJs } from "../../src/models/export_transformersjs.ts";
 import { exportCommand } from "../../src/cli/export.ts";
 import { saveModelDir } from "../../src/io/hf_dir.ts";
 import { type DecoderConfig, toHfConfig } from "../../src/models/config.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { initParams } from "../../src/models/params.ts";
-import { ModelRunner, type Weights } from "../../src/models/runner.ts";
+import { ModelRunner } from "../../src/models/runner.ts";
+import type { Weights } from "../../src/models/weights.ts";
 import { makeBatch } from "../../src/data/batch.ts";
 import { TINY_BOS, TINY_EOS, writeTinyTokenizer } from "../data/_fixtures.ts";
-import { tinyGpt2, tinyLlama } from "../models/_tiny.ts";
+import { tinyGpt2, tinyLlama } from "./_tiny.ts";
 import { assertClose } from "../_util.ts";
 
 const VOCAB = 270; // ≥ the tiny tokenizer's 264 ids

@@ -6,9 +6,9 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { lowerGraph } from "../graph/lower.ts";
-import { toHfConfig } from "../models/config.ts";
-import { loadModel } from "../models/load.ts";
-import { buildCachedForward, paramSpecs } from "../models/model.ts";
+import { toHfConfig } from "./config.ts";
+import { loadModel } from "./load.ts";
+import { buildCachedForward, paramSpecs } from "./model.ts";
 
 /** Options of {@link exportTransformersJs}. */
 export interface ExportOptions {
@@ -100,7 +100,7 @@ async function moveIntoPlace(tmp: string, out: string, files: string[]): Promise
  * ```ts ignore
  * const { files } = await exportTransformersJs("./my-llama", "./my-llama-web");
  * // files: ["config.json", "generation_config.json", "onnx/model.onnx", "tokenizer.json", …]
- * const { AutoModelForCausalLM } = await import("@huggingface/transformers");
+ * const { AutoModelForCausalLM } = await import("npm:@huggingface/transformers@4.3.1");
  * const model = await AutoModelForCausalLM.from_pretrained(resolve("./my-llama-web"), {
  *   local_files_only: true,
  *   dtype: "fp32",

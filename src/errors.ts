@@ -1,28 +1,27 @@
 /**
- * @module Errors the service and the library raise on bad input: an HTTP status, a stable code,
- * a message, and the offending field's path (dotted, snake_case as the HTTP body spells it). The
- * routes turn them into `{"error":{"code","message","path"?}}`.
+ * @module The error the library throws on bad input: a stable code, a message, and the offending
+ * field's path (dotted; snake_case where the field came from an HTTP body). It carries no HTTP
+ * status: routes/ maps codes to statuses and turns the error into `{"error":{"code","message","path"?}}`.
  */
 
-/** A client error with a status, a code and the field it is about. */
-export class ApiError extends Error {
+/** Bad input: a stable code and the field it is about. */
+export class PosttrainError extends Error {
   /**
    * @example
    * ```ts
-   * throw new ApiError(404, "model_not_found", 'model "x" is not registered', "model");
+   * throw new PosttrainError("model_not_found", 'model "x" is not registered', "model");
    * ```
    */
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503,
     readonly code: string,
     message: string,
     readonly path?: string,
   ) {
     super(message);
-    this.name = "ApiError";
+    this.name = "PosttrainError";
   }
 
-  /** The JSON body of the error response. */
+  /** The JSON body of the error. */
   toJSON(): { error: { code: string; message: string; path?: string } } {
     return { error: { code: this.code, message: this.message, ...(this.path ? { path: this.path } : {}) } };
   }
@@ -40,13 +39,13 @@ export function dotted(path: readonly PropertyKey[]): string {
  * @example
  * ```ts
  * rowError(new Error("row 2: 300 tokens is longer than the model's context"), "data");
- * // ApiError 422 invalid_row, path "data.1"
+ * // PosttrainError invalid_row, path "data.1"
  * ```
  */
-export function rowError(e: unknown, field: string): ApiError {
+export function rowError(e: unknown, field: string): PosttrainError {
   const msg = (e as Error).message ?? String(e);
   const m = msg.match(/^row (\d+)\b/);
   const path = m ? `${field}.${Number(m[1]) - 1}` : field;
   const text = m ? `${path}${msg.slice(m[0].length)}` : `${field}: ${msg}`;
-  return new ApiError(422, "invalid_row", text, path);
+  return new PosttrainError("invalid_row", text, path);
 }
