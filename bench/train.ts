@@ -67,3 +67,11 @@ console.log(JSON.stringify({
   peak_rss_mb: Math.round(peakRssMb()),
 }));
 await runner.release();
+if (backend === "lean") {
+  const { profile } = await import("../src/runtime/lean/program.ts");
+  for (const [op, ms, calls] of profile?.table() ?? []) {
+    console.error(
+      `${op.padEnd(20)} ${(ms / (n + 2)).toFixed(1).padStart(8)} ms/step  ${calls / (n + 2)} calls/step`,
+    );
+  }
+}

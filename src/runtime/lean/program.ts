@@ -10,7 +10,7 @@ import type { Tensor } from "../../graph/ir.ts";
 import { isFloat } from "../../graph/ir.ts";
 import { recompute as recomputeBlocks } from "../../graph/recompute.ts";
 import type { HostTensor, TensorData } from "../session.ts";
-import type { CompileOptions, MemoryPlan, Program, RunOptions } from "../compile.ts";
+import type { CompileOptions, MemoryPlan, Program, RunOptions } from "../program.ts";
 import { type AddrEnv, LEAN_OPS, numelOf, type ShapeEnv } from "./op.ts";
 import "./primitives.ts";
 import "./fused.ts";
@@ -19,6 +19,25 @@ import { type MemoryLayout, planMemory } from "./plan.ts";
 import { LeanDevice } from "./device.ts";
 
 let shared: Promise<LeanDevice> | undefined;
+
+/** Time per op kind when `POSTTRAIN_LEAN_PROFILE=1` (printed to stderr at exit by bench programs). */
+export const profile: { add(op: string, ms: number): void; table(): [string, number, number][] } | undefined =
+  (() => {
+    try {
+      if (Deno.env.get("POSTTRAIN_LEAN_PROFILE") !== "1") return undefined;
+    } catch {
+      return undefined;
+    }
+    const t = new Map<string, [number, number]>();
+    return {
+      add: (op, ms) => {
+        const e = t.get(op) ?? [0, 0];
+        t.set(op, [e[0] + ms, e[1] + 1]);
+      },
+      table: () =>
+        [...t].map(([op, [ms, n]]) => [op, ms, n] as [string, number, number]).sort((a, b) => b[1] - a[1]),
+    };
+  })();
 /** The process-wide lean device (one WASM memory for every lean program). */
 export function sharedDevice(): Promise<LeanDevice> {
   return shared ??= LeanDevice.create();
@@ -336,7 +355,11 @@ export async function compileLean(
     const inSteps = new Set([...b.computed.values()].flat());
     for (const t of stream) if (!inSteps.has(t)) emit(t, true);
     for (let i = 0; i < b.steps.length; i++) {
-      b.steps[i]();
+      if (profile) {
+        const t0 = performance.now();
+        b.steps[i]();
+        profile.add(steps[i].op, performance.now() - t0);
+      } else b.steps[i]();
       const c = b.computed.get(i);
       if (c) { for (const t of c) emit(t, true); }
     }
