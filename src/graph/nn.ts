@@ -16,6 +16,7 @@ import {
   equal,
   expand,
   gatherLast,
+  less,
   logSoftmax,
   matmul,
   mul,
@@ -50,9 +51,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor | undefined, ep
   return beta ? add(y, beta) : y;
 }
 
-/** RMSNorm over the last axis (LLaMA): x/√(mean(x²) + ε)·γ. */
-export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
-  return mul(mul(x, rsqrt(add(reduceMean(mul(x, x), [-1], true), eps))), gamma);
+/** RMSNorm over the last axis (LLaMA): x/√(mean(x²) + ε)·(γ + offset); Gemma stores γ − 1 (offset 1). */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6, offset = 0): Tensor {
+  return mul(mul(x, rsqrt(add(reduceMean(mul(x, x), [-1], true), eps))), offset ? add(gamma, offset) : gamma);
 }
 
 /** GELU, tanh approximation (GPT-2 `gelu_new`): ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
@@ -71,12 +72,30 @@ export function silu(x: Tensor): Tensor {
  * inv_freq_i = θ^(−2i/E), emb = concat(freqs, freqs).
  */
 export function ropeTables(positions: Tensor, headDim: number, theta: number): { cos: Tensor; sin: Tensor } {
-  const half = headDim / 2;
-  const invFreq = Float32Array.from({ length: half }, (_, i) => 1 / Math.pow(theta, (2 * i) / headDim));
+  const invFreq = Float32Array.from(
+    { length: headDim / 2 },
+    (_, i) => 1 / Math.pow(theta, (2 * i) / headDim),
+  );
+  return ropeTablesFromInvFreq(positions, invFreq);
+}
+
+/**
+ * RoPE cos/sin tables (B,1,T,2·F) from given inverse frequencies (F): scaled variants (linear,
+ * llama3, LongRoPE) and partial rotary (2·F < head dim); `scale` multiplies cos and sin (HF's
+ * `attention_scaling`).
+ */
+export function ropeTablesFromInvFreq(
+  positions: Tensor,
+  invFreq: Float32Array,
+  scale = 1,
+): { cos: Tensor; sin: Tensor } {
+  const half = invFreq.length;
   const pos = unsqueeze(cast(positions, "float32"), [-1]); // (B,T,1)
-  const freqs = mul(pos, constant(invFreq, [half])); // (B,T,E/2)
-  const emb = unsqueeze(concat([freqs, freqs], -1), [1]); // (B,1,T,E)
-  return { cos: cos(emb), sin: sin(emb) };
+  const freqs = mul(pos, constant(invFreq, [half])); // (B,T,F)
+  const emb = unsqueeze(concat([freqs, freqs], -1), [1]); // (B,1,T,2F)
+  return scale === 1
+    ? { cos: cos(emb), sin: sin(emb) }
+    : { cos: mul(cos(emb), scale), sin: mul(sin(emb), scale) };
 }
 
 /** rotate_half(x) = concat(−x₂, x₁) on the last axis. */
@@ -85,9 +104,15 @@ export function rotateHalf(x: Tensor): Tensor {
   return concat([neg(slice(x, -1, e / 2, e)), slice(x, -1, 0, e / 2)], -1);
 }
 
-/** Apply RoPE to q or k (B,H,T,E) with tables from {@link ropeTables}. */
+/**
+ * Apply RoPE to q or k (B,H,T,E) with tables from {@link ropeTables}. Tables narrower than E
+ * rotate the first dims only and pass the rest through (partial rotary, HF Phi-3).
+ */
 export function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return add(mul(x, cos), mul(rotateHalf(x), sin));
+  const e = x.dim(-1) as number, r = cos.dim(-1) as number;
+  if (r === e) return add(mul(x, cos), mul(rotateHalf(x), sin));
+  const rot = slice(x, -1, 0, r);
+  return concat([add(mul(rot, cos), mul(rotateHalf(rot), sin)), slice(x, -1, r, e)], -1);
 }
 
 /** Split (B,T,H·E) into heads (B,H,T,E). */
@@ -109,17 +134,44 @@ export function repeatKv(x: Tensor, rep: number): Tensor {
   return reshape(expand(x5, [1, 1, rep, 1, 1]), [0, k * rep, -1, e]);
 }
 
+/** Options of {@link causalAttention}. */
+export interface AttentionOptions {
+  /** Sliding window: query i sees keys j with i − window < j ≤ i (HF `sliding_window`). */
+  window?: number;
+  /** Score scale (default 1/√E; Gemma 3: query_pre_attn_scalar^−½). */
+  scale?: number;
+}
+
 /**
  * Causal scaled dot-product attention. q (B,H,Tq,E), k/v (B,H,Tk,E); `keyMask` (B,Tk) int64
  * with 1 for real tokens and 0 for padding. Masked scores are set to −1e9 (finite, so rows of
- * padding stay NaN-free).
+ * padding stay NaN-free). Positions are indices into the key axis (a KV cache of Tk − Tq entries
+ * precedes the queries), as HF's `cache_position`.
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, keyMask?: Tensor): Tensor {
+export function causalAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  keyMask?: Tensor,
+  opts: AttentionOptions = {},
+): Tensor {
   const e = q.dim(-1) as number;
   let allowed = causalMask(q, k); // (Tq,Tk)
+  if (opts.window !== undefined) allowed = and(allowed, slidingWindowMask(q, k, opts.window));
   if (keyMask) allowed = and(allowed, unsqueeze(not(equal(keyMask, 0)), [1, 2]));
-  const scores = mul(matmul(q, transposeLast(k)), 1 / Math.sqrt(e));
+  const scores = mul(matmul(q, transposeLast(k)), opts.scale ?? 1 / Math.sqrt(e));
   return matmul(softmax(where(allowed, scores, -1e9), -1), v);
+}
+
+/**
+ * (Tq,Tk) bool: key j lies less than `window` positions before query i (HF `sliding_window_overlay`:
+ * kv_idx > q_idx − window). Indices come from row counts of causal masks, so no new op is needed.
+ */
+export function slidingWindowMask(q: Tensor, k: Tensor, window: number): Tensor {
+  const idx = (m: Tensor) => sub(reduceSum(cast(m, "float32"), [-1]), 1); // row i of a causal mask has i+1 trues
+  const qi = unsqueeze(idx(causalMask(q, k)), [-1]); // (Tq,1) absolute query positions
+  const kj = unsqueeze(idx(causalMask(k, k)), [0]); // (1,Tk)
+  return less(sub(qi, kj), window);
 }
 
 /**
