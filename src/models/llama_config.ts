@@ -171,7 +171,10 @@ export function llamaFromHf(json: unknown, source: string): DecoderConfig {
   const act = (gemma ? c.hidden_activation ?? c.hidden_act ?? "gelu_pytorch_tanh" : c.hidden_act) ?? "silu";
   const okAct = gemma ? ["gelu_pytorch_tanh", "gelu_new"] : ["silu"];
   if (!okAct.includes(act)) refuse(source, actKey, `"${act}" is not supported (${okAct.join(" or ")})`);
-  if (c.partial_rotary_factor !== undefined && c.partial_rotary_factor !== 1 && !phi) {
+  const rp = (c.rope_parameters ?? {}) as Record<string, unknown>;
+  const partial = c.partial_rotary_factor ??
+    (typeof rp.partial_rotary_factor === "number" ? rp.partial_rotary_factor : 1);
+  if (partial !== 1 && !phi) {
     refuse(source, "partial_rotary_factor", `partial rotary is only defined for phi3, not ${fam}`);
   }
 
@@ -181,13 +184,12 @@ export function llamaFromHf(json: unknown, source: string): DecoderConfig {
   if (!Number.isInteger(headDim)) {
     refuse(source, "head_dim", "hidden_size / num_attention_heads is not an integer");
   }
-  const rotDim = Math.floor(headDim * (c.partial_rotary_factor ?? 1));
+  const rotDim = Math.floor(headDim * partial);
   if (rotDim % 2 || rotDim === 0) {
     refuse(source, "partial_rotary_factor", `gives ${rotDim} rotated dims; need an even number > 0`);
   }
 
   // RoPE: v4 `rope_theta` + `rope_scaling`, or v5 `rope_parameters` (Gemma 3: one per layer type).
-  const rp = (c.rope_parameters ?? {}) as Record<string, unknown>;
   const nested = gemma && (typeof rp.full_attention === "object" || typeof rp.sliding_attention === "object");
   const globalRp = { ...(nested ? rp.full_attention as object : rp), ...(c.rope_scaling ?? {}) } as Record<
     string,
@@ -199,10 +201,10 @@ export function llamaFromHf(json: unknown, source: string): DecoderConfig {
     : nested
     ? "rope_parameters.full_attention"
     : "rope_parameters";
-  const rope = ropeSpec(globalRp, theta, rotDim, c, where, source);
-  if (rope.type === "longrope" && !phi) {
-    refuse(source, `${where}.rope_type`, `"longrope" is only defined for phi3`);
+  if ((globalRp.rope_type ?? globalRp.type) === "longrope" && !phi) {
+    refuse(source, `${where}.rope_type`, `"longrope" is only defined for phi3 here`);
   }
+  const rope = ropeSpec(globalRp, theta, rotDim, c, where, source);
 
   // Per-layer attention kind (full / sliding) and RoPE use.
   const qwen = fam === "qwen2" || fam === "qwen3";
