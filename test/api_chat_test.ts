@@ -6,42 +6,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { finetune, generate } from "../src/api.ts";
-import { parseConfig, toHfConfig } from "../src/models/config.ts";
-import { paramSpecs } from "../src/models/model.ts";
-import { initParams } from "../src/models/params.ts";
-import { saveModelDir } from "../src/io/hf_dir.ts";
 import { loadTokenizer } from "../src/data/tokenize.ts";
 import { type ChatTok, renderChat } from "../src/data/chat.ts";
 import { createApp, createRunner } from "../routes/app.ts";
-import { writeRealTokenizer } from "./data/_real_tokenizers.ts";
+import { tinyQwen3 } from "./data/_real_tokenizers.ts";
 import { post } from "./routes/_app.ts";
-
-async function tinyQwen3(dir: string, chatTemplate = true): Promise<void> {
-  const vocab = await writeRealTokenizer(dir, "qwen3", { chatTemplate });
-  const cfg = parseConfig({
-    model_type: "qwen3",
-    vocab_size: vocab,
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    num_key_value_heads: 1,
-    head_dim: 8,
-    max_position_embeddings: 256,
-    tie_word_embeddings: true,
-  });
-  const w = initParams(paramSpecs(cfg), 3);
-  // a tied head behind a fixed-gain RMSNorm: logits scale with the embedding, so LoRA can move them
-  w.get("model.embed_tokens.weight")!.forEach((x, i, a) => (a[i] = 25 * x));
-  const specs = paramSpecs(cfg);
-  await saveModelDir(
-    dir,
-    toHfConfig(cfg),
-    Object.fromEntries(
-      specs.map((s) => [s.name, { dtype: "F32" as const, shape: s.shape, data: w.get(s.name)! }]),
-    ),
-  );
-}
 
 const QUESTION = [{ role: "user", content: "Capital of France?" }];
 

@@ -4,6 +4,10 @@
  * into model dirs for tests.
  */
 import { join } from "node:path";
+import { parseConfig, toHfConfig } from "../../src/models/config.ts";
+import { paramSpecs } from "../../src/models/model.ts";
+import { initParams } from "../../src/models/params.ts";
+import { saveModelDir } from "../../src/io/hf_dir.ts";
 
 const ROOT = join(import.meta.dirname!, "..", "..");
 
@@ -60,4 +64,30 @@ export async function writeRealTokenizer(
   for (const id of Object.values(t.model.vocab)) max = Math.max(max, id);
   for (const a of t.added_tokens) max = Math.max(max, a.id);
   return max + 1;
+}
+
+/**
+ * A tiny Qwen3 (width 16, 2 layers, tied head) with the real Qwen3 tokenizer and chat template in `dir`;
+ * its embeddings are scaled up (a tied head behind a fixed-gain RMSNorm: logits scale with the embedding,
+ * so LoRA can move them).
+ */
+export async function tinyQwen3(dir: string, chatTemplate = true): Promise<void> {
+  const vocab = await writeRealTokenizer(dir, "qwen3", { chatTemplate });
+  const cfg = parseConfig({
+    model_type: "qwen3",
+    vocab_size: vocab,
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    head_dim: 8,
+    max_position_embeddings: 256,
+    tie_word_embeddings: true,
+  });
+  const specs = paramSpecs(cfg);
+  const w = initParams(specs, 3);
+  w.get("model.embed_tokens.weight")!.forEach((x, i, a) => (a[i] = 25 * x));
+  const tensors = specs.map((s) => [s.name, { dtype: "F32" as const, shape: s.shape, data: w.get(s.name)! }]);
+  await saveModelDir(dir, toHfConfig(cfg), Object.fromEntries(tensors));
 }
