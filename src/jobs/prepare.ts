@@ -118,7 +118,7 @@ export interface LoraOptions {
   loraDropout?: number;
   /** Scale α/√r instead of α/r. */
   rslora?: boolean;
-  /** Module-name suffixes to adapt (default q_proj,v_proj; GPT-2 c_attn). */
+  /** Module-name suffixes to adapt (default q_proj,v_proj; GPT-2 c_attn; Phi-3 qkv_proj). */
   targets?: string | readonly string[];
   /** How ranks are spread: "uniform", or "sensitivity" (Sensitivity-LoRA, needs rankBudget). */
   rankAllocation?: "uniform" | "sensitivity";

@@ -75,7 +75,7 @@ export const LoraOptionsSchema = z.object({
   loraDropout: z.number().min(0).lt(1).default(0).describe("dropout on the LoRA input"),
   rslora: z.boolean().default(false).describe("scale α/√r (rsLoRA)"),
   targets: z.string().optional().describe(
-    "comma-separated module suffixes (default q_proj,v_proj; GPT-2 c_attn)",
+    "comma-separated module suffixes (default PEFT's per model type: q_proj,v_proj; GPT-2 c_attn; Phi-3 qkv_proj)",
   ),
   rankAllocation: z.enum(RANK_ALLOCATIONS).default("uniform").describe("how ranks are spread"),
   rankBudget: z.number().int().positive().optional().describe(
@@ -132,7 +132,7 @@ export const FinetuneJobSchema = z.strictObject({
   ...train,
   ...snakeShape(LoraOptionsSchema.shape),
   targets: z.union([z.string(), z.array(z.string().min(1)).min(1)]).optional().describe(
-    "LoRA target module suffixes: an array, or a comma-separated string (default q_proj,v_proj; GPT-2 c_attn)",
+    "LoRA target module suffixes: an array, or a comma-separated string (default q_proj,v_proj; GPT-2 c_attn; Phi-3 qkv_proj)",
   ),
   data_indices: z.array(z.number().int().nonnegative()).min(1).max(MAX_ROWS).optional().describe(
     "train only on these rows of data: 0-based indices, in this order, no repeats (e.g. the indices of a " +

@@ -92,16 +92,18 @@ async function compareWithTransformersJs(
       });
     });
 
-    // KV-cached greedy decoding (transformers.js) vs re-running the whole prefix (ours)
+    // KV-cached greedy decoding (transformers.js) vs re-running the whole prefix (ours); past the sliding
+    // windows, but within LongRoPE's original context (beyond it a cache keeps the short factors; HF recomputes)
     const prompt = Array.from(rows[1].subarray(0, 4));
+    const steps = config.rope.type === "longrope" ? config.rope.originalMax! - prompt.length : 8;
     const out = await model.generate({
       input_ids: new Tensor("int64", BigInt64Array.from(prompt, BigInt), [1, prompt.length]),
       attention_mask: new Tensor("int64", new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]),
-      max_new_tokens: 8,
+      max_new_tokens: steps,
       do_sample: false,
     });
     const seq = [...prompt];
-    for (let s = 0; s < 8; s++) {
+    for (let s = 0; s < steps; s++) {
       const b = makeBatch([{ inputIds: Int32Array.from(seq), labels: new Int32Array(seq.length), row: 0 }]);
       const l = ((await runner.logits(weights, b)).data as Float32Array).subarray(
         (seq.length - 1) * V,
