@@ -1,6 +1,6 @@
 /**
  * Every LLaMA-family fixture (tiny random weights, sharp attention) loads from its HF dir and our
- * logits, loss and gradients match the PyTorch reference of HF's modeling code; the same weights
+ * logits, loss and gradients (node and WASM) match the PyTorch reference of HF's modeling code; the same weights
  * under a config that gets the family's specifics wrong (RoPE scaling, window, NoPE, local θ,
  * partial rotary, LongRoPE switch) do not match, so the fixtures can tell.
  */
@@ -37,7 +37,7 @@ for (const name of FAMILY_FIXTURES) {
   Deno.test(`${name}: logits, loss and gradients match the HF reference; a wrong config does not`, async () => {
     const m = await loadModel(join(FIXTURES, name));
     const expected = await fixtureExpected(name);
-    const runner = new ModelRunner(m.config, "node");
+    const runner = new ModelRunner(m.config, "node"), wasm = new ModelRunner(m.config, "wasm");
     const wrongCfg = structuredClone(m.config);
     WRONG[name](wrongCfg);
     const wrong = new ModelRunner(wrongCfg, "node");
@@ -56,18 +56,20 @@ for (const name of FAMILY_FIXTURES) {
         const ref = realLogits(want, lens, batch.T, V);
         assertClose(got, ref, { atol: 2e-4, rtol: 2e-4, label: `${name} case ${ci} logits` });
 
-        const { lossSum, grads } = await runner.lossAndGrad(m.weights, batch);
-        assertClose([lossSum], expected.get(`case${ci}.loss`)!.data, { atol: 1e-5, label: `${name} loss` });
-        assert.equal(grads.size, runner.specs.length);
-        for (const [k, g] of grads) {
-          const w = expected.get(`case${ci}.grad.${k}`);
-          assert.ok(w, `reference has a gradient for ${k}`);
-          const scale = Math.max(...w.data.map(Math.abs));
-          assertClose(g, w.data, {
-            atol: 1e-4 * scale + 1e-7,
-            rtol: 1e-3,
-            label: `${name} case ${ci} ∂${k}`,
-          });
+        for (const r of [runner, wasm]) { // node, and the default WASM backend
+          const { lossSum, grads } = await r.lossAndGrad(m.weights, batch);
+          assertClose([lossSum], expected.get(`case${ci}.loss`)!.data, { atol: 1e-5, label: `${name} loss` });
+          assert.equal(grads.size, r.specs.length);
+          for (const [k, g] of grads) {
+            const w = expected.get(`case${ci}.grad.${k}`);
+            assert.ok(w, `reference has a gradient for ${k}`);
+            const scale = Math.max(...w.data.map(Math.abs));
+            assertClose(g, w.data, {
+              atol: 1e-4 * scale + 1e-7,
+              rtol: 1e-3,
+              label: `${name} case ${ci} ${r.backend} ∂${k}`,
+            });
+          }
         }
 
         const bad = realLogits((await wrong.logits(m.weights, batch)).data as Float32Array, lens, batch.T, V);
@@ -76,6 +78,7 @@ for (const name of FAMILY_FIXTURES) {
       }
     } finally {
       await runner.release();
+      await wasm.release();
       await wrong.release();
     }
   });
