@@ -19,7 +19,14 @@ export interface ChatTok extends Tok {
   ): unknown;
 }
 
-/** Whether `tok` can render chat rows. */
+/**
+ * Whether `tok` can render chat rows (has a chat template and `apply_chat_template`).
+ *
+ * @example
+ * ```ts ignore
+ * hasChatTemplate(await loadTokenizer("./Qwen3-0.6B")); // true
+ * ```
+ */
 export function hasChatTemplate(tok: Tok | undefined): tok is ChatTok {
   const t = tok as Partial<ChatTok> | undefined;
   return !!t?.chat_template && typeof t.apply_chat_template === "function";
@@ -37,7 +44,15 @@ const SHAREGPT_ROLES: Record<string, string> = {
   function_response: "tool",
 };
 
-/** Alpaca as one user/assistant exchange: the instruction, then the input after a blank line. */
+/**
+ * Alpaca as one user/assistant exchange: the instruction, then the input after a blank line.
+ *
+ * @example
+ * ```ts
+ * alpacaMessages({ instruction: "Add.", input: "1+1", output: "2" });
+ * // [{ role: "user", content: "Add.\n\n1+1" }, { role: "assistant", content: "2" }]
+ * ```
+ */
 export function alpacaMessages(row: AlpacaRow): Message[] {
   const user = row.input ? `${row.instruction}\n\n${row.input}` : row.instruction;
   return [{ role: "user", content: user }, { role: "assistant", content: row.output }];
@@ -85,7 +100,14 @@ export function shareGptMessages(row: ShareGptRow, where: string): Message[] {
   return out;
 }
 
-/** The conversation and tools of a chat-like row. */
+/**
+ * The conversation and tools of a chat-like row (`messages` as given, ShareGPT converted).
+ *
+ * @example
+ * ```ts
+ * rowConversation({ messages: [{ role: "user", content: "hi" }], tools: [] }, "row 1").messages.length; // 1
+ * ```
+ */
 export function rowConversation(
   row: ChatRow | ShareGptRow,
   where: string,

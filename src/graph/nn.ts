@@ -166,6 +166,11 @@ export function causalAttention(
 /**
  * (Tq,Tk) bool: key j lies less than `window` positions before query i (HF `sliding_window_overlay`:
  * kv_idx > q_idx − window). Indices come from row counts of causal masks, so no new op is needed.
+ *
+ * @example
+ * ```ts ignore
+ * const allowed = and(causalMask(q, k), slidingWindowMask(q, k, 4096)); // Mistral's attention pattern
+ * ```
  */
 export function slidingWindowMask(q: Tensor, k: Tensor, window: number): Tensor {
   const idx = (m: Tensor) => sub(reduceSum(cast(m, "float32"), [-1]), 1); // row i of a causal mask has i+1 trues

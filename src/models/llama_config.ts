@@ -143,7 +143,16 @@ function ropeSpec(
   );
 }
 
-/** Parse a LLaMA-family config; errors name the offending field. */
+/**
+ * Parse a LLaMA-family config; errors name the offending field.
+ *
+ * @example
+ * ```ts
+ * const c = llamaFromHf({ model_type: "qwen3", vocab_size: 64, hidden_size: 16, intermediate_size: 32,
+ *   num_hidden_layers: 2, num_attention_heads: 2 }, "config.json");
+ * [c.qkNorm, c.headDim]; // [true, 128]
+ * ```
+ */
 export function llamaFromHf(json: unknown, source: string): DecoderConfig {
   const type = (json as { model_type?: unknown })?.model_type;
   if (typeof type !== "string" || !(FAMILIES as readonly string[]).includes(type)) {
@@ -304,7 +313,16 @@ function ropeScaling(s: RopeSpec): Record<string, unknown> | null {
   }
 }
 
-/** The HF config.json of a LLaMA-family config (inverse of {@link llamaFromHf}). */
+/**
+ * The HF config.json of a LLaMA-family config (inverse of {@link llamaFromHf}).
+ *
+ * @example
+ * ```ts
+ * const c = llamaFromHf({ model_type: "mistral", vocab_size: 64, hidden_size: 16, intermediate_size: 32,
+ *   num_hidden_layers: 2, num_attention_heads: 2 }, "config.json");
+ * llamaToHf(c).sliding_window; // 4096 (MistralConfig's default)
+ * ```
+ */
 export function llamaToHf(c: DecoderConfig): Record<string, unknown> {
   const fam = c.modelType as Family;
   const window = c.window.find((w) => w != null) ?? null;

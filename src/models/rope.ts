@@ -80,6 +80,13 @@ export function ropeFrequencies(s: RopeSpec): {
 /**
  * cos/sin tables (B,1,T,dim) of `s` at `positions` (B,T). LongRoPE picks the long factors when
  * max(positions) + 1 exceeds the original context, per batch (HF `longrope_frequency_update`).
+ *
+ * @example
+ * ```ts
+ * import { input } from "../graph/ops.ts";
+ * const { cos } = ropeFor({ type: "default", theta: 10000, dim: 8 }, input("position_ids", "int64", [1, 4]));
+ * cos.shape; // [1, 1, 4, 8]
+ * ```
  */
 export function ropeFor(s: RopeSpec, positions: Tensor): { cos: Tensor; sin: Tensor } {
   const f = ropeFrequencies(s);
