@@ -10,7 +10,7 @@ import { loadTokenizer } from "../src/data/tokenize.ts";
 import { type ChatTok, renderChat } from "../src/data/chat.ts";
 import { createApp, createRunner } from "../routes/app.ts";
 import { tinyQwen3 } from "./data/_real_tokenizers.ts";
-import { post } from "./routes/_app.ts";
+import { post, waitJob } from "./routes/_app.ts";
 
 const QUESTION = [{ role: "user", content: "Capital of France?" }];
 
@@ -48,7 +48,7 @@ Deno.test("LoRA on messages rows trains; generate with messages continues the te
   }
 });
 
-Deno.test("POST /v1/generate takes messages (and tools); prompt xor messages; no chat template is a 422", async () => {
+Deno.test("HTTP: generate takes messages (and tools), LoRA jobs take messages rows; prompt xor messages; no template 422", async () => {
   const root = await Deno.makeTempDir();
   await tinyQwen3(join(root, "chat"));
   await tinyQwen3(join(root, "base"), false);
@@ -77,6 +77,21 @@ Deno.test("POST /v1/generate takes messages (and tools); prompt xor messages; no
       backend: "node",
     });
     assert.deepEqual(await res.json(), want);
+    // a LoRA job on messages rows, then generate with its adapter
+    const rows = [{ messages: [...QUESTION, { role: "assistant", content: "Paris" }] }];
+    const job = await post(app, "/v1/jobs", {
+      type: "finetune",
+      model: "chat",
+      method: "lora",
+      data: rows,
+      steps: 2,
+      batch_size: 1,
+    });
+    assert.equal(job.status, 202, await job.clone().text());
+    const done = await waitJob(app, (await job.json()).id);
+    assert.equal(done.status, "succeeded", JSON.stringify(done.error));
+    const tuned = await post(app, "/v1/generate", { model: "chat", adapter: done.id, messages: QUESTION });
+    assert.equal(tuned.status, 200, await tuned.clone().text());
     const both = await post(app, "/v1/generate", { model: "chat", prompt: "x", messages: QUESTION });
     assert.equal(both.status, 422);
     assert.equal((await both.json()).error.path, "prompt");
