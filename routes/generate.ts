@@ -1,12 +1,12 @@
 /**
- * @module `POST /v1/generate` `{"model","adapter"?,"prompt","max_new_tokens",…}` → `{"text"}`:
- * text continuation with a registered model, optionally with a fine-tune job's weights
+ * @module `POST /v1/generate` `{"model","adapter"?,"prompt" | "messages","max_new_tokens",…}` → `{"text"}`:
+ * text continuation, or a chat reply (`messages` rendered with the model's chat template), with a registered model, optionally with a fine-tune job's weights
  * (`adapter`: a job id; a LoRA job's adapter is merged, a full job's model replaces the base).
  */
 import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import { GenerateRequestSchema } from "../src/jobs/spec.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
-import { generateWith } from "../src/api.ts";
+import { generateWith, promptIds } from "../src/api.ts";
 import { ApiError, BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
 
 const GenerateResponse = z.object({ text: z.string().describe("the continuation (prompt not included)") })
@@ -19,7 +19,7 @@ export function generateRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "post",
       path: "/v1/generate",
-      summary: "Continue a text prompt",
+      summary: "Continue a text prompt, or answer a conversation",
       security: [{ Bearer: [] }],
       request: {
         body: { required: true, content: { "application/json": { schema: GenerateRequestSchema } } },
@@ -45,7 +45,7 @@ export function generateRoutes(runner: JobRunner): OpenAPIHono {
       const backend = r.backend ?? runner.defaultBackend;
       const out = await runner.models.withGenerator(dir, adapters, backend, async (e) => {
         const limit = e.model.config.maxPositions;
-        const n = e.tok.encode(r.prompt).length;
+        const n = promptIds(e.tok, r).length;
         if (n + r.max_new_tokens > limit) {
           throw new ApiError(
             422,
@@ -56,6 +56,8 @@ export function generateRoutes(runner: JobRunner): OpenAPIHono {
         }
         return await generateWith(e.model, e.tok, e.gen, {
           prompt: r.prompt,
+          messages: r.messages,
+          tools: r.tools,
           maxNewTokens: r.max_new_tokens,
           temperature: r.temperature,
           topK: r.top_k,

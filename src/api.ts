@@ -9,6 +9,8 @@ import { Generator } from "./models/generate.ts";
 import { ModelRunner } from "./models/runner.ts";
 import { EvalOptionsSchema, evaluateLoss } from "./eval/loss.ts";
 import { loadTokenizer, type Tok } from "./data/tokenize.ts";
+import { hasChatTemplate, renderChat } from "./data/chat.ts";
+import type { Message } from "./data/rows.ts";
 import type { StepInfo } from "./train/trainer.ts";
 import { loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 import type { TrainOptionsInput } from "./train/options.ts";
@@ -238,7 +240,12 @@ export interface GenerateTextOptions {
   model: string;
   /** LoRA adapter dir(s) merged into the weights. */
   adapter?: string | readonly string[];
-  prompt: string;
+  /** Text to continue (give this or `messages`). */
+  prompt?: string;
+  /** A conversation to answer: rendered with the model's chat template and its generation prompt. */
+  messages?: readonly Message[];
+  /** Tools (function schemas) the chat template renders with `messages`. */
+  tools?: readonly Record<string, unknown>[];
   /** Default 32. */
   maxNewTokens?: number;
   /** 0 = greedy (default). */
@@ -251,14 +258,42 @@ export interface GenerateTextOptions {
   backend?: Backend;
 }
 
-/** Continue `prompt` with a loaded model, its tokenizer and a generator (the HTTP route caches them). */
+/**
+ * The prompt's token ids: `prompt` encoded as is, or `messages` rendered with the chat template and its
+ * generation prompt (no special tokens added: the template writes them, as HF `apply_chat_template`).
+ *
+ * @example
+ * ```ts ignore
+ * promptIds(tok, { messages: [{ role: "user", content: "Hi" }] }); // …<|im_start|>assistant\n
+ * ```
+ */
+export function promptIds(tok: Tok, o: Pick<GenerateTextOptions, "prompt" | "messages" | "tools">): number[] {
+  if ((o.prompt === undefined) === (o.messages === undefined)) {
+    throw new PosttrainError("invalid_request", "prompt: give exactly one of prompt and messages", "prompt");
+  }
+  if (o.prompt !== undefined) return tok.encode(o.prompt);
+  if (!hasChatTemplate(tok)) {
+    throw new PosttrainError(
+      "no_chat_template",
+      "messages: the model dir has no chat template (chat_template in tokenizer_config.json, or chat_template.jinja)",
+      "messages",
+    );
+  }
+  const text = renderChat(tok, [...o.messages!], {
+    tools: o.tools && [...o.tools],
+    addGenerationPrompt: true,
+  }, "messages");
+  return tok.encode(text, { add_special_tokens: false });
+}
+
+/** Continue `prompt` (or answer `messages`) with a loaded model, its tokenizer and a generator (the HTTP route caches them). */
 export async function generateWith(
   model: LoadedModel,
   tok: Tok,
   gen: Generator,
   o: Omit<GenerateTextOptions, "model" | "adapter" | "backend">,
 ): Promise<{ text: string }> {
-  const ids = await gen.generate(model.weights, tok.encode(o.prompt), {
+  const ids = await gen.generate(model.weights, promptIds(tok, o), {
     ...parseOptions(GenerateOptionsSchema, pickShape(o, GenerateOptionsSchema.shape)),
     eosId: tok.eos_token_id ?? undefined,
   });
@@ -266,11 +301,13 @@ export async function generateWith(
 }
 
 /**
- * Continue a text prompt (greedy by default; temperature, top-k, top-p sampling).
+ * Continue a text prompt, or answer a conversation with the model's chat template (greedy by default;
+ * temperature, top-k, top-p sampling).
  *
  * @example
  * ```ts ignore
  * const { text } = await generate({ model: "default", prompt: "Once upon a time", maxNewTokens: 20 });
+ * const reply = await generate({ model: "./qwen3-tuned", messages: [{ role: "user", content: "Hi!" }] });
  * ```
  */
 export async function generate(o: GenerateTextOptions): Promise<{ text: string }> {

@@ -44,7 +44,7 @@ export interface VProj {
   shape: [number, number];
   /** "out_in": nn.Linear [out, in] (LLaMA); "in_out": Conv1D [in, out] (GPT-2's fused c_attn). */
   layout: "out_in" | "in_out";
-  /** Flat indices (into the storage) of the value entries: all of v_proj, the last third of c_attn. */
+  /** Flat indices (into the storage) of the value entries: all of v_proj, the last third of c_attn / the value rows of qkv_proj. */
   entries: Int32Array;
 }
 
@@ -61,6 +61,11 @@ export interface VProj {
  */
 export function lastVProj(config: DecoderConfig): VProj {
   const i = config.layers - 1, D = config.hidden;
+  if (config.arch === "llama" && config.fused) { // Phi-3: the value rows of the fused qkv_proj [(H+2K)E, D]
+    const { heads: H, kvHeads: K, headDim: E } = config, module = `model.layers.${i}.self_attn.qkv_proj`;
+    const entries = Int32Array.from({ length: K * E * D }, (_, j) => (H + K) * E * D + j);
+    return { module, weight: `${module}.weight`, shape: [(H + 2 * K) * E, D], layout: "out_in", entries };
+  }
   if (config.arch === "llama") {
     const out = config.kvHeads * config.headDim;
     const module = `model.layers.${i}.self_attn.v_proj`;

@@ -5,10 +5,16 @@
  * - `{"text": s}`: loss on every token;
  * - `{"prompt": s, "completion": s}` or `{"question": s, "answer": s}`: loss on the completion/answer only;
  * - `{"input_ids": [int…]}` or `{"input_ids": [...], "labels": [int|-100…]}`: pre-tokenized, no tokenizer
- *   needed; `labels` follow the Hugging Face convention (aligned with `input_ids`, unshifted, -100 = ignore).
+ *   needed; `labels` follow the Hugging Face convention (aligned with `input_ids`, unshifted, -100 = ignore);
+ * - chat: `{"messages": [{"role", "content"}…], "tools"?: [...]}` (OpenAI / TRL conversational), rendered
+ *   with the model dir's chat template, loss on the assistant turns only;
+ * - ShareGPT: `{"conversations": [{"from", "value"}…], "system"?, "tools"?}` (from human/user, gpt/assistant,
+ *   system, tool/observation/function_response), converted to messages;
+ * - Alpaca: `{"instruction": s, "input"?: s, "output": s}`, loss on the output.
  *
  * Extra fields (e.g. "source", "id") are allowed and kept. When a row has the keys of several kinds, the first
- * of input_ids, prompt/completion, question/answer, text wins (so a pre-tokenized row may keep its "text").
+ * of input_ids, messages, conversations, instruction/output, prompt/completion, question/answer, text wins (so a
+ * pre-tokenized row may keep its "text").
  * Rows parsed by {@link parseJsonl} remember their source and 1-based line number ({@link rowOrigin}), which
  * later errors (too long, unknown token, no tokenizer) use to name the row.
  * @module
@@ -36,8 +42,20 @@ export type PromptRow = { prompt: string; completion: string } & Extra;
 export type QaRow = { question: string; answer: string } & Extra;
 /** `{"input_ids": [...], "labels"?: [...]}`. */
 export type TokensRow = { input_ids: number[]; labels?: number[] } & Extra;
+/** One chat message: a role (system, user, assistant, tool, …) and its text; extra keys (tool_calls, name) kept. */
+export type Message = { role: string; content: string } & Extra;
+/** `{"messages": [...], "tools"?: [...]}`. */
+export type ChatRow = { messages: Message[]; tools?: Record<string, unknown>[] } & Extra;
+/** `{"conversations": [{"from", "value"}...], "system"?, "tools"?}` (ShareGPT). */
+export type ShareGptRow = {
+  conversations: ({ from: string; value: string } & Extra)[];
+  system?: string;
+  tools?: Record<string, unknown>[];
+} & Extra;
+/** `{"instruction": s, "input"?: s, "output": s}` (Alpaca). */
+export type AlpacaRow = { instruction: string; input?: string; output: string } & Extra;
 /** Any data row. */
-export type Row = TokensRow | PromptRow | QaRow | TextRow;
+export type Row = TokensRow | ChatRow | ShareGptRow | AlpacaRow | PromptRow | QaRow | TextRow;
 
 /** `{"text": s}`: plain text, loss on every token. */
 export const TextRowSchema: z.ZodType<TextRow> = z.looseObject({
@@ -78,9 +96,50 @@ export const TokensRowSchema: z.ZodType<TokensRow> = z.looseObject({
   }
 }).describe("Pre-tokenized row");
 
+const tools = z.array(z.looseObject({}), { error: "must be an array of objects (tool schemas)" })
+  .optional().describe(
+    "Tools (function schemas) the chat template renders, as in apply_chat_template(tools=…).",
+  );
+
+/** `{"messages": [{"role", "content"}…], "tools"?}`: rendered with the chat template, loss on assistant turns. */
+export const ChatRowSchema: z.ZodType<ChatRow> = z.looseObject({
+  messages: z.array(
+    z.looseObject({
+      role: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" })
+        .describe("system, user, assistant, tool, …"),
+      content: str("The message text."),
+    }, { error: "must be an object with role and content" }),
+    { error: "must be an array of {role, content} objects" },
+  ).min(1, { error: "must not be empty" }).describe("The conversation, in order."),
+  tools,
+}).describe("Chat row (messages)");
+
+/** `{"conversations": [{"from", "value"}…]}`: ShareGPT, converted to messages. */
+export const ShareGptRowSchema: z.ZodType<ShareGptRow> = z.looseObject({
+  conversations: z.array(
+    z.looseObject({
+      from: str("human/user, gpt/assistant, system, tool/observation/function_response."),
+      value: str("The turn's text."),
+    }, { error: "must be an object with from and value" }),
+    { error: "must be an array of {from, value} objects" },
+  ).min(1, { error: "must not be empty" }).describe("The conversation, in order."),
+  system: str("System prompt put before the conversation.").optional(),
+  tools,
+}).describe("ShareGPT row");
+
+/** `{"instruction", "input"?, "output"}`: Alpaca, loss on the output. */
+export const AlpacaRowSchema: z.ZodType<AlpacaRow> = z.looseObject({
+  instruction: str("The task."),
+  input: str("Optional context for the task.").optional(),
+  output: str("The response the model learns; the loss covers these tokens."),
+}).describe("Alpaca row");
+
 /** Any data row. */
 export const RowSchema: z.ZodType<Row> = z.union([
   TokensRowSchema,
+  ChatRowSchema,
+  ShareGptRowSchema,
+  AlpacaRowSchema,
   PromptRowSchema,
   QaRowSchema,
   TextRowSchema,
@@ -88,13 +147,24 @@ export const RowSchema: z.ZodType<Row> = z.union([
   .describe("One training/eval row (a JSONL line)");
 
 /** Which kind of row this is. */
-export type RowKind = "input_ids" | "prompt" | "question" | "text";
+export type RowKind =
+  | "input_ids"
+  | "messages"
+  | "conversations"
+  | "instruction"
+  | "prompt"
+  | "question"
+  | "text";
 
-const NEEDS = "a row needs one of text, prompt+completion, question+answer, input_ids";
+const NEEDS = "a row needs one of text, prompt+completion, question+answer, input_ids, messages, " +
+  "conversations (ShareGPT), instruction+output (Alpaca)";
 
 /** The kind of a row by its keys (see the module header for precedence), or undefined. */
 export function rowKind(row: Record<string, unknown>): RowKind | undefined {
   if ("input_ids" in row || "labels" in row) return "input_ids";
+  if ("messages" in row) return "messages";
+  if ("conversations" in row) return "conversations";
+  if ("instruction" in row || "output" in row) return "instruction";
   if ("prompt" in row || "completion" in row) return "prompt";
   if ("question" in row || "answer" in row) return "question";
   if ("text" in row) return "text";
@@ -103,6 +173,9 @@ export function rowKind(row: Record<string, unknown>): RowKind | undefined {
 
 const SCHEMAS = {
   input_ids: TokensRowSchema,
+  messages: ChatRowSchema,
+  conversations: ShareGptRowSchema,
+  instruction: AlpacaRowSchema,
   prompt: PromptRowSchema,
   question: QaRowSchema,
   text: TextRowSchema,

@@ -9,7 +9,10 @@
  *
  * Loss tokens: every token of a `text` row; the completion/answer tokens (plus the EOS appended after them)
  * of a prompt/completion or question/answer row; for `input_ids` rows every token, or, with explicit HF
- * `labels` (aligned, unshifted, -100 = ignore), `labels` shifted the same way: `labels[t]` = row.labels[t+1].
+ * `labels` (aligned, unshifted, -100 = ignore), `labels` shifted the same way: `labels[t]` = row.labels[t+1];
+ * for chat rows (`messages`, ShareGPT) the assistant turns of the conversation rendered with the model's chat
+ * template (see chat.ts); Alpaca rows are one user/assistant exchange when the tokenizer has a chat
+ * template, else Stanford Alpaca's prompt with the output as the completion.
  *
  * Prompt/completion rows: prompt and completion are tokenized separately and concatenated; the prompt with
  * the tokenizer's default special tokens (e.g. a LLaMA BOS; see `addBos`), the completion without, then EOS
@@ -20,19 +23,23 @@
  * token of the row when that is a loss token).
  * @module
  */
-import { resolve } from "node:path";
-import { type PromptRow, type QaRow, type Row, rowKind, rowOrigin, validateRow } from "./rows.ts";
+import {
+  type AlpacaRow,
+  type ChatRow,
+  type PromptRow,
+  type QaRow,
+  type Row,
+  rowKind,
+  rowOrigin,
+  type ShareGptRow,
+  validateRow,
+} from "./rows.ts";
+import { alpacaMessages, alpacaPrompt, chatTokens, hasChatTemplate, rowConversation } from "./chat.ts";
 import type { Example } from "./example.ts";
+import { loadTokenizer, type Tok } from "./tokenizer.ts";
 
-export type { Example };
-
-/** The slice of a transformers.js tokenizer this module uses (a `PreTrainedTokenizer` fits). */
-export interface Tok {
-  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
-  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
-  readonly bos_token_id?: number | null;
-  readonly eos_token_id?: number | null;
-}
+export type { Example, Tok };
+export { loadTokenizer };
 
 /** Options of {@link encodeRows}. */
 export interface EncodeOptions {
@@ -55,46 +62,11 @@ export interface EncodeOptions {
   format?: (row: PromptRow | QaRow) => { prompt: string; completion: string };
 }
 
-/**
- * Loads `tokenizer.json` (+ `tokenizer_config.json`) from a local directory with transformers.js, offline.
- * transformers.js is imported lazily, so pre-tokenized data never loads it.
- *
- * @example
- * ```ts
- * const tok = await loadTokenizer("models/gpt2");
- * tok.decode(tok.encode("hello")); // "hello"
- * ```
- */
-export async function loadTokenizer(dir: string): Promise<Tok> {
-  // Absolute path: transformers.js treats a relative path that looks like "org/name" as a hub model id and
-  // looks for it under env.localModelPath; an absolute path is read from the file system as is.
-  const abs = resolve(dir);
-  const exists = async (name: string) => {
-    try {
-      return (await Deno.stat(`${abs}/${name}`)).isFile;
-    } catch {
-      return false;
-    }
-  };
-  if (!(await exists("tokenizer.json"))) {
-    let isDir = false;
-    try {
-      isDir = (await Deno.stat(abs)).isDirectory;
-    } catch { /* missing */ }
-    throw new Error(isDir ? `${dir} has no tokenizer.json` : `tokenizer directory not found: ${dir}`);
-  }
-  const { AutoTokenizer, PreTrainedTokenizer, env } = await import("npm:@huggingface/transformers@4.3.1");
-  env.allowLocalModels = true;
-  if (await exists("tokenizer_config.json")) {
-    return await AutoTokenizer.from_pretrained(abs, { local_files_only: true });
-  }
-  // transformers.js needs tokenizer_config.json; without one, build the base class with an empty config.
-  const json = JSON.parse(await Deno.readTextFile(`${abs}/tokenizer.json`));
-  return new PreTrainedTokenizer(json, {});
-}
-
 const KIND_NAME = {
   input_ids: "input_ids",
+  messages: "a chat row (messages)",
+  conversations: "a ShareGPT row (conversations)",
+  instruction: "an Alpaca row (instruction/output)",
   prompt: "prompt/completion",
   question: "question/answer",
   text: "text",
@@ -170,9 +142,23 @@ function rowTokens(row: Row, where: string, opts: EncodeOptions): { tokens: numb
     const tokens = encodeFirst(tok, (row as { text: string }).text, where, opts.addBos);
     return { tokens, targets: tokens };
   }
-  const pair = row as PromptRow | QaRow;
-  const { prompt, completion } = opts.format
-    ? opts.format(pair)
+  if (kind === "messages" || kind === "conversations" || (kind === "instruction" && hasChatTemplate(tok))) {
+    if (!hasChatTemplate(tok)) {
+      throw new Error(
+        `${where} is ${KIND_NAME[kind]}: the model dir has no chat template ` +
+          "(chat_template in tokenizer_config.json, or chat_template.jinja)",
+      );
+    }
+    const { messages, tools } = kind === "instruction"
+      ? { messages: alpacaMessages(row as AlpacaRow), tools: undefined }
+      : rowConversation(row as ChatRow | ShareGptRow, where);
+    return chatTokens(tok, messages, tools, where);
+  }
+  const pair = row as PromptRow | QaRow | AlpacaRow;
+  const { prompt, completion } = kind === "instruction"
+    ? { prompt: alpacaPrompt(pair as AlpacaRow), completion: (pair as AlpacaRow).output }
+    : opts.format
+    ? opts.format(pair as PromptRow | QaRow)
     : kind === "prompt"
     ? { prompt: (pair as PromptRow).prompt, completion: (pair as PromptRow).completion }
     : { prompt: (pair as QaRow).question, completion: (pair as QaRow).answer };

@@ -18,6 +18,7 @@ import {
   reduceSum,
   reshape,
   sin,
+  slice,
   transpose,
   unsqueeze,
 } from "./ops.ts";
@@ -65,17 +66,40 @@ export function silu(x: Tensor): Tensor {
  * inv_freq_i = θ^(−2i/E), emb = concat(freqs, freqs).
  */
 export function ropeTables(positions: Tensor, headDim: number, theta: number): { cos: Tensor; sin: Tensor } {
-  const half = headDim / 2;
-  const invFreq = Float32Array.from({ length: half }, (_, i) => 1 / Math.pow(theta, (2 * i) / headDim));
-  const pos = unsqueeze(cast(positions, "float32"), [-1]); // (B,T,1)
-  const freqs = mul(pos, constant(invFreq, [half])); // (B,T,E/2)
-  const emb = unsqueeze(concat([freqs, freqs], -1), [1]); // (B,1,T,E)
-  return { cos: cos(emb), sin: sin(emb) };
+  const invFreq = Float32Array.from(
+    { length: headDim / 2 },
+    (_, i) => 1 / Math.pow(theta, (2 * i) / headDim),
+  );
+  return ropeTablesFromInvFreq(positions, invFreq);
 }
 
-/** Apply RoPE to q or k (B,H,T,E) with tables from {@link ropeTables} (one fused op). */
+/**
+ * RoPE cos/sin tables (B,1,T,2·F) from given inverse frequencies (F): scaled variants (linear,
+ * llama3, LongRoPE) and partial rotary (2·F < head dim); `scale` multiplies cos and sin (HF's
+ * `attention_scaling`).
+ */
+export function ropeTablesFromInvFreq(
+  positions: Tensor,
+  invFreq: Float32Array,
+  scale = 1,
+): { cos: Tensor; sin: Tensor } {
+  const half = invFreq.length;
+  const pos = unsqueeze(cast(positions, "float32"), [-1]); // (B,T,1)
+  const freqs = mul(pos, constant(invFreq, [half])); // (B,T,F)
+  const emb = unsqueeze(concat([freqs, freqs], -1), [1]); // (B,1,T,2F)
+  return scale === 1
+    ? { cos: cos(emb), sin: sin(emb) }
+    : { cos: mul(cos(emb), scale), sin: mul(sin(emb), scale) };
+}
+
+/**
+ * Apply RoPE to q or k (B,H,T,E) with tables from {@link ropeTables} (one fused op). Tables narrower than
+ * E rotate the first dims only and pass the rest through (partial rotary, HF Phi-3).
+ */
 export function applyRope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return ropeOp(x, cos, sin);
+  const e = x.dim(-1) as number, r = cos.dim(-1) as number;
+  if (r === e) return ropeOp(x, cos, sin);
+  return concat([ropeOp(slice(x, -1, 0, r), cos, sin), slice(x, -1, r, e)], -1);
 }
 
 /** Split (B,T,H·E) into heads (B,H,T,E). */
@@ -105,6 +129,8 @@ export function causalAttention(
 ): Tensor {
   return attentionOp(q, k, v, keyMask, o);
 }
+
+export type { AttentionOptions };
 
 /**
  * Per-token NLL (…) of `logits` (…,V) at `labels`, 0 where the label is −100. When the logits are an LM

@@ -159,10 +159,26 @@ export const JobRequestSchema = z.discriminatedUnion("type", [
 export const GenerateRequestSchema = z.strictObject({
   model,
   adapter,
-  prompt: z.string().min(1).max(100_000).describe("text to continue"),
+  prompt: z.string().min(1).max(100_000).optional().describe("text to continue (give this or messages)"),
+  messages: z.array(
+    z.looseObject({
+      role: z.string().min(1).describe("system, user, assistant, tool, …"),
+      content: z.string().max(100_000).describe("the message text"),
+    }),
+  ).min(1).max(1000).optional()
+    .describe(
+      "a conversation, rendered with the model's chat template plus the generation prompt (or prompt)",
+    ),
+  tools: z.array(z.looseObject({})).max(100).optional().describe(
+    "tools (function schemas) for the chat template",
+  ),
   ...snakeShape(GenerateOptionsSchema.shape),
   backend,
-}).meta({ id: "GenerateRequest", description: "Continue a text prompt" });
+}).superRefine((r, ctx) => {
+  if ((r.prompt === undefined) === (r.messages === undefined)) {
+    ctx.addIssue({ code: "custom", path: ["prompt"], message: "give exactly one of prompt and messages" });
+  }
+}).meta({ id: "GenerateRequest", description: "Continue a text prompt, or answer a conversation" });
 
 /**
  * The library's fine-tune options (camelCase) of a fine-tune job: what `prepareFinetune` resolves.

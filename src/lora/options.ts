@@ -20,7 +20,7 @@ export const LoraOptionsSchema = z.object({
   loraDropout: LoraConfigSchema.shape.dropout,
   rslora: LoraConfigSchema.shape.rslora,
   targets: ModuleListSchema.optional().describe(
-    "module-name suffixes to adapt, a list or comma-separated (default q_proj,v_proj; GPT-2 c_attn)",
+    "module-name suffixes to adapt, a list or comma-separated (default PEFT's per model type: q_proj,v_proj; GPT-2 c_attn; Phi-3 qkv_proj)",
   ),
   rankAllocation: z.enum(RANK_ALLOCATIONS).default("uniform").describe(
     "how ranks are spread: uniform, or sensitivity (Sensitivity-LoRA, needs rankBudget)",

@@ -11,9 +11,12 @@ import { saveAdapter } from "./peft.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
 import { quantizedSource, QuantizedWeights, type QuantSpec } from "../optim/int8_weights.ts";
 
-/** PEFT's default targets per architecture (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`). */
+/**
+ * PEFT's default targets per model type (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`); PEFT has
+ * none for Phi-3, whose fused attention projection `qkv_proj` we take (as PEFT's codegen entry).
+ */
 export function defaultTargets(config: DecoderConfig): string[] {
-  return config.arch === "gpt2" ? ["c_attn"] : ["q_proj", "v_proj"];
+  return config.arch === "gpt2" ? ["c_attn"] : config.fused ? ["qkv_proj"] : ["q_proj", "v_proj"];
 }
 
 /**

@@ -39,7 +39,7 @@ export const MethodOptionsSchema = z.object({
   ),
   ...loraOnly,
   targets: ModuleListSchema.optional().describe(
-    "module-name suffixes, a list or comma-separated: LoRA's (default q_proj,v_proj; GPT-2 c_attn), or " +
+    "module-name suffixes, a list or comma-separated: LoRA's (default PEFT's per model type: q_proj,v_proj; GPT-2 c_attn; Phi-3 qkv_proj), or " +
       "the weights GaLore / Q-GaLore / DCT project (default every attention and MLP linear)",
   ),
   updateGap: LowRankOptionsSchema.shape.updateGap,

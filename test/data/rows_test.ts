@@ -12,14 +12,24 @@ Deno.test("parseJsonl: every row kind, extra fields kept, empty lines skipped", 
     '{"input_ids": [1, 2, 3]}',
     '{"input_ids": [1, 2, 3], "labels": [-100, 2, 3]}\r',
     "",
+    '{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]}',
+    '{"conversations": [{"from": "human", "value": "hi"}], "system": "s"}',
+    '{"instruction": "Add.", "input": "1+1", "output": "2"}',
   ].join("\n");
   const rows = parseJsonl(text, "d.jsonl");
-  assert.equal(rows.length, 5);
+  assert.equal(rows.length, 8);
+  assert.deepEqual(rows.slice(5).map((r) => rowKind(r)), ["messages", "conversations", "instruction"]);
   assert.deepEqual(rows[0], { text: "hello", source: "wiki" });
   assert.deepEqual(rows[1], { prompt: "2+2=", completion: "4", id: 7 });
   assert.deepEqual(rows[4], { input_ids: [1, 2, 3], labels: [-100, 2, 3] });
-  assert.deepEqual(rows.map((r) => rowKind(r)), ["text", "prompt", "question", "input_ids", "input_ids"]);
-  assert.deepEqual(rows.map((r) => rowOrigin(r)?.line), [1, 3, 5, 6, 7]);
+  assert.deepEqual(rows.slice(0, 5).map((r) => rowKind(r)), [
+    "text",
+    "prompt",
+    "question",
+    "input_ids",
+    "input_ids",
+  ]);
+  assert.deepEqual(rows.map((r) => rowOrigin(r)?.line), [1, 3, 5, 6, 7, 9, 10, 11]);
   assert.equal(rowOrigin(rows[0])?.source, "d.jsonl");
 });
 
@@ -36,7 +46,11 @@ Deno.test("parseJsonl: error messages name the source and line", () => {
     ['{"question": 1, "answer": "a"}', '"question" must be a string'],
     ['{"text": null}', '"text" must be a string'],
     ['{"text": "a"', "invalid JSON"],
-    ['{"foo": 1}', "a row needs one of text, prompt+completion, question+answer, input_ids"],
+    [
+      '{"foo": 1}',
+      "a row needs one of text, prompt+completion, question+answer, input_ids, messages, " +
+      "conversations (ShareGPT), instruction+output (Alpaca)",
+    ],
     ["[1, 2]", "a row must be a JSON object"],
     ['"just a string"', "a row must be a JSON object"],
     ['{"input_ids": [1, -2]}', '"input_ids"[1] must be a non-negative integer'],
@@ -55,7 +69,9 @@ Deno.test("parseJsonl: error messages name the source and line", () => {
     assert.throws(() => parseJsonl(text, "data.jsonl"), { message: `data.jsonl line 3: ${msg}` }, line);
   }
   assert.throws(() => parseJsonl("{}"), {
-    message: "data line 1: " + "a row needs one of text, " + "prompt+completion, question+answer, input_ids",
+    message:
+      "data line 1: a row needs one of text, prompt+completion, question+answer, input_ids, messages, " +
+      "conversations (ShareGPT), instruction+output (Alpaca)",
   });
 });
 

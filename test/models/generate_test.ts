@@ -4,6 +4,9 @@ import { Generator, sampleNext } from "../../src/models/generate.ts";
 import { initParams } from "../../src/models/params.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 import { tinyGpt2, tinyLlama } from "./_tiny.ts";
+import { loadModel } from "../../src/models/load.ts";
+import { FIXTURES } from "./_families.ts";
+import { join } from "node:path";
 
 for (const [name, cfg] of [["GPT-2", tinyGpt2()], ["LLaMA (GQA)", tinyLlama()]] as const) {
   Deno.test(`${name}: generation with and without the KV cache gives the same tokens`, async () => {
@@ -41,4 +44,17 @@ Deno.test("generate: prompt plus new tokens beyond the context is an error", asy
   const cfg = tinyLlama();
   const g = new Generator(cfg, "node");
   await assert.rejects(g.generate(initParams(paramSpecs(cfg), 0), [1, 2], { maxNewTokens: 100 }), /context/);
+});
+
+Deno.test("LLaMA-family fixtures (windows, NoPE, local/global RoPE, LongRoPE): cached = uncached generation", async () => {
+  for (const name of ["mistral", "smollm3", "gemma3_text", "phi3", "phi3_longrope"]) {
+    const m = await loadModel(join(FIXTURES, name));
+    const g = new Generator(m.config, "node");
+    const prompt = [3, 1, 4, 1, 5];
+    // past the sliding window (5); LongRoPE stays within its original context (8), where a cache is exact
+    const maxNewTokens = name === "phi3_longrope" ? 3 : 12;
+    const cached = await g.generate(m.weights, prompt, { maxNewTokens });
+    assert.deepEqual(cached, await g.generate(m.weights, prompt, { maxNewTokens, useCache: false }), name);
+    await g.release();
+  }
 });
