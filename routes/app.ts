@@ -7,7 +7,7 @@
  */
 import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
-import { join } from "node:path";
+import { join } from "../src/io/path.ts";
 import type { Backend } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";
 import { JobRunner } from "../src/jobs/runner.ts";

@@ -234,6 +234,13 @@ export async function compileKernels(
   source?: WebAssembly.Module | BufferSource | URL,
 ): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
+  // the default module is compiled once per process: the linalg kernels and the lean device share it
+  if (source === undefined) return await (defaultModule ??= compileFrom(undefined));
+  return await compileFrom(source);
+}
+let defaultModule: Promise<WebAssembly.Module> | undefined;
+
+async function compileFrom(source?: BufferSource | URL): Promise<WebAssembly.Module> {
   let bytes: BufferSource;
   if (source === undefined || source instanceof URL) {
     const url = source ?? new URL("./kernels.wasm", import.meta.url);

@@ -4,7 +4,7 @@
  * biographies and Q/A of fictitious people) with a byte-level BPE tokenizer it trains.
  * `deno task build:default-model [--backend node] [--out models/default]` regenerates it.
  */
-import { join } from "node:path";
+import { join } from "../io/path.ts";
 import { buildCorpus, personQA } from "./corpus.ts";
 import { BYTE_CHARS, encodeBpe, trainBpe, writeTokenizer } from "./bpe.ts";
 import type { Example } from "../data/example.ts";

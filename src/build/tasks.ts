@@ -7,7 +7,7 @@
  * few people) and noise rows, each row tagged with `source` (for coreset selection).
  * `deno task data:tasks [--out data]` writes them as JSONL.
  */
-import { join } from "node:path";
+import { join } from "../io/path.ts";
 import { biography, buildCorpus, generatePeople, mulberry32, type Person, personQA } from "./corpus.ts";
 import { DEFAULT_MODEL, qaText } from "./default_model.ts";
 

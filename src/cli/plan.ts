@@ -1,6 +1,6 @@
 /** @module `plan`: the memory a fine-tuning step (or an eval batch) needs, before running it. */
 import { z } from "npm:zod@4.6.7";
-import { join } from "node:path";
+import { join } from "../io/path.ts";
 import { parseConfig } from "../models/config.ts";
 import { resolveModelDir } from "../models/reference.ts";
 import { planRun, type RunPlan } from "../train/plan.ts";

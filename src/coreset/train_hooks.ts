@@ -7,7 +7,7 @@
  * travel in checkpoints as hook state, so a resumed run follows the uninterrupted one exactly.
  */
 import { z } from "npm:zod@4.6.7";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../io/path.ts";
 import type { Row } from "../data/rows.ts";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";

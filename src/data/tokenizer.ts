@@ -6,7 +6,7 @@
  * transformers.js's. Without loading transformers.js, which pulls in onnxruntime: +55 MB of resident
  * memory against +2 MB here.
  */
-import { resolve } from "node:path";
+import { resolve } from "../io/path.ts";
 import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { Template } from "npm:@huggingface/jinja@0.5.11";
 

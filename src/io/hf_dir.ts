@@ -1,7 +1,7 @@
 // Hugging Face model directories: config.json + model.safetensors, or sharded weights with
 // model.safetensors.index.json. Saving builds a temp sibling dir and moves it into place.
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "./path.ts";
 import {
   type LazyTensor,
   openSafetensors,

@@ -11,7 +11,7 @@
  * ```
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../io/path.ts";
 import type { ArtifactInfo } from "./store.ts";
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;

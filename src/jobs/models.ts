@@ -5,7 +5,7 @@
  * refused, so a request can never read an arbitrary directory. Tokenizers and loaded generators
  * are cached (small LRU) so repeated requests skip the load and the ONNX session build.
  */
-import { join, resolve, sep } from "node:path";
+import { join, resolve, sep } from "../io/path.ts";
 import { type DecoderConfig, parseConfig } from "../models/config.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { Generator } from "../models/generate.ts";

@@ -6,7 +6,7 @@
  * all of its files or none: unlearn → the unlearned HF model dir (+ `update.safetensors` for
  * kfade: θ_after − θ_before, as `unlearn --save-update` writes it); coreset → `selection.json`.
  */
-import { join } from "node:path";
+import { join } from "../io/path.ts";
 import { saveModel } from "../models/load.ts";
 import { paramSpecs } from "../models/model.ts";
 import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";

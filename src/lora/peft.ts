@@ -4,7 +4,7 @@
  * with `base_model.model.<module>.lora_A.weight` [r, in] and `…lora_B.weight` [out, r].
  * Written atomically (temp dir, then rename).
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../io/path.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import { type LoraConfig, LoraConfigSchema } from "./lora.ts";
 

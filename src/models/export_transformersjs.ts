@@ -4,7 +4,7 @@
  * `onnx/model.onnx`, the KV-cached forward graph with the weights baked in as initializers. The
  * folder is built in a temp sibling dir and moved into place, so a failed export leaves nothing.
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "../io/path.ts";
 import { lowerGraph } from "../graph/lower.ts";
 import { toHfConfig } from "./config.ts";
 import { loadModel } from "./load.ts";

@@ -7,7 +7,7 @@ import { toFloat32 } from "../io/safetensors.ts";
 import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
 import type { Weights } from "./weights.ts";
-import { join } from "node:path";
+import { join } from "../io/path.ts";
 import type { Backend } from "../runtime/session.ts";
 
 /** A model ready to run: config, weights by HF name, its dir. */

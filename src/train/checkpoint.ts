@@ -3,7 +3,7 @@
  * cursor, epoch, losses) and the hooks' state (CoLM's feature moments), written atomically to a directory (temp sibling, then rename), so a run
  * resumed from it follows the uninterrupted trajectory exactly.
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../io/path.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { Trainer, TrainerState } from "./trainer.ts";
 import { QuantizedWeights } from "../optim/int8_weights.ts";

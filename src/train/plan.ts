@@ -42,7 +42,18 @@ export interface PlanRequest {
   baseBits?: 4 | 8;
   /** Gradient accumulation steps (> 1: gradients are accumulated in full, not streamed). */
   gradAccum?: number;
+  /** Global-norm clip (default 1); 0 on lean: each gradient updates its weight at once, none is held. */
+  maxGradNorm?: number;
+  /** AdamW moments in 32 (default) or 8 bits. */
+  momentBits?: 32 | 8;
+  /** Module suffixes kept frozen besides the method's own choice (e.g. the embedding). */
+  frozen?: string[];
+  /** The rows are text: the tokenizer is loaded (counted as {@link TOKENIZER_MB}). */
+  text?: boolean;
 }
+
+/** Resident memory of the built-in model's tokenizer while rows are encoded, MiB (measured). */
+export const TOKENIZER_MB = 10;
 
 /** The plan: bytes by item, whether the arena is exact, which budgets fit. */
 export interface RunPlan {
@@ -97,6 +108,9 @@ export async function planRun(r: PlanRequest, extraBudgetsMb: number[] = []): Pr
   }
   if (quantized.size) source = quantizedSource(quantized).source;
   const streamed = r.backend === "lean" && (r.gradAccum ?? 1) === 1;
+  // without clipping each streamed gradient updates its weight at once: none is held for the step
+  const held = streamed && r.maxGradNorm === 0 ? 0 : 1, moment = r.momentBits === 8 ? 2 + 8 / 256 : 8;
+  const isFrozen = (n: string) => r.frozen?.some((f) => n.includes(f)) ?? false;
   if (method === "lora") {
     const lc = LoraConfigSchema.parse({ rank, alpha: rank, targets: r.targets ?? defaultTargets(config) });
     adapter = loraAdapter(lc, { train: true });
@@ -104,25 +118,27 @@ export async function planRun(r: PlanRequest, extraBudgetsMb: number[] = []): Pr
     const lora = paramSpecs(config, adapter).filter((s) => isLoraParam(s.name));
     const n = lora.reduce((a, s) => a + numel(s.shape), 0);
     weights += 4 * n;
-    optimizer = 8 * n;
-    gradients = 4 * n;
+    optimizer = moment * n;
+    gradients = held * 4 * n;
   } else if (method !== "eval") {
+    if (r.frozen?.length) trainable = (n) => !isFrozen(n);
     for (const s of specs) {
+      if (isFrozen(s.name)) continue;
       const p = projected.get(s.name);
       if (!p) {
         const n = numel(s.shape);
-        optimizer += 8 * n;
-        gradients += 4 * n;
+        optimizer += moment * n;
+        gradients += held * 4 * n;
         continue;
       }
       const [m, n] = p, k = Math.min(rank, m, n), big = Math.max(m, n), small = Math.min(m, n);
-      optimizer += 8 * k * big; // Adam moments in the projected space
+      optimizer += moment * k * big; // Adam moments in the projected space
       optimizer += method === "galore"
         ? 4 * k * small
         : method === "qgalore"
         ? quantBytes(k * small, 4, 256)
         : 4 * k;
-      gradients += streamed ? 4 * k * big : 4 * m * n;
+      gradients += streamed ? held * 4 * k * big : 4 * m * n;
     }
   }
   let arena: number, exact: boolean;
@@ -144,7 +160,7 @@ export async function planRun(r: PlanRequest, extraBudgetsMb: number[] = []): Pr
     exact = false;
   }
   const items = {
-    runtime_bytes: RUNTIME_MB[r.backend] * MiB,
+    runtime_bytes: (RUNTIME_MB[r.backend] + (r.text ? TOKENIZER_MB : 0)) * MiB,
     weights_bytes: weights,
     arena_bytes: arena,
     optimizer_bytes: optimizer,

@@ -1,0 +1,107 @@
+/**
+ * `deno task bench:memory`: peak RSS (VmHWM) of the whole process per row and backend, each row run in a
+ * fresh process (bench/memory_row.ts), beside the `plan` of the same run and the target; prints a
+ * Markdown table and one JSON line.
+ *
+ *   deno task bench:memory [--rows default-lora,default-full,smollm-qgalore,smollm-qlora4]
+ *                          [--backends lean,wasm,node] [--steps 4]
+ *
+ * Rows: the built-in model on data/new_facts.train.jsonl (text rows: the tokenizer counts) — LoRA r8 and
+ * full AdamW at batch 4; SmolLM-135M's shape at B1×T128 — Q-GaLore (INT8 weights, rank 128, 8-bit
+ * moments, no clipping as the official scripts, frozen embedding) and LoRA r8 over an INT4 base (INT8
+ * embedding). `wasm` runs onnxruntime-web at one thread. Lean rows run with `--v8-flags=
+ * --max-semi-space-size=1` (a young generation of 1 MB: what an edge isolate's budget calls for).
+ */
+import { parseArgs } from "node:util";
+import { type PlanRequest, planRun } from "../src/train/plan.ts";
+import { loadModelFor } from "../src/models/load.ts";
+import { shapeConfig } from "./shapes.ts";
+import type { Backend } from "../src/runtime/backend.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    rows: { type: "string", default: "default-lora,default-full,smollm-qgalore,smollm-qlora4" },
+    backends: { type: "string", default: "lean,wasm,node" },
+    steps: { type: "string", default: "4" },
+  },
+});
+
+const TARGET_MB: Record<string, number> = {
+  "default-lora": 100,
+  "default-full": 200,
+  "smollm-qgalore": 512,
+  "smollm-qlora4": 256,
+};
+
+/** The plan request of a row (the same run memory_row.ts makes). */
+async function planOf(row: string, backend: Backend): Promise<PlanRequest> {
+  if (row.startsWith("default")) {
+    const { config } = await loadModelFor("models/default", "node");
+    // the longest row of data/new_facts.train.jsonl, padded as lean pads (steps of 16)
+    return {
+      config,
+      method: row === "default-lora" ? "lora" : "full",
+      batchSize: 4,
+      seqLen: 80,
+      backend,
+      text: true,
+    };
+  }
+  const { config } = shapeConfig("smollm");
+  return row === "smollm-qgalore"
+    ? {
+      config,
+      method: "qgalore",
+      batchSize: 1,
+      seqLen: 128,
+      backend,
+      momentBits: 8,
+      frozen: ["embed_tokens"],
+    }
+    : { config, method: "lora", batchSize: 1, seqLen: 128, backend, baseBits: 4 };
+}
+
+const results: Record<string, unknown>[] = [];
+console.log("| row | backend | peak RSS MB | plan MB | plan / peak | target MB | tokens/s |");
+console.log("| --- | ------- | ----------- | ------- | ----------- | --------- | -------- |");
+for (const row of a.rows!.split(",")) {
+  for (const backend of a.backends!.split(",") as Backend[]) {
+    const flags = backend === "lean"
+      ? ["--v8-flags=--expose-gc,--max-semi-space-size=1"]
+      : ["--v8-flags=--expose-gc"];
+    const env = backend === "wasm" ? { POSTTRAIN_WASM_THREADS: "1" } : undefined;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ...flags,
+        "bench/memory_row.ts",
+        "--row",
+        row,
+        "--backend",
+        backend,
+        "--steps",
+        a.steps!,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+      env,
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+    if (!out.success || !text.startsWith("{")) {
+      console.log(`| ${row} | ${backend} | failed (exit ${out.code}) | | | | |`);
+      continue;
+    }
+    const r = JSON.parse(text);
+    const plan = await planRun(await planOf(row, backend));
+    const planMb = plan.total_bytes / 2 ** 20;
+    const ratio = planMb / r.peak_rss_mb;
+    results.push({ ...r, plan_mb: Math.round(planMb), plan_exact: plan.exact, target_mb: TARGET_MB[row] });
+    console.log(
+      `| ${row} | ${backend} | ${r.peak_rss_mb} | ${Math.round(planMb)}${plan.exact ? "" : " (est.)"} | ${
+        ratio.toFixed(2)
+      } | ${TARGET_MB[row]} | ${r.tokens_per_s} |`,
+    );
+  }
+}
+console.log(JSON.stringify(results));
