@@ -2,7 +2,8 @@
  * @module The lean backend's kernel contract: {@link LeanKernels}, implemented by the WASM SIMD128
  * kernels (kernels.ts, wasm/lean_*.rs) and by the plain-TS reference (reference.ts). Every pointer is
  * a byte offset into one linear memory whose layout the caller plans; shapes are element counts,
- * row-major; integer tensors are i32, booleans u8 (0/1). A pointer argument of 0 means "absent"
+ * row-major; integer tensors are i32, booleans u8 (0/1); f32 / i32 tensors start on 4-byte
+ * boundaries (the reference indexes typed arrays). A pointer argument of 0 means "absent"
  * where a method says so (no tensor ever lives at offset 0: the planner starts at `heapBase()`).
  * Kernels that need scratch take a `scratch` pointer of at least `<kernel>ScratchBytes(...)` bytes.
  */

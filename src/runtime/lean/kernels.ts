@@ -3,7 +3,8 @@
  * wasm/kernels.wasm) behind {@link LeanKernels}. Each {@link instantiateLean} call makes a new
  * instance whose whole linear memory belongs to the caller above {@link WasmLeanKernels.heapBase}:
  * no kernel allocates or grows memory, so the caller sizes it once (`memory.grow`). Shapes and
- * strides travel through the module's static 64-word argument block (`lean_args`).
+ * strides travel through the module's static 64-word argument block (`lean_args`). Over 400
+ * lines: one thin method per kernel of the contract, parameter lists one per line (deno fmt).
  */
 import { compileKernels } from "../../../wasm/mod.ts";
 import { badIndex, checkStrided, coalesce, dtypeBytes, keepThreshold, type LeanKernels } from "./contract.ts";
@@ -345,7 +346,7 @@ export class WasmLeanKernels implements LeanKernels {
     window: number,
     scratch: number,
   ): void {
-    checkHeads("attention", h, kvh);
+    checkHeads("attention", h, kvh, tk);
     this.#x.lean_attention(q, k, v, mask, out, lse, bs, h, kvh, tq, tk, e, scale, window, scratch);
   }
   attentionScratchBytes(_b: number, _h: number, _kvh: number, tq: number, tk: number, e: number): number {
@@ -372,7 +373,7 @@ export class WasmLeanKernels implements LeanKernels {
     window: number,
     scratch: number,
   ): void {
-    checkHeads("attentionBackward", h, kvh);
+    checkHeads("attentionBackward", h, kvh, tk);
     this.#x.lean_attention_backward(
       dout,
       q,
@@ -492,7 +493,8 @@ function checkChunk(what: string, chunk: number): void {
   }
 }
 
-function checkHeads(what: string, h: number, kvh: number): void {
+function checkHeads(what: string, h: number, kvh: number, tk: number): void {
+  if (!(tk >= 1)) throw new RangeError(`${what}: needs at least one key, got tk = ${tk}`);
   if (!(kvh >= 1 && h % kvh === 0)) {
     throw new RangeError(`${what}: ${h} query heads not a multiple of ${kvh} kv heads`);
   }
