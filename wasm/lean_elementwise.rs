@@ -176,3 +176,34 @@ pub unsafe fn cast(x: *const u8, from: u32, out: *mut u8, to: u32, n: usize) -> 
     }
     0
 }
+
+/// One AdamW step in place (src/optim/adamw.ts without a projector): m = β₁m + c₁g,
+/// v = β₂v + c₂g², w = w·keep − step_size·m/(√v/√bc₂ + ε), with c = 1 − β, keep = 1 − lr·λ,
+/// step_size = lr/bc₁, bc = 1 − βᵗ (c and the rest computed by the caller in f64).
+pub unsafe fn adamw(
+    w: *mut f32, g: *const f32, m: *mut f32, v: *mut f32, n: usize, b1: f32, c1: f32, b2: f32, c2: f32, eps: f32,
+    keep: f32, step_size: f32, sqrt_bc2: f32,
+) {
+    let (vb1, vb2, vc1, vc2) = (splat(b1), splat(b2), splat(c1), splat(c2));
+    let (ve, vk, vs, vq) = (splat(eps), splat(keep), splat(step_size), splat(sqrt_bc2));
+    let mut i = 0;
+    while i + 4 <= n {
+        let gi = ld(g.add(i));
+        let mi = madd(f32x4_mul(vb1, ld(m.add(i))), vc1, gi);
+        let vi = madd(f32x4_mul(vb2, ld(v.add(i))), vc2, f32x4_mul(gi, gi));
+        let den = f32x4_add(f32x4_div(f32x4_sqrt(vi), vq), ve);
+        st(m.add(i), mi);
+        st(v.add(i), vi);
+        st(w.add(i), f32x4_sub(f32x4_mul(ld(w.add(i)), vk), f32x4_div(f32x4_mul(vs, mi), den)));
+        i += 4;
+    }
+    for j in i..n {
+        let gj = *g.add(j);
+        let mj = b1 * *m.add(j) + c1 * gj;
+        let vj = b2 * *v.add(j) + c2 * gj * gj;
+        *m.add(j) = mj;
+        *v.add(j) = vj;
+        let den = f32x4_extract_lane::<0>(f32x4_sqrt(splat(vj))) / sqrt_bc2 + eps;
+        *w.add(j) = *w.add(j) * keep - step_size * mj / den;
+    }
+}

@@ -316,6 +316,23 @@ export interface LeanKernels {
   ): void;
   /** Scratch bytes of the crossEntropy kernels for a chunk of rows (same for all three). */
   crossEntropyScratchBytes(chunk: number, v: number, d: number): number;
+  /**
+   * One AdamW step in place over n parameters (src/optim/adamw.ts without a projector): m, v ←
+   * moments of g; w ← w·(1 − lr·weightDecay) − lr/bc₁·m/(√v/√bc₂ + eps), bc = 1 − βˢᵗᵉᵖ, step ≥ 1.
+   */
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void;
   /** First byte the caller may use (above the module's static data and stack). */
   heapBase(): number;
 }
@@ -377,4 +394,16 @@ export function badIndex(what: string, bad: number, idValue: number, limit: numb
 export function keepThreshold(keep: number): number {
   if (!(keep >= 0 && keep <= 1)) throw new RangeError(`keepMask: keep must be in [0, 1], got ${keep}`);
   return Math.round(keep * (1 << 24));
+}
+
+/** The scalars of one AdamW step: weight-decay factor, step size lr/bc₁ and √bc₂. */
+export function adamwScalars(lr: number, beta1: number, beta2: number, weightDecay: number, step: number) {
+  if (!(Number.isInteger(step) && step >= 1)) {
+    throw new RangeError(`adamw: step must be an integer ≥ 1, got ${step}`);
+  }
+  return {
+    keep: 1 - lr * weightDecay,
+    stepSize: lr / (1 - beta1 ** step),
+    sqrtBc2: Math.sqrt(1 - beta2 ** step),
+  };
 }

@@ -7,7 +7,15 @@
  * lines: one thin method per kernel of the contract, parameter lists one per line (deno fmt).
  */
 import { compileKernels } from "../../../wasm/mod.ts";
-import { badIndex, checkStrided, coalesce, dtypeBytes, keepThreshold, type LeanKernels } from "./contract.ts";
+import {
+  adamwScalars,
+  badIndex,
+  checkStrided,
+  coalesce,
+  dtypeBytes,
+  keepThreshold,
+  type LeanKernels,
+} from "./contract.ts";
 
 export * from "./contract.ts";
 
@@ -481,6 +489,22 @@ export class WasmLeanKernels implements LeanKernels {
   }
   crossEntropyScratchBytes(chunk: number, v: number, d: number): number {
     return 4 * (this.#x.lean_cross_entropy_scratch_floats(chunk, v, d) >>> 0);
+  }
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void {
+    const { keep, stepSize, sqrtBc2 } = adamwScalars(lr, beta1, beta2, weightDecay, step);
+    this.#x.lean_adamw(w, g, m, v, n, beta1, 1 - beta1, beta2, 1 - beta2, eps, keep, stepSize, sqrtBc2);
   }
   #ce(what: string, rc: number, labels: number, v: number): void {
     if (rc >>> 0) badIndex(`${what} label`, rc >>> 0, this.#id(labels, (rc >>> 0) - 1), v);

@@ -6,6 +6,7 @@
  * lists one per line (deno fmt).
  */
 import {
+  adamwScalars,
   badIndex,
   BINARY,
   checkStrided,
@@ -570,5 +571,26 @@ export class ReferenceLeanKernels implements LeanKernels {
   }
   crossEntropyScratchBytes(): number {
     return 0;
+  }
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void {
+    const { f32 } = this.#m, { keep, stepSize, sqrtBc2 } = adamwScalars(lr, beta1, beta2, weightDecay, step);
+    for (let i = 0; i < n; i++) {
+      const gi = f32[g / 4 + i];
+      const mi = (f32[m / 4 + i] = beta1 * f32[m / 4 + i] + (1 - beta1) * gi);
+      const vi = (f32[v / 4 + i] = beta2 * f32[v / 4 + i] + (1 - beta2) * gi * gi);
+      f32[w / 4 + i] = f32[w / 4 + i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
   }
 }
