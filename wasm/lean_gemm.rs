@@ -4,6 +4,7 @@
 //! zero-padded to whole panels) in the caller's scratch; the MR×NR = 4×8 micro-kernel then streams
 //! both panels contiguously with 8 f32x4 accumulators (mul + add: baseline SIMD128 has no FMA).
 //! Scratch: `scratch_floats(m, n, k)` f32, chosen by the caller (the lean backend never allocates).
+use crate::lean_math::hsum;
 use core::arch::wasm32::*;
 
 pub const MR: usize = 4;
@@ -128,13 +129,6 @@ unsafe fn small<const M: usize>(
         return true;
     }
     false
-}
-
-#[inline(always)]
-fn hsum(v: v128) -> f32 {
-    let s = f32x4_add(v, i32x4_shuffle::<2, 3, 0, 1>(v, v));
-    let s = f32x4_add(s, i32x4_shuffle::<1, 0, 3, 2>(s, s));
-    f32x4_extract_lane::<0>(s)
 }
 
 /// `gemm` with op(B) supplied by a packer: `pack(kc, nc, p0, j0, dst)` writes op(B)[p0.., j0..]
