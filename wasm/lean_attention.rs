@@ -170,7 +170,7 @@ unsafe fn forward_block(
     g: &Geo, bi: usize, i0: usize, nq: usize, kpa: *const f32, vpb: *const f32, qpb: *const f32, pbuf: *mut f32,
     stats: *mut f32, o: *mut f32,
 ) {
-    let e = g.e;
+    let (e, k) = (g.e, K::load());
     let (m, l) = (stats, stats.add(BQ));
     core::ptr::write_bytes(o, 0, nq * e);
     for r in 0..BQ {
@@ -197,14 +197,14 @@ unsafe fn forward_block(
                     s = v128_bitselect(s, splat(f32::NEG_INFINITY), g.allowed4(posv, bi, j0 + jb));
                     st(row.add(4 * jb), s);
                 }
-                mx = f32x4_max(mx, s);
+                mx = f32x4_pmax(mx, s);
             }
             // rows with nothing allowed yet keep m = −∞; shift by 0 so e^{−∞} = 0, not NaN
             let shift = v128_bitselect(splat(0.0), mx, f32x4_eq(mx, splat(f32::NEG_INFINITY)));
-            let corr = exp4(f32x4_sub(m_old, shift));
+            let corr = k.exp(f32x4_sub(m_old, shift));
             let mut sum = splat(0.0);
             for jb in 0..jend {
-                let p = exp4(f32x4_sub(ld(row.add(4 * jb)), shift));
+                let p = k.exp(f32x4_sub(ld(row.add(4 * jb)), shift));
                 st(row.add(4 * jb), p);
                 sum = f32x4_add(sum, p);
             }

@@ -49,22 +49,23 @@ unsafe fn map2(g: *const f32, x: *const f32, out: *mut f32, n: usize, f: impl Fn
 /// Unary op codes: NEG 0, EXP 1, LOG 2, SQRT 3, RECIPROCAL 4, TANH 5, SIGMOID 6, COS 7, SIN 8,
 /// SILU 9, GELU_TANH 10, COPY 11.
 pub unsafe fn unary(op: u32, x: *const f32, out: *mut f32, n: usize) -> i32 {
+    let k = K::load();
     match op {
         0 => map(x, out, n, |v| f32x4_neg(v)),
-        1 => map(x, out, n, exp4),
+        1 => map(x, out, n, |v| k.exp(v)),
         2 => map(x, out, n, log4),
         3 => map(x, out, n, |v| f32x4_sqrt(v)),
         4 => map(x, out, n, |v| f32x4_div(splat(1.0), v)),
-        5 => map(x, out, n, tanh4),
-        6 => map(x, out, n, sigmoid4),
+        5 => map(x, out, n, |v| k.tanh(v)),
+        6 => map(x, out, n, |v| k.sigmoid(v)),
         7 | 8 => {
             for i in 0..n {
                 let (s, c) = sincos(*x.add(i));
                 *out.add(i) = if op == 7 { c } else { s };
             }
         }
-        9 => map(x, out, n, |v| f32x4_mul(v, sigmoid4(v))),
-        10 => map(x, out, n, gelu4),
+        9 => map(x, out, n, |v| f32x4_mul(v, k.sigmoid(v))),
+        10 => map(x, out, n, |v| k.gelu(v)),
         11 => {
             if x != out as *const f32 {
                 core::ptr::copy(x, out, n);
@@ -77,9 +78,10 @@ pub unsafe fn unary(op: u32, x: *const f32, out: *mut f32, n: usize) -> i32 {
 
 /// out = g·f′(x) for SILU (9) and GELU_TANH (10).
 pub unsafe fn unary_backward(op: u32, g: *const f32, x: *const f32, out: *mut f32, n: usize) -> i32 {
+    let k = K::load();
     match op {
-        9 => map2(g, x, out, n, silu_grad4),
-        10 => map2(g, x, out, n, gelu_grad4),
+        9 => map2(g, x, out, n, |v| k.silu_grad(v)),
+        10 => map2(g, x, out, n, |v| k.gelu_grad(v)),
         _ => return 1,
     }
     0
