@@ -32,7 +32,14 @@ export const REDUCE = { SUM: 0, MEAN: 1, MAX: 2 } as const;
 /** Highest rank of the strided kernels. */
 export const MAX_RANK = 6;
 
-/** Bytes per element of a dtype code. */
+/**
+ * Bytes per element of a dtype code.
+ *
+ * @example
+ * ```ts
+ * dtypeBytes(DTYPE.F32); // 4
+ * ```
+ */
 export function dtypeBytes(dtype: number): number {
   if (dtype === DTYPE.F32 || dtype === DTYPE.I32) return 4;
   if (dtype === DTYPE.U8 || dtype === DTYPE.BOOL) return 1;
@@ -367,7 +374,14 @@ export function coalesce(
   return { shape: outShape, strides: outStrides };
 }
 
-/** Validate a strided call's shape and stride vectors; `what` names the kernel. */
+/**
+ * Validate a strided call's shape and stride vectors; `what` names the kernel.
+ *
+ * @example
+ * ```ts
+ * checkStrided("binary", [2, 3], { aStrides: [3, 1], bStrides: [0, 1] });
+ * ```
+ */
 export function checkStrided(
   what: string,
   shape: readonly number[],
@@ -385,18 +399,39 @@ export function checkStrided(
   }
 }
 
-/** Throw for an out-of-range index reported by a gather/scatter kernel (`bad` = position + 1). */
+/**
+ * Throw for an out-of-range index reported by a gather/scatter kernel (`bad` = position + 1).
+ *
+ * @example
+ * ```ts
+ * badIndex("gatherRows", 2, 7, 5); // throws "gatherRows: index 7 at position 1 is outside [0, 5)"
+ * ```
+ */
 export function badIndex(what: string, bad: number, idValue: number, limit: number): never {
   throw new RangeError(`${what}: index ${idValue} at position ${bad - 1} is outside [0, ${limit})`);
 }
 
-/** The keep_mask threshold: round(keep·2²⁴), as src/graph/ops.ts lowers it. */
+/**
+ * The keep_mask threshold: round(keep·2²⁴), as src/graph/ops.ts lowers it.
+ *
+ * @example
+ * ```ts
+ * keepThreshold(0.5); // 8388608
+ * ```
+ */
 export function keepThreshold(keep: number): number {
   if (!(keep >= 0 && keep <= 1)) throw new RangeError(`keepMask: keep must be in [0, 1], got ${keep}`);
   return Math.round(keep * (1 << 24));
 }
 
-/** The scalars of one AdamW step: weight-decay factor, step size lr/bc₁ and √bc₂. */
+/**
+ * The scalars of one AdamW step: weight-decay factor, step size lr/bc₁ and √bc₂.
+ *
+ * @example
+ * ```ts
+ * adamwScalars(1e-3, 0.9, 0.999, 0.01, 1); // { keep: 0.99999, stepSize: 0.01, sqrtBc2: 0.0316… }
+ * ```
+ */
 export function adamwScalars(lr: number, beta1: number, beta2: number, weightDecay: number, step: number) {
   if (!(Number.isInteger(step) && step >= 1)) {
     throw new RangeError(`adamw: step must be an integer ≥ 1, got ${step}`);
