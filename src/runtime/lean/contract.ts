@@ -52,7 +52,10 @@ export interface LeanKernels {
   unary(op: number, x: number, out: number, n: number): void;
   /** out = g·f′(x) for SILU and GELU_TANH. */
   unaryBackward(op: number, g: number, x: number, out: number, n: number): void;
-  /** out (contiguous in `shape`) = a ∘ b read at element strides (0 = broadcast); dtype = input dtype. */
+  /**
+   * out (contiguous in `shape`) = a ∘ b read at element strides (0 = broadcast); dtype = input dtype.
+   * out may alias an input of the same shape and dtype size.
+   */
   binary(
     op: number,
     dtype: number,
@@ -79,7 +82,7 @@ export interface LeanKernels {
   ): void;
   /** Dtype conversion (f32→i32 truncates toward zero; to BOOL is x ≠ 0; bool→f32 is 0/1). */
   cast(x: number, fromDtype: number, out: number, toDtype: number, n: number): void;
-  /** out (contiguous) = x[inOffset + Σ idx·inStride] (transpose, expand, slice). */
+  /** out (contiguous) = x[inOffset + Σ idx·inStride] (transpose, expand, slice); no overlap. */
   copyStrided(
     x: number,
     out: number,
@@ -88,7 +91,7 @@ export interface LeanKernels {
     inStrides: readonly number[],
     inOffset: number,
   ): void;
-  /** out[outOffset + Σ idx·outStride] = x (contiguous) (concat parts, pad interiors). */
+  /** out[outOffset + Σ idx·outStride] = x (contiguous) (concat parts, pad interiors); no overlap. */
   copyStridedOut(
     x: number,
     out: number,
@@ -107,9 +110,9 @@ export interface LeanKernels {
   sumSquares(x: number, n: number): number;
   /** out[o, i] = SUM / MEAN / MAX over r of x[o, r, i] (pairwise sums). */
   reduce(op: number, x: number, out: number, outer: number, red: number, inner: number): void;
-  /** Row softmax over the last dim of [rows, n]. */
+  /** Row softmax over the last dim of [rows, n]; out may alias x. */
   softmax(x: number, out: number, rows: number, n: number): void;
-  /** Row log-softmax over the last dim of [rows, n]. */
+  /** Row log-softmax over the last dim of [rows, n]; out may alias x. */
   logSoftmax(x: number, out: number, rows: number, n: number): void;
   /**
    * C_i (m×n) = alpha·op(A_i)·op(B_i) [+ C_i if accumulate] [+ bias (n) if bias ≠ 0] for i < batch;
@@ -174,9 +177,9 @@ export interface LeanKernels {
   causalMask(out: number, tq: number, tk: number): void;
   /** u8 [n]: the `keep_mask` op of src/graph/ops.ts bit for bit (P(1) = keep). */
   keepMask(out: number, n: number, seed: number, keep: number): void;
-  /** y = x/√(mean(x²) + eps)·(w + offset) over rows × d. */
+  /** y = x/√(mean(x²) + eps)·(w + offset) over rows × d; out may alias x. */
   rmsNorm(x: number, w: number, out: number, rows: number, d: number, eps: number, offset: number): void;
-  /** dx and dw (Σ over rows, += when accumulateDw) of rmsNorm; dx or dw 0 = skip. */
+  /** dx and dw (Σ over rows, += when accumulateDw) of rmsNorm; dx or dw 0 = skip; dx may alias g or x. */
   rmsNormBackward(
     g: number,
     x: number,
@@ -189,9 +192,9 @@ export interface LeanKernels {
     offset: number,
     accumulateDw: boolean,
   ): void;
-  /** y = (x − μ)/√(σ² + eps)·w [+ b] over rows × d (b 0 = none). */
+  /** y = (x − μ)/√(σ² + eps)·w [+ b] over rows × d (b 0 = none); out may alias x. */
   layerNorm(x: number, w: number, b: number, out: number, rows: number, d: number, eps: number): void;
-  /** dx, dw, db of layerNorm (dw/db += when accumulate); any output 0 = skip. */
+  /** dx, dw, db of layerNorm (dw/db += when accumulate); any output 0 = skip; dx may alias g or x. */
   layerNormBackward(
     g: number,
     x: number,
@@ -204,7 +207,7 @@ export interface LeanKernels {
     eps: number,
     accumulate: boolean,
   ): void;
-  /** HF rotate-half RoPE on x (B,H,T,E); tables (B,T,E) when tablesPerBatch else (T,E). */
+  /** HF rotate-half RoPE on x (B,H,T,E); tables (B,T,E) when tablesPerBatch else (T,E); out may alias x. */
   rope(
     x: number,
     cos: number,
