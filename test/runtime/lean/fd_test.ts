@@ -33,7 +33,7 @@ function check(label: string, xs: [number, number][], grads: Float32Array[], run
   const dirs = xs.map(([, n]) => randn(n, rand));
   const base = xs.map(([p, n]) => read(p, n));
   const at = (s: number) => {
-    xs.forEach(([p, n], i) => f32.set(base[i].map((v, j) => v + s * dirs[i][j]), p / 4));
+    xs.forEach(([p], i) => f32.set(base[i].map((v, j) => v + s * dirs[i][j]), p / 4));
     return run();
   };
   const fd = (at(eps) - at(-eps)) / (2 * eps);
