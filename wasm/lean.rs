@@ -317,3 +317,12 @@ pub unsafe extern "C" fn lean_attention_backward(
     let g = attn::Geo { b, h, kvh, tq, tk, e, scale, window, mask };
     attn_bwd::attention_backward(dout, q, k, v, out, lse, dq, dk, dv, &g, scratch)
 }
+
+/// One fused AdamW step in place (see lean_elementwise.rs).
+#[no_mangle]
+pub unsafe extern "C" fn lean_adamw(
+    w: *mut f32, g: *const f32, m: *mut f32, v: *mut f32, n: usize, b1: f32, c1: f32, b2: f32, c2: f32, eps: f32,
+    keep: f32, step_size: f32, sqrt_bc2: f32,
+) {
+    ew::adamw(w, g, m, v, n, b1, c1, b2, c2, eps, keep, step_size, sqrt_bc2)
+}

@@ -107,13 +107,17 @@ pub unsafe fn pack_kv(k: *const f32, v: *const f32, tk: usize, e: usize, kpa: *m
     pack_b(tk, e, View { p: v, rs: e, cs: 1 }, 0, 0, vpb);
 }
 
-/// Sᵀ tiles (scale·q·k) of queries (packed 8-query B-panels over e) × keys j0..j0+nk into `dst`
-/// laid out as 4-query panels over BK keys: dst[qp·BK·4 + jb·4 + lane].
-pub unsafe fn scores(kpa: *const f32, qpb: *const f32, e: usize, nq: usize, j0: usize, nk: usize, scale: f32, dst: *mut f32) {
-    let sv = splat(scale);
+/// Sᵀ tiles (scale·q·k) of queries i0.. (packed 8-query B-panels over e) × keys j0..j0+nk into
+/// `dst` laid out as 4-query panels over BK keys: dst[qp·BK·4 + jb·4 + lane]. Tiles whose keys all
+/// lie after every query's position are skipped (the softmax zeroes them).
+pub unsafe fn scores(g: &Geo, i0: usize, kpa: *const f32, qpb: *const f32, nq: usize, j0: usize, nk: usize, dst: *mut f32) {
+    let (e, sv) = (g.e, splat(g.scale));
     for kp in 0..(nk + 3) / 4 {
         let a = kpa.add((j0 / 4 + kp) * 4 * e);
         for q8 in 0..(nq + 7) / 8 {
+            if (j0 + 4 * kp) as i32 > g.pos(i0 + 8 * q8 + 7) {
+                continue;
+            }
             let acc = micro(e, a, qpb.add(q8 * 8 * e));
             for kk in 0..4 {
                 for half in 0..2 {
@@ -166,7 +170,7 @@ unsafe fn forward_block(
     g: &Geo, bi: usize, i0: usize, nq: usize, kpa: *const f32, vpb: *const f32, qpb: *const f32, pbuf: *mut f32,
     stats: *mut f32, o: *mut f32,
 ) {
-    let e = g.e;
+    let (e, k) = (g.e, K::load());
     let (m, l) = (stats, stats.add(BQ));
     core::ptr::write_bytes(o, 0, nq * e);
     for r in 0..BQ {
@@ -177,30 +181,34 @@ unsafe fn forward_block(
     let mut j0 = lo;
     while (j0 as i32) <= hi {
         let nk = min(BK, (hi + 1) as usize - j0);
-        scores(kpa, qpb, e, nq, j0, nk, g.scale, pbuf);
+        scores(g, i0, kpa, qpb, nq, j0, nk, pbuf);
         let full = g.all_allowed(bi, i0, nq, j0, nk);
         for qp in 0..(nq + 3) / 4 {
             let row = pbuf.add(qp * BK * 4);
             let posv = g.posv(i0 + 4 * qp);
             let m_old = ld(m.add(4 * qp));
             let mut mx = m_old;
-            for jb in 0..nk {
+            // keys past the last lane's position are masked for all 4 lanes: p = 0 there
+            let reach = g.pos(i0 + 4 * qp + 3) - j0 as i32 + 1;
+            let jend = if reach < 0 { 0 } else { min(nk, reach as usize) };
+            for jb in 0..jend {
                 let mut s = ld(row.add(4 * jb));
                 if !full {
                     s = v128_bitselect(s, splat(f32::NEG_INFINITY), g.allowed4(posv, bi, j0 + jb));
                     st(row.add(4 * jb), s);
                 }
-                mx = f32x4_max(mx, s);
+                mx = f32x4_pmax(mx, s);
             }
             // rows with nothing allowed yet keep m = −∞; shift by 0 so e^{−∞} = 0, not NaN
             let shift = v128_bitselect(splat(0.0), mx, f32x4_eq(mx, splat(f32::NEG_INFINITY)));
-            let corr = exp4(f32x4_sub(m_old, shift));
+            let corr = k.exp(f32x4_sub(m_old, shift));
             let mut sum = splat(0.0);
-            for jb in 0..nk {
-                let p = exp4(f32x4_sub(ld(row.add(4 * jb)), shift));
+            for jb in 0..jend {
+                let p = k.exp(f32x4_sub(ld(row.add(4 * jb)), shift));
                 st(row.add(4 * jb), p);
                 sum = f32x4_add(sum, p);
             }
+            core::ptr::write_bytes(row.add(4 * jend), 0, 4 * (nk - jend));
             st(l.add(4 * qp), madd(sum, ld(l.add(4 * qp)), corr));
             st(m.add(4 * qp), mx);
             if !all_true(f32x4_eq(corr, splat(1.0))) {

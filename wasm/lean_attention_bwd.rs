@@ -128,10 +128,22 @@ unsafe fn query_block(g: &Geo, bf: &Bufs, bi: usize, i0: usize, nq: usize, rw: &
 /// P, dS of one key block × query block into the pt / dst (4-key panels over queries) and ds
 /// (4-query panels over keys) buffers.
 unsafe fn tiles(g: &Geo, bf: &Bufs, bi: usize, i0: usize, nq: usize, j0: usize, nk: usize, full: bool) {
-    let (e, sv) = (g.e, splat(g.scale));
+    let (e, sv, k) = (g.e, splat(g.scale), K::load());
     for kp in 0..(nk + 3) / 4 {
         let (ka, va) = (bf.kpa.add((j0 / 4 + kp) * 4 * e), bf.vpa.add((j0 / 4 + kp) * 4 * e));
         for q8 in 0..(nq + 7) / 8 {
+            if (j0 + 4 * kp) as i32 > g.pos(i0 + 8 * q8 + 7) {
+                // every key of the panel lies after every query: P = dS = 0
+                for half in 0..2 {
+                    let qp = 2 * q8 + half;
+                    for kk in 0..4 {
+                        st(bf.ds.add(qp * BK * 4 + (4 * kp + kk) * 4), splat(0.0));
+                    }
+                    core::ptr::write_bytes(bf.pt.add(4 * kp * BQ + 4 * qp * 4), 0, 16);
+                    core::ptr::write_bytes(bf.dst.add(4 * kp * BQ + 4 * qp * 4), 0, 16);
+                }
+                continue;
+            }
             let s = micro(e, ka, bf.qpb.add(q8 * 8 * e));
             let dp = micro(e, va, bf.dpb.add(q8 * 8 * e));
             for half in 0..2 {
@@ -141,7 +153,7 @@ unsafe fn tiles(g: &Geo, bf: &Bufs, bi: usize, i0: usize, nq: usize, j0: usize, 
                 let mut ds4 = [splat(0.0); 4];
                 for kk in 0..4 {
                     let j = 4 * kp + kk;
-                    let mut p = exp4(f32x4_sub(f32x4_mul(s[2 * kk + half], sv), lsev));
+                    let mut p = k.exp(f32x4_sub(f32x4_mul(s[2 * kk + half], sv), lsev));
                     if j >= nk {
                         p = splat(0.0); // past the block (and maybe past Tk)
                     } else if !full {

@@ -51,11 +51,11 @@ impl Head {
 
 /// logsumexp of one row of logits (max-shifted).
 #[inline(always)]
-unsafe fn lse(row: *const f32, v: usize) -> f32 {
+unsafe fn lse(k: &K, row: *const f32, v: usize) -> f32 {
     let mut m = splat(f32::NEG_INFINITY);
     let mut j = 0;
     while j + 4 <= v {
-        m = f32x4_max(m, ld(row.add(j)));
+        m = f32x4_pmax(m, ld(row.add(j)));
         j += 4;
     }
     let mut mx = hmax(m);
@@ -63,7 +63,7 @@ unsafe fn lse(row: *const f32, v: usize) -> f32 {
         mx = if *row.add(t) > mx { *row.add(t) } else { mx };
     }
     let mv = splat(mx);
-    let s = sum_contig(row, v, &|x| exp4(f32x4_sub(x, mv)));
+    let s = sum_contig(row, v, &|x| k.exp(f32x4_sub(x, mv)));
     mx + f32x4_extract_lane::<0>(log4(splat(s)))
 }
 
@@ -73,7 +73,7 @@ pub unsafe fn cross_entropy(hd: &Head, loss: *mut f32, nll: *mut f32, scratch: *
     if bad != 0 {
         return bad;
     }
-    let logits = scratch;
+    let (k, logits) = (K::load(), scratch);
     let gs = scratch.add((hd.chunk * hd.v + 3) / 4 * 4);
     let mut total = 0f64;
     let mut r0 = 0;
@@ -83,7 +83,7 @@ pub unsafe fn cross_entropy(hd: &Head, loss: *mut f32, nll: *mut f32, scratch: *
         for r in 0..c {
             let y = *hd.labels.add(r0 + r);
             let row = logits.add(r * hd.v);
-            let x = if y < 0 { 0.0 } else { lse(row, hd.v) - *row.add(y as usize) };
+            let x = if y < 0 { 0.0 } else { lse(&k, row, hd.v) - *row.add(y as usize) };
             total += x as f64;
             if !nll.is_null() {
                 *nll.add(r0 + r) = x;
@@ -109,7 +109,7 @@ pub unsafe fn cross_entropy_backward(
     if hd.rows == 0 && !dw.is_null() && !accumulate_dw {
         core::ptr::write_bytes(dw, 0, v * d);
     }
-    let logits = scratch;
+    let (k, logits) = (K::load(), scratch);
     let gs = scratch.add((hd.chunk * v + 3) / 4 * 4);
     let mut r0 = 0;
     while r0 < hd.rows {
@@ -124,17 +124,17 @@ pub unsafe fn cross_entropy_backward(
                 core::ptr::write_bytes(row, 0, v);
                 continue;
             }
-            let shift = splat(lse(row, v));
+            let shift = splat(lse(&k, row, v));
             let g = splat(g_loss);
             let mut j = 0;
             while j + 4 <= v {
-                st(row.add(j), f32x4_mul(g, exp4(f32x4_sub(ld(row.add(j)), shift))));
+                st(row.add(j), f32x4_mul(g, k.exp(f32x4_sub(ld(row.add(j)), shift))));
                 j += 4;
             }
             for t in j..v {
                 let mut tmp = [0f32; 4];
                 tmp[0] = *row.add(t);
-                *row.add(t) = g_loss * f32x4_extract_lane::<0>(exp4(f32x4_sub(ld(tmp.as_ptr()), shift)));
+                *row.add(t) = g_loss * f32x4_extract_lane::<0>(k.exp(f32x4_sub(ld(tmp.as_ptr()), shift)));
             }
             *row.add(y as usize) -= g_loss;
         }

@@ -49,22 +49,23 @@ unsafe fn map2(g: *const f32, x: *const f32, out: *mut f32, n: usize, f: impl Fn
 /// Unary op codes: NEG 0, EXP 1, LOG 2, SQRT 3, RECIPROCAL 4, TANH 5, SIGMOID 6, COS 7, SIN 8,
 /// SILU 9, GELU_TANH 10, COPY 11.
 pub unsafe fn unary(op: u32, x: *const f32, out: *mut f32, n: usize) -> i32 {
+    let k = K::load();
     match op {
         0 => map(x, out, n, |v| f32x4_neg(v)),
-        1 => map(x, out, n, exp4),
+        1 => map(x, out, n, |v| k.exp(v)),
         2 => map(x, out, n, log4),
         3 => map(x, out, n, |v| f32x4_sqrt(v)),
         4 => map(x, out, n, |v| f32x4_div(splat(1.0), v)),
-        5 => map(x, out, n, tanh4),
-        6 => map(x, out, n, sigmoid4),
+        5 => map(x, out, n, |v| k.tanh(v)),
+        6 => map(x, out, n, |v| k.sigmoid(v)),
         7 | 8 => {
             for i in 0..n {
                 let (s, c) = sincos(*x.add(i));
                 *out.add(i) = if op == 7 { c } else { s };
             }
         }
-        9 => map(x, out, n, |v| f32x4_mul(v, sigmoid4(v))),
-        10 => map(x, out, n, gelu4),
+        9 => map(x, out, n, |v| f32x4_mul(v, k.sigmoid(v))),
+        10 => map(x, out, n, |v| k.gelu(v)),
         11 => {
             if x != out as *const f32 {
                 core::ptr::copy(x, out, n);
@@ -77,9 +78,10 @@ pub unsafe fn unary(op: u32, x: *const f32, out: *mut f32, n: usize) -> i32 {
 
 /// out = g·f′(x) for SILU (9) and GELU_TANH (10).
 pub unsafe fn unary_backward(op: u32, g: *const f32, x: *const f32, out: *mut f32, n: usize) -> i32 {
+    let k = K::load();
     match op {
-        9 => map2(g, x, out, n, silu_grad4),
-        10 => map2(g, x, out, n, gelu_grad4),
+        9 => map2(g, x, out, n, |v| k.silu_grad(v)),
+        10 => map2(g, x, out, n, |v| k.gelu_grad(v)),
         _ => return 1,
     }
     0
@@ -175,4 +177,35 @@ pub unsafe fn cast(x: *const u8, from: u32, out: *mut u8, to: u32, n: usize) -> 
         _ => return 1,
     }
     0
+}
+
+/// One AdamW step in place (src/optim/adamw.ts without a projector): m = β₁m + c₁g,
+/// v = β₂v + c₂g², w = w·keep − step_size·m/(√v/√bc₂ + ε), with c = 1 − β, keep = 1 − lr·λ,
+/// step_size = lr/bc₁, bc = 1 − βᵗ (c and the rest computed by the caller in f64).
+pub unsafe fn adamw(
+    w: *mut f32, g: *const f32, m: *mut f32, v: *mut f32, n: usize, b1: f32, c1: f32, b2: f32, c2: f32, eps: f32,
+    keep: f32, step_size: f32, sqrt_bc2: f32,
+) {
+    let (vb1, vb2, vc1, vc2) = (splat(b1), splat(b2), splat(c1), splat(c2));
+    let (ve, vk, vs, vq) = (splat(eps), splat(keep), splat(step_size), splat(sqrt_bc2));
+    let mut i = 0;
+    while i + 4 <= n {
+        let gi = ld(g.add(i));
+        let mi = madd(f32x4_mul(vb1, ld(m.add(i))), vc1, gi);
+        let vi = madd(f32x4_mul(vb2, ld(v.add(i))), vc2, f32x4_mul(gi, gi));
+        let den = f32x4_add(f32x4_div(f32x4_sqrt(vi), vq), ve);
+        st(m.add(i), mi);
+        st(v.add(i), vi);
+        st(w.add(i), f32x4_sub(f32x4_mul(ld(w.add(i)), vk), f32x4_div(f32x4_mul(vs, mi), den)));
+        i += 4;
+    }
+    for j in i..n {
+        let gj = *g.add(j);
+        let mj = b1 * *m.add(j) + c1 * gj;
+        let vj = b2 * *v.add(j) + c2 * gj * gj;
+        *m.add(j) = mj;
+        *v.add(j) = vj;
+        let den = f32x4_extract_lane::<0>(f32x4_sqrt(splat(vj))) / sqrt_bc2 + eps;
+        *w.add(j) = *w.add(j) * keep - step_size * mj / den;
+    }
 }

@@ -4,6 +4,7 @@
 //! zero-padded to whole panels) in the caller's scratch; the MR×NR = 4×8 micro-kernel then streams
 //! both panels contiguously with 8 f32x4 accumulators (mul + add: baseline SIMD128 has no FMA).
 //! Scratch: `scratch_floats(m, n, k)` f32, chosen by the caller (the lean backend never allocates).
+use crate::lean_math::hsum;
 use core::arch::wasm32::*;
 
 pub const MR: usize = 4;
@@ -50,8 +51,84 @@ pub unsafe fn gemm(
     m: usize, n: usize, k: usize, a: View, b: View, c: *mut f32, ldc: usize, alpha: f32, beta: bool,
     bias: *const f32, scratch: *mut f32,
 ) {
+    if m <= MR && k > 0 {
+        let done = match m {
+            1 => small::<1>(n, k, a, b, c, ldc, alpha, beta, bias),
+            2 => small::<2>(n, k, a, b, c, ldc, alpha, beta, bias),
+            3 => small::<3>(n, k, a, b, c, ldc, alpha, beta, bias),
+            _ => small::<4>(n, k, a, b, c, ldc, alpha, beta, bias),
+        };
+        if done {
+            return;
+        }
+    }
     let pack = |kc, nc, p0, j0, dst| pack_b(kc, nc, b, p0, j0, dst);
     gemm_with(m, n, k, a, &pack, c, ldc, alpha, beta, bias, scratch)
+}
+
+/// M ≤ 4 rows (decoding, tiny batches) without packing, streaming B once in storage order:
+/// row-major B by row updates of C, transposed B by dot products (needs A rows contiguous).
+/// Returns false for layouts it does not handle.
+unsafe fn small<const M: usize>(
+    n: usize, k: usize, a: View, b: View, c: *mut f32, ldc: usize, alpha: f32, beta: bool, bias: *const f32,
+) -> bool {
+    if b.cs == 1 {
+        // C_i = [C_i] [+ bias], then C_i += alpha·A(i, p)·B[p, :] row by row: B streamed once, in order
+        for i in 0..M {
+            let ci = c.add(i * ldc);
+            for j in 0..n {
+                let base = if beta { *ci.add(j) } else { 0.0 };
+                *ci.add(j) = if bias.is_null() { base } else { base + *bias.add(j) };
+            }
+        }
+        for p in 0..k {
+            let bp = b.at(p, 0);
+            let mut s = [f32x4_splat(0.0); M];
+            for i in 0..M {
+                s[i] = f32x4_splat(alpha * *a.at(i, p));
+            }
+            let mut j = 0;
+            while j + 8 <= n {
+                let (b0, b1) = (v128_load(bp.add(j) as *const v128), v128_load(bp.add(j + 4) as *const v128));
+                for i in 0..M {
+                    let ci = c.add(i * ldc + j);
+                    v128_store(ci as *mut v128, f32x4_add(v128_load(ci as *const v128), f32x4_mul(s[i], b0)));
+                    let ci4 = ci.add(4);
+                    v128_store(ci4 as *mut v128, f32x4_add(v128_load(ci4 as *const v128), f32x4_mul(s[i], b1)));
+                }
+                j += 8;
+            }
+            for jj in j..n {
+                for i in 0..M {
+                    *c.add(i * ldc + jj) += alpha * *a.at(i, p) * *bp.add(jj);
+                }
+            }
+        }
+        return true;
+    }
+    if b.rs == 1 && a.cs == 1 {
+        for j in 0..n {
+            let bj = b.at(0, j);
+            let mut acc = [f32x4_splat(0.0); M];
+            let mut p = 0;
+            while p + 4 <= k {
+                let bv = v128_load(bj.add(p) as *const v128);
+                for i in 0..M {
+                    acc[i] = f32x4_add(acc[i], f32x4_mul(v128_load(a.at(i, p) as *const v128), bv));
+                }
+                p += 4;
+            }
+            for i in 0..M {
+                let mut s = hsum(acc[i]);
+                for t in p..k {
+                    s += *a.at(i, t) * *bj.add(t);
+                }
+                store_row(c.add(i * ldc + j), 1, Some(&s as *const f32), alpha, beta, offset(bias, j));
+            }
+        }
+        return true;
+    }
+    false
 }
 
 /// `gemm` with op(B) supplied by a packer: `pack(kc, nc, p0, j0, dst)` writes op(B)[p0.., j0..]
@@ -211,8 +288,27 @@ pub unsafe fn pack_b(kc: usize, nc: usize, b: View, p0: usize, j0: usize, dst: *
                 v128_store(d.add(p * NR) as *mut v128, v128_load(s as *const v128));
                 v128_store(d.add(p * NR + 4) as *mut v128, v128_load(s.add(4) as *const v128));
             }
+        } else if nr == NR && b.rs == 1 {
+            // B stored transposed: 4 depth steps of 8 stored rows, transposed 4×4 at a time
+            let mut p = 0;
+            while p + 4 <= kc {
+                for half in 0..2 {
+                    let r = |q: usize| b.at(p0 + p, j0 + j + 4 * half + q);
+                    let mut t = [0f32; 16];
+                    transpose4(r(0), r(1), r(2), r(3), t.as_mut_ptr());
+                    for q in 0..4 {
+                        v128_store(d.add((p + q) * NR + 4 * half) as *mut v128, v128_load(t.as_ptr().add(4 * q) as *const v128));
+                    }
+                }
+                p += 4;
+            }
+            for pp in p..kc {
+                for jj in 0..NR {
+                    *d.add(pp * NR + jj) = *b.at(p0 + pp, j0 + j + jj);
+                }
+            }
         } else {
-            // column by column: contiguous reads when B is stored transposed (rs = 1)
+            // column by column (partial panels, general strides)
             for jj in 0..NR {
                 if jj < nr {
                     let s = b.at(p0, j0 + j + jj);

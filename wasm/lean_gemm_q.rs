@@ -46,7 +46,7 @@ impl QView {
             nibbles(v128_load32_zero(self.codes.add(f >> 1) as *const u32))
         };
         let w = u16x8_extend_low_u8x16(bytes);
-        (f32x4_convert_u32x4(u32x4_extend_low_u16x8(w)), f32x4_convert_u32x4(u32x4_extend_high_u16x8(w)))
+        (f32x4_convert_i32x4(u32x4_extend_low_u16x8(w)), f32x4_convert_i32x4(u32x4_extend_high_u16x8(w)))
     }
     /// Codes f..f+4 as f32x4 (for 4 bits f must be even).
     #[inline(always)]
@@ -56,7 +56,7 @@ impl QView {
         } else {
             nibbles(u32x4_splat(core::ptr::read_unaligned(self.codes.add(f >> 1) as *const u16) as u32))
         };
-        f32x4_convert_u32x4(u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(bytes)))
+        f32x4_convert_i32x4(u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(bytes)))
     }
     /// (q − z)·s of codes f..f+4 (or +8) lying in one group.
     #[inline(always)]

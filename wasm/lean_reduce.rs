@@ -146,18 +146,19 @@ fn mean_or_sum(v: v128, op: u32, red: usize) -> v128 {
 
 /// Row softmax: out = e^{x − max} / Σ e^{x − max}.
 pub unsafe fn softmax(x: *const f32, out: *mut f32, rows: usize, n: usize) {
+    let k = K::load();
     for r in 0..rows {
         let (xr, or) = (x.add(r * n), out.add(r * n));
         let m = splat(max_contig(xr, n));
         let mut i = 0;
         while i + 4 <= n {
-            st(or.add(i), exp4(f32x4_sub(ld(xr.add(i)), m)));
+            st(or.add(i), k.exp(f32x4_sub(ld(xr.add(i)), m)));
             i += 4;
         }
         for j in i..n {
             let mut t = [0f32; 4];
             t[0] = *xr.add(j);
-            *or.add(j) = f32x4_extract_lane::<0>(exp4(f32x4_sub(ld(t.as_ptr()), m)));
+            *or.add(j) = f32x4_extract_lane::<0>(k.exp(f32x4_sub(ld(t.as_ptr()), m)));
         }
         let inv = splat(1.0 / sum_contig(or, n, &|v| v));
         let mut i = 0;
@@ -173,12 +174,13 @@ pub unsafe fn softmax(x: *const f32, out: *mut f32, rows: usize, n: usize) {
 
 /// Row log-softmax: out = x − max − ln Σ e^{x − max}.
 pub unsafe fn log_softmax(x: *const f32, out: *mut f32, rows: usize, n: usize) {
+    let k = K::load();
     for r in 0..rows {
         let (xr, or) = (x.add(r * n), out.add(r * n));
         let mx = max_contig(xr, n);
         let m = splat(mx);
         // lanes past n in the tail are 0 → e^{0 − max}; sum_contig only adds the first k lanes
-        let s = sum_contig(xr, n, &|v| exp4(f32x4_sub(v, m)));
+        let s = sum_contig(xr, n, &|v| k.exp(f32x4_sub(v, m)));
         let ls = f32x4_extract_lane::<0>(log4(splat(s)));
         let lsv = splat(ls);
         let mut i = 0;

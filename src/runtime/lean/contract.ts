@@ -2,7 +2,8 @@
  * @module The lean backend's kernel contract: {@link LeanKernels}, implemented by the WASM SIMD128
  * kernels (kernels.ts, wasm/lean_*.rs) and by the plain-TS reference (reference.ts). Every pointer is
  * a byte offset into one linear memory whose layout the caller plans; shapes are element counts,
- * row-major; integer tensors are i32, booleans u8 (0/1). A pointer argument of 0 means "absent"
+ * row-major; integer tensors are i32, booleans u8 (0/1); f32 / i32 tensors start on 4-byte
+ * boundaries (the reference indexes typed arrays). A pointer argument of 0 means "absent"
  * where a method says so (no tensor ever lives at offset 0: the planner starts at `heapBase()`).
  * Kernels that need scratch take a `scratch` pointer of at least `<kernel>ScratchBytes(...)` bytes.
  */
@@ -31,7 +32,14 @@ export const REDUCE = { SUM: 0, MEAN: 1, MAX: 2 } as const;
 /** Highest rank of the strided kernels. */
 export const MAX_RANK = 6;
 
-/** Bytes per element of a dtype code. */
+/**
+ * Bytes per element of a dtype code.
+ *
+ * @example
+ * ```ts
+ * dtypeBytes(DTYPE.F32); // 4
+ * ```
+ */
 export function dtypeBytes(dtype: number): number {
   if (dtype === DTYPE.F32 || dtype === DTYPE.I32) return 4;
   if (dtype === DTYPE.U8 || dtype === DTYPE.BOOL) return 1;
@@ -44,7 +52,10 @@ export interface LeanKernels {
   unary(op: number, x: number, out: number, n: number): void;
   /** out = g·f′(x) for SILU and GELU_TANH. */
   unaryBackward(op: number, g: number, x: number, out: number, n: number): void;
-  /** out (contiguous in `shape`) = a ∘ b read at element strides (0 = broadcast); dtype = input dtype. */
+  /**
+   * out (contiguous in `shape`) = a ∘ b read at element strides (0 = broadcast); dtype = input dtype.
+   * out may alias an input of the same shape and dtype size.
+   */
   binary(
     op: number,
     dtype: number,
@@ -71,7 +82,7 @@ export interface LeanKernels {
   ): void;
   /** Dtype conversion (f32→i32 truncates toward zero; to BOOL is x ≠ 0; bool→f32 is 0/1). */
   cast(x: number, fromDtype: number, out: number, toDtype: number, n: number): void;
-  /** out (contiguous) = x[inOffset + Σ idx·inStride] (transpose, expand, slice). */
+  /** out (contiguous) = x[inOffset + Σ idx·inStride] (transpose, expand, slice); no overlap. */
   copyStrided(
     x: number,
     out: number,
@@ -80,7 +91,7 @@ export interface LeanKernels {
     inStrides: readonly number[],
     inOffset: number,
   ): void;
-  /** out[outOffset + Σ idx·outStride] = x (contiguous) (concat parts, pad interiors). */
+  /** out[outOffset + Σ idx·outStride] = x (contiguous) (concat parts, pad interiors); no overlap. */
   copyStridedOut(
     x: number,
     out: number,
@@ -99,9 +110,9 @@ export interface LeanKernels {
   sumSquares(x: number, n: number): number;
   /** out[o, i] = SUM / MEAN / MAX over r of x[o, r, i] (pairwise sums). */
   reduce(op: number, x: number, out: number, outer: number, red: number, inner: number): void;
-  /** Row softmax over the last dim of [rows, n]. */
+  /** Row softmax over the last dim of [rows, n]; out may alias x. */
   softmax(x: number, out: number, rows: number, n: number): void;
-  /** Row log-softmax over the last dim of [rows, n]. */
+  /** Row log-softmax over the last dim of [rows, n]; out may alias x. */
   logSoftmax(x: number, out: number, rows: number, n: number): void;
   /**
    * C_i (m×n) = alpha·op(A_i)·op(B_i) [+ C_i if accumulate] [+ bias (n) if bias ≠ 0] for i < batch;
@@ -182,9 +193,9 @@ export interface LeanKernels {
   causalMask(out: number, tq: number, tk: number): void;
   /** u8 [n]: the `keep_mask` op of src/graph/ops.ts bit for bit (P(1) = keep). */
   keepMask(out: number, n: number, seed: number, keep: number): void;
-  /** y = x/√(mean(x²) + eps)·(w + offset) over rows × d. */
+  /** y = x/√(mean(x²) + eps)·(w + offset) over rows × d; out may alias x. */
   rmsNorm(x: number, w: number, out: number, rows: number, d: number, eps: number, offset: number): void;
-  /** dx and dw (Σ over rows, += when accumulateDw) of rmsNorm; dx or dw 0 = skip. */
+  /** dx and dw (Σ over rows, += when accumulateDw) of rmsNorm; dx or dw 0 = skip; dx may alias g or x. */
   rmsNormBackward(
     g: number,
     x: number,
@@ -197,9 +208,9 @@ export interface LeanKernels {
     offset: number,
     accumulateDw: boolean,
   ): void;
-  /** y = (x − μ)/√(σ² + eps)·w [+ b] over rows × d (b 0 = none). */
+  /** y = (x − μ)/√(σ² + eps)·w [+ b] over rows × d (b 0 = none); out may alias x. */
   layerNorm(x: number, w: number, b: number, out: number, rows: number, d: number, eps: number): void;
-  /** dx, dw, db of layerNorm (dw/db += when accumulate); any output 0 = skip. */
+  /** dx, dw, db of layerNorm (dw/db += when accumulate); any output 0 = skip; dx may alias g or x. */
   layerNormBackward(
     g: number,
     x: number,
@@ -212,7 +223,7 @@ export interface LeanKernels {
     eps: number,
     accumulate: boolean,
   ): void;
-  /** HF rotate-half RoPE on x (B,H,T,E); tables (B,T,E) when tablesPerBatch else (T,E). */
+  /** HF rotate-half RoPE on x (B,H,T,E); tables (B,T,E) when tablesPerBatch else (T,E); out may alias x. */
   rope(
     x: number,
     cos: number,
@@ -334,6 +345,23 @@ export interface LeanKernels {
   ): void;
   /** Scratch bytes of the crossEntropy kernels for a chunk of rows (same for all three). */
   crossEntropyScratchBytes(chunk: number, v: number, d: number): number;
+  /**
+   * One AdamW step in place over n parameters (src/optim/adamw.ts without a projector): m, v ←
+   * moments of g; w ← w·(1 − lr·weightDecay) − lr/bc₁·m/(√v/√bc₂ + eps), bc = 1 − βˢᵗᵉᵖ, step ≥ 1.
+   */
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void;
   /** First byte the caller may use (above the module's static data and stack). */
   heapBase(): number;
 }
@@ -368,7 +396,14 @@ export function coalesce(
   return { shape: outShape, strides: outStrides };
 }
 
-/** Validate a strided call's shape and stride vectors; `what` names the kernel. */
+/**
+ * Validate a strided call's shape and stride vectors; `what` names the kernel.
+ *
+ * @example
+ * ```ts
+ * checkStrided("binary", [2, 3], { aStrides: [3, 1], bStrides: [0, 1] });
+ * ```
+ */
 export function checkStrided(
   what: string,
   shape: readonly number[],
@@ -386,13 +421,46 @@ export function checkStrided(
   }
 }
 
-/** Throw for an out-of-range index reported by a gather/scatter kernel (`bad` = position + 1). */
+/**
+ * Throw for an out-of-range index reported by a gather/scatter kernel (`bad` = position + 1).
+ *
+ * @example
+ * ```ts
+ * badIndex("gatherRows", 2, 7, 5); // throws "gatherRows: index 7 at position 1 is outside [0, 5)"
+ * ```
+ */
 export function badIndex(what: string, bad: number, idValue: number, limit: number): never {
   throw new RangeError(`${what}: index ${idValue} at position ${bad - 1} is outside [0, ${limit})`);
 }
 
-/** The keep_mask threshold: round(keep·2²⁴), as src/graph/ops.ts lowers it. */
+/**
+ * The keep_mask threshold: round(keep·2²⁴), as src/graph/ops.ts lowers it.
+ *
+ * @example
+ * ```ts
+ * keepThreshold(0.5); // 8388608
+ * ```
+ */
 export function keepThreshold(keep: number): number {
   if (!(keep >= 0 && keep <= 1)) throw new RangeError(`keepMask: keep must be in [0, 1], got ${keep}`);
   return Math.round(keep * (1 << 24));
+}
+
+/**
+ * The scalars of one AdamW step: weight-decay factor, step size lr/bc₁ and √bc₂.
+ *
+ * @example
+ * ```ts
+ * adamwScalars(1e-3, 0.9, 0.999, 0.01, 1); // { keep: 0.99999, stepSize: 0.01, sqrtBc2: 0.0316… }
+ * ```
+ */
+export function adamwScalars(lr: number, beta1: number, beta2: number, weightDecay: number, step: number) {
+  if (!(Number.isInteger(step) && step >= 1)) {
+    throw new RangeError(`adamw: step must be an integer ≥ 1, got ${step}`);
+  }
+  return {
+    keep: 1 - lr * weightDecay,
+    stepSize: lr / (1 - beta1 ** step),
+    sqrtBc2: Math.sqrt(1 - beta2 ** step),
+  };
 }

@@ -3,10 +3,19 @@
  * wasm/kernels.wasm) behind {@link LeanKernels}. Each {@link instantiateLean} call makes a new
  * instance whose whole linear memory belongs to the caller above {@link WasmLeanKernels.heapBase}:
  * no kernel allocates or grows memory, so the caller sizes it once (`memory.grow`). Shapes and
- * strides travel through the module's static 64-word argument block (`lean_args`).
+ * strides travel through the module's static 64-word argument block (`lean_args`). Over 400
+ * lines: one thin method per kernel of the contract, parameter lists one per line (deno fmt).
  */
 import { compileKernels } from "../../../wasm/mod.ts";
-import { badIndex, checkStrided, coalesce, dtypeBytes, keepThreshold, type LeanKernels } from "./contract.ts";
+import {
+  adamwScalars,
+  badIndex,
+  checkStrided,
+  coalesce,
+  dtypeBytes,
+  keepThreshold,
+  type LeanKernels,
+} from "./contract.ts";
 
 export * from "./contract.ts";
 
@@ -362,7 +371,7 @@ export class WasmLeanKernels implements LeanKernels {
     window: number,
     scratch: number,
   ): void {
-    checkHeads("attention", h, kvh);
+    checkHeads("attention", h, kvh, tk);
     this.#x.lean_attention(q, k, v, mask, out, lse, bs, h, kvh, tq, tk, e, scale, window, scratch);
   }
   attentionScratchBytes(_b: number, _h: number, _kvh: number, tq: number, tk: number, e: number): number {
@@ -389,7 +398,7 @@ export class WasmLeanKernels implements LeanKernels {
     window: number,
     scratch: number,
   ): void {
-    checkHeads("attentionBackward", h, kvh);
+    checkHeads("attentionBackward", h, kvh, tk);
     this.#x.lean_attention_backward(
       dout,
       q,
@@ -498,6 +507,22 @@ export class WasmLeanKernels implements LeanKernels {
   crossEntropyScratchBytes(chunk: number, v: number, d: number): number {
     return 4 * (this.#x.lean_cross_entropy_scratch_floats(chunk, v, d) >>> 0);
   }
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void {
+    const { keep, stepSize, sqrtBc2 } = adamwScalars(lr, beta1, beta2, weightDecay, step);
+    this.#x.lean_adamw(w, g, m, v, n, beta1, 1 - beta1, beta2, 1 - beta2, eps, keep, stepSize, sqrtBc2);
+  }
   #ce(what: string, rc: number, labels: number, v: number): void {
     if (rc >>> 0) badIndex(`${what} label`, rc >>> 0, this.#id(labels, (rc >>> 0) - 1), v);
   }
@@ -509,7 +534,8 @@ function checkChunk(what: string, chunk: number): void {
   }
 }
 
-function checkHeads(what: string, h: number, kvh: number): void {
+function checkHeads(what: string, h: number, kvh: number, tk: number): void {
+  if (!(tk >= 1)) throw new RangeError(`${what}: needs at least one key, got tk = ${tk}`);
   if (!(kvh >= 1 && h % kvh === 0)) {
     throw new RangeError(`${what}: ${h} query heads not a multiple of ${kvh} kv heads`);
   }

@@ -1,9 +1,12 @@
 /**
  * @module Plain-TS reference of every lean kernel ({@link LeanKernels}) over an ArrayBuffer with the
  * same byte-offset addressing as the WASM memory: straightforward loops, sums in f64, the
- * readable definition the WASM kernels are tested against. Not for speed.
+ * readable definition the WASM kernels are tested against. Not for speed. The fused kernels' math
+ * lives in reference_fused.ts. Over 400 lines: one method per kernel of the contract, parameter
+ * lists one per line (deno fmt).
  */
 import {
+  adamwScalars,
   badIndex,
   BINARY,
   checkStrided,
@@ -14,7 +17,17 @@ import {
   REDUCE,
   UNARY,
 } from "./contract.ts";
-import { attentionBackwardRef, attentionRef, crossEntropyRef, type Mem } from "./reference_fused.ts";
+import {
+  attentionBackwardRef,
+  attentionRef,
+  crossEntropyRef,
+  layerNormBackwardRef,
+  layerNormRef,
+  type Mem,
+  rmsNormBackwardRef,
+  rmsNormRef,
+  ropeRef,
+} from "./reference_fused.ts";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -426,12 +439,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     }
   }
   rmsNorm(x: number, w: number, out: number, rows: number, d: number, eps: number, offset: number): void {
-    const { f32 } = this.#m;
-    for (let r = 0; r < rows; r++) {
-      const xr = f32.slice(x / 4 + r * d, x / 4 + (r + 1) * d);
-      const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + v * v, 0) / d + eps);
-      xr.forEach((v, j) => f32[out / 4 + r * d + j] = v * inv * (f32[w / 4 + j] + offset));
-    }
+    rmsNormRef(this.#m, { x, w, out, rows, d, eps, offset });
   }
   rmsNormBackward(
     g: number,
@@ -445,31 +453,10 @@ export class ReferenceLeanKernels implements LeanKernels {
     offset: number,
     accumulateDw: boolean,
   ): void {
-    const { f32 } = this.#m;
-    if (dw && !accumulateDw) f32.fill(0, dw / 4, dw / 4 + d);
-    for (let r = 0; r < rows; r++) {
-      const xr = f32.slice(x / 4 + r * d, x / 4 + (r + 1) * d),
-        gr = f32.slice(g / 4 + r * d, g / 4 + (r + 1) * d);
-      const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + v * v, 0) / d + eps);
-      const wv = (j: number) => f32[w / 4 + j] + offset;
-      // y = x̂·w′ with x̂ = x·inv: dx = inv·(g·w′ − x̂·mean(g·w′·x̂))
-      const mean = xr.reduce((s, v, j) => s + gr[j] * wv(j) * v * inv, 0) / d;
-      for (let j = 0; j < d; j++) {
-        if (dw) f32[dw / 4 + j] += gr[j] * xr[j] * inv;
-        if (dx) f32[dx / 4 + r * d + j] = inv * (gr[j] * wv(j) - xr[j] * inv * mean);
-      }
-    }
+    rmsNormBackwardRef(this.#m, { g, x, w, dx, dw, rows, d, eps, offset, accumulateDw });
   }
   layerNorm(x: number, w: number, b: number, out: number, rows: number, d: number, eps: number): void {
-    const { f32 } = this.#m;
-    for (let r = 0; r < rows; r++) {
-      const xr = f32.slice(x / 4 + r * d, x / 4 + (r + 1) * d);
-      const mu = xr.reduce((s, v) => s + v, 0) / d;
-      const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + (v - mu) ** 2, 0) / d + eps);
-      xr.forEach((v, j) =>
-        f32[out / 4 + r * d + j] = (v - mu) * inv * f32[w / 4 + j] + (b ? f32[b / 4 + j] : 0)
-      );
-    }
+    layerNormRef(this.#m, { x, w, b, out, rows, d, eps });
   }
   layerNormBackward(
     g: number,
@@ -483,21 +470,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     eps: number,
     accumulate: boolean,
   ): void {
-    const { f32 } = this.#m;
-    for (const p of [dw, db]) if (p && !accumulate) f32.fill(0, p / 4, p / 4 + d);
-    for (let r = 0; r < rows; r++) {
-      const xr = f32.slice(x / 4 + r * d, x / 4 + (r + 1) * d),
-        gr = f32.slice(g / 4 + r * d, g / 4 + (r + 1) * d);
-      const mu = xr.reduce((s, v) => s + v, 0) / d;
-      const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + (v - mu) ** 2, 0) / d + eps);
-      const xh = Array.from(xr, (v) => (v - mu) * inv), gw = Array.from(gr, (v, j) => v * f32[w / 4 + j]);
-      const mg = gw.reduce((s, v) => s + v, 0) / d, mgx = gw.reduce((s, v, j) => s + v * xh[j], 0) / d;
-      for (let j = 0; j < d; j++) {
-        if (dw) f32[dw / 4 + j] += gr[j] * xh[j];
-        if (db) f32[db / 4 + j] += gr[j];
-        if (dx) f32[dx / 4 + r * d + j] = inv * (gw[j] - mg - xh[j] * mgx);
-      }
-    }
+    layerNormBackwardRef(this.#m, { g, x, w, dx, dw, db, rows, d, eps, accumulate });
   }
   rope(
     x: number,
@@ -510,7 +483,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     e: number,
     perBatch: boolean,
   ) {
-    this.#rope(x, cos, sin, out, b, h, t, e, perBatch, false);
+    ropeRef(this.#m, { x, cos, sin, out, b, h, t, e, perBatch, backward: false });
   }
   ropeBackward(
     g: number,
@@ -523,38 +496,7 @@ export class ReferenceLeanKernels implements LeanKernels {
     e: number,
     perBatch: boolean,
   ) {
-    this.#rope(g, cos, sin, dx, b, h, t, e, perBatch, true);
-  }
-  #rope(
-    x: number,
-    cos: number,
-    sin: number,
-    out: number,
-    b: number,
-    h: number,
-    t: number,
-    e: number,
-    perBatch: boolean,
-    back: boolean,
-  ) {
-    const { f32 } = this.#m, half = e / 2;
-    for (let bi = 0; bi < b; bi++) {
-      for (let hi = 0; hi < h; hi++) {
-        for (let ti = 0; ti < t; ti++) {
-          const row = x / 4 + ((bi * h + hi) * t + ti) * e, orow = out / 4 + ((bi * h + hi) * t + ti) * e;
-          const tab = (perBatch ? bi * t * e : 0) + ti * e;
-          const xr = f32.slice(row, row + e),
-            c = (j: number) => f32[cos / 4 + tab + j],
-            s = (j: number) => f32[sin / 4 + tab + j];
-          // rotate_half(x) = concat(−x₂, x₁); the backward is its transpose (−sin on the swapped half)
-          const rot = (j: number) => (j < half ? -xr[j + half] : xr[j - half]);
-          const rotT = (j: number) => (j < half ? xr[j + half] * s(j + half) : -xr[j - half] * s(j - half));
-          for (let j = 0; j < e; j++) {
-            f32[orow + j] = back ? xr[j] * c(j) + rotT(j) : xr[j] * c(j) + rot(j) * s(j);
-          }
-        }
-      }
-    }
+    ropeRef(this.#m, { x: g, cos, sin, out: dx, b, h, t, e, perBatch, backward: true });
   }
   attention(
     q: number,
@@ -651,5 +593,26 @@ export class ReferenceLeanKernels implements LeanKernels {
   }
   crossEntropyScratchBytes(): number {
     return 0;
+  }
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void {
+    const { f32 } = this.#m, { keep, stepSize, sqrtBc2 } = adamwScalars(lr, beta1, beta2, weightDecay, step);
+    for (let i = 0; i < n; i++) {
+      const gi = f32[g / 4 + i];
+      const mi = (f32[m / 4 + i] = beta1 * f32[m / 4 + i] + (1 - beta1) * gi);
+      const vi = (f32[v / 4 + i] = beta2 * f32[v / 4 + i] + (1 - beta2) * gi * gi);
+      f32[w / 4 + i] = f32[w / 4 + i] * keep - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
   }
 }

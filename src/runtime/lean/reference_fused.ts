@@ -1,6 +1,7 @@
 /**
- * @module Readable references of the lean backend's fused attention and LM-head cross-entropy
- * (used by reference.ts). Attention is the IR's formula row by row, in f64:
+ * @module Readable references of the lean backend's fused kernels (used by reference.ts): RMSNorm,
+ * LayerNorm and RoPE with their backwards, attention and the LM-head cross-entropy, in f64.
+ * Attention is the IR's formula row by row:
  *   s_j = allowed(i, j) ? scale·q_i·k_j : −1e9,  p = softmax(s),  out_i = Σ_j p_j v_j
  * allowed(i, j): j ≤ P_i = tk − tq + i, j > P_i − window (window > 0), mask[b, j] ≠ 0.
  * Backward: dv_j += p_j·dout_i, ds_j = p_j(dout_i·v_j − Σ_l p_l dout_i·v_l), and only allowed
@@ -156,4 +157,132 @@ export function crossEntropyRef(m: Mem, a: CrossEntropyArgs): void {
     if (a.dh) f32.set(dh, a.dh / 4 + r * d);
   }
   if (a.lossOut) f32[a.lossOut / 4] = total;
+}
+
+/** Rows of `d` starting at float index p, as f64 arrays. */
+const rowsOf = (f32: Float32Array, p: number, r: number, d: number) =>
+  Array.from(f32.subarray(p / 4 + r * d, p / 4 + (r + 1) * d));
+
+/** y = x/√(mean(x²) + eps)·(w + offset). */
+export function rmsNormRef(
+  m: Mem,
+  a: { x: number; w: number; out: number; rows: number; d: number; eps: number; offset: number },
+): void {
+  const { f32 } = m, { d } = a;
+  for (let r = 0; r < a.rows; r++) {
+    const xr = rowsOf(f32, a.x, r, d), inv = 1 / Math.sqrt(xr.reduce((s, v) => s + v * v, 0) / d + a.eps);
+    xr.forEach((v, j) => f32[a.out / 4 + r * d + j] = v * inv * (f32[a.w / 4 + j] + a.offset));
+  }
+}
+
+/** x̂ = x·inv, y = x̂·w′: dx = inv·(g·w′ − x̂·mean(g·w′·x̂)), dw (+)= Σ_rows g·x̂. */
+export function rmsNormBackwardRef(
+  m: Mem,
+  a: {
+    g: number;
+    x: number;
+    w: number;
+    dx: number;
+    dw: number;
+    rows: number;
+    d: number;
+    eps: number;
+    offset: number;
+    accumulateDw: boolean;
+  },
+): void {
+  const { f32 } = m, { d } = a;
+  if (a.dw && !a.accumulateDw) f32.fill(0, a.dw / 4, a.dw / 4 + d);
+  for (let r = 0; r < a.rows; r++) {
+    const xr = rowsOf(f32, a.x, r, d), gr = rowsOf(f32, a.g, r, d);
+    const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + v * v, 0) / d + a.eps);
+    const wv = (j: number) => f32[a.w / 4 + j] + a.offset;
+    const mean = xr.reduce((s, v, j) => s + gr[j] * wv(j) * v * inv, 0) / d;
+    for (let j = 0; j < d; j++) {
+      if (a.dw) f32[a.dw / 4 + j] += gr[j] * xr[j] * inv;
+      if (a.dx) f32[a.dx / 4 + r * d + j] = inv * (gr[j] * wv(j) - xr[j] * inv * mean);
+    }
+  }
+}
+
+/** y = (x − μ)/√(σ² + eps)·w [+ b]. */
+export function layerNormRef(
+  m: Mem,
+  a: { x: number; w: number; b: number; out: number; rows: number; d: number; eps: number },
+): void {
+  const { f32 } = m, { d } = a;
+  for (let r = 0; r < a.rows; r++) {
+    const xr = rowsOf(f32, a.x, r, d), mu = xr.reduce((s, v) => s + v, 0) / d;
+    const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + (v - mu) ** 2, 0) / d + a.eps);
+    xr.forEach((v, j) =>
+      f32[a.out / 4 + r * d + j] = (v - mu) * inv * f32[a.w / 4 + j] + (a.b ? f32[a.b / 4 + j] : 0)
+    );
+  }
+}
+
+/** dx = inv·(g·w − mean(g·w) − x̂·mean(g·w·x̂)), dw (+)= Σ g·x̂, db (+)= Σ g. */
+export function layerNormBackwardRef(
+  m: Mem,
+  a: {
+    g: number;
+    x: number;
+    w: number;
+    dx: number;
+    dw: number;
+    db: number;
+    rows: number;
+    d: number;
+    eps: number;
+    accumulate: boolean;
+  },
+): void {
+  const { f32 } = m, { d } = a;
+  for (const p of [a.dw, a.db]) if (p && !a.accumulate) f32.fill(0, p / 4, p / 4 + d);
+  for (let r = 0; r < a.rows; r++) {
+    const xr = rowsOf(f32, a.x, r, d), gr = rowsOf(f32, a.g, r, d), mu = xr.reduce((s, v) => s + v, 0) / d;
+    const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + (v - mu) ** 2, 0) / d + a.eps);
+    const xh = xr.map((v) => (v - mu) * inv), gw = gr.map((v, j) => v * f32[a.w / 4 + j]);
+    const mg = gw.reduce((s, v) => s + v, 0) / d, mgx = gw.reduce((s, v, j) => s + v * xh[j], 0) / d;
+    for (let j = 0; j < d; j++) {
+      if (a.dw) f32[a.dw / 4 + j] += gr[j] * xh[j];
+      if (a.db) f32[a.db / 4 + j] += gr[j];
+      if (a.dx) f32[a.dx / 4 + r * d + j] = inv * (gw[j] - mg - xh[j] * mgx);
+    }
+  }
+}
+
+/**
+ * y = x·cos + rotate_half(x)·sin, rotate_half(x) = concat(−x₂, x₁) on E, tables (B,T,E) or (T,E);
+ * backward: the transpose, dx = g·cos + rotate_halfᵀ(g·sin) (= rope(g, cos, −sin) for HF tables).
+ */
+export function ropeRef(
+  m: Mem,
+  a: {
+    x: number;
+    cos: number;
+    sin: number;
+    out: number;
+    b: number;
+    h: number;
+    t: number;
+    e: number;
+    perBatch: boolean;
+    backward: boolean;
+  },
+): void {
+  const { f32 } = m, { e, t } = a, half = e / 2;
+  for (let bi = 0; bi < a.b; bi++) {
+    for (let hi = 0; hi < a.h; hi++) {
+      for (let ti = 0; ti < t; ti++) {
+        const row = ((bi * a.h + hi) * t + ti) * e, tab = (a.perBatch ? bi * t * e : 0) + ti * e;
+        const xr = Array.from(f32.subarray(a.x / 4 + row, a.x / 4 + row + e));
+        const c = (j: number) => f32[a.cos / 4 + tab + j], s = (j: number) => f32[a.sin / 4 + tab + j];
+        const rot = (j: number) => (j < half ? -xr[j + half] : xr[j - half]);
+        const rotT = (j: number) => (j < half ? xr[j + half] * s(j + half) : -xr[j - half] * s(j - half));
+        for (let j = 0; j < e; j++) {
+          f32[a.out / 4 + row + j] = a.backward ? xr[j] * c(j) + rotT(j) : xr[j] * c(j) + rot(j) * s(j);
+        }
+      }
+    }
+  }
 }

@@ -1,6 +1,8 @@
 /** Lean elementwise, strided, reduction and softmax kernels: WASM equals the TS reference. */
 import assert from "node:assert/strict";
 import { BINARY, DTYPE, REDUCE, UNARY } from "../../../src/runtime/lean/kernels.ts";
+import { AdamW } from "../../../src/optim/adamw.ts";
+import { randn } from "../../_util.ts";
 import { pair } from "./_harness.ts";
 
 const SIZES = [1, 3, 4, 7, 16, 33, 1001];
@@ -289,4 +291,26 @@ Deno.test("lean softmax / logSoftmax: match the reference row by row, in place a
   p.both((k) => k.softmax(x, out, 2, 4));
   p.close(out, 8, "masked rows", 1e-9, 1e-6);
   assert.deepEqual([...p.f32(out + 16, 4, "wasm")], [0.25, 0.25, 0.25, 0.25]);
+});
+
+Deno.test("lean adamw: WASM equals the reference, and the reference equals src/optim AdamW.update over 3 steps", async () => {
+  const p = await pair(1);
+  for (const n of SIZES) {
+    p.reset();
+    const w0 = randn(n, p.rand),
+      w = p.put(w0),
+      m = p.put(new Float32Array(n)),
+      v = p.put(new Float32Array(n));
+    const opt = new AdamW({ weightDecay: 0.1 }), host = new Map([["w", w0.slice()]]);
+    for (let step = 1; step <= 3; step++) {
+      const gd = randn(n, p.rand), g = p.put(gd);
+      p.both((k) => k.adamw(w, g, m, v, n, 1e-2, 0.9, 0.999, 1e-8, 0.1, step));
+      opt.update(host, new Map([["w", gd]]), 1e-2);
+      p.close(w, n, `adamw n=${n} step ${step} w`, 1e-7, 1e-5);
+      p.close(m, n, `adamw n=${n} step ${step} m`, 1e-7, 1e-5);
+      p.close(v, n, `adamw n=${n} step ${step} v`, 1e-9, 1e-5);
+      assert.deepEqual(p.f32(w, n, "ref"), host.get("w"), `reference = AdamW.update, step ${step}`);
+    }
+  }
+  assert.throws(() => p.wasm.adamw(0, 0, 0, 0, 0, 1, 0.9, 0.999, 1e-8, 0, 0), /step must be/);
 });

@@ -2,7 +2,18 @@
 import assert from "node:assert/strict";
 import { pair } from "./_harness.ts";
 
-const SHAPES = [[1, 1, 1], [3, 5, 2], [4, 8, 4], [5, 9, 7], [17, 33, 65], [130, 70, 300], [64, 520, 257]];
+const SHAPES = [
+  [1, 1, 1],
+  [3, 5, 2],
+  [4, 8, 4],
+  [5, 9, 7],
+  [17, 33, 65],
+  [130, 70, 300],
+  [64, 520, 257],
+  [1, 9, 1000], // m ≤ 4: the unpacked decode path
+  [2, 37, 300],
+  [4, 520, 257],
+];
 
 Deno.test("lean gemm: NN, NT, TN, TT match the reference on ragged and block-crossing shapes", async () => {
   const p = await pair(16);
