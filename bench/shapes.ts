@@ -9,6 +9,12 @@ export const SHAPES = {
 } as const;
 export type ShapeName = keyof typeof SHAPES;
 
+/** The built-in default model's config (models/default/config.json) at B8×T128. */
+export function defaultShape(): { config: DecoderConfig; seq: number; batch: number } {
+  const raw = JSON.parse(Deno.readTextFileSync(new URL("../models/default/config.json", import.meta.url)));
+  return { config: parseConfig(raw), seq: 128, batch: 8 };
+}
+
 /** The model config and batch geometry of a shape (tied head, as the peer). */
 export function shapeConfig(name: ShapeName): { config: DecoderConfig; seq: number; batch: number } {
   const [arch, L, d, h, kvh, ffn, V, T, B] = SHAPES[name];

@@ -1,7 +1,9 @@
 /**
  * Train-step throughput: fwd + bwd + AdamW on random tokens, the same work as
  * ../shared/peers/torch_train_step.py (random init, 2 warm-up steps, 5 timed).
- * Usage: deno task bench:train --shape tiny|gpt2|smollm --backend wasm|node|webgpu [--steps 5]
+ * Usage: deno task bench:train --shape tiny|default|gpt2|smollm --backend wasm|node|webgpu|lean [--steps 5]
+ *        [--recompute true|false] (lean: recompute block activations in the backward; default true)
+ * `default` is the built-in model's config at B8×T128.
  * Last stdout line: {"shape","backend","tokens_per_s","ms_per_step","peak_rss_mb"}.
  */
 import { parseArgs } from "node:util";
@@ -11,22 +13,27 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { makeBatch } from "../src/data/batch.ts";
 import { peakRssMb } from "../src/util/rss.ts";
 import { type Backend, BACKENDS } from "../src/runtime/backend.ts";
-import { randomTokenRows, shapeConfig, type ShapeName, SHAPES } from "./shapes.ts";
+import { defaultShape, randomTokenRows, shapeConfig, type ShapeName, SHAPES } from "./shapes.ts";
 
 const { values } = parseArgs({
   options: {
     shape: { type: "string", default: "tiny" },
     backend: { type: "string", default: "wasm" },
     steps: { type: "string", default: "5" },
+    recompute: { type: "string", default: "true" },
   },
 });
-const shape = values.shape as ShapeName, backend = values.backend as Backend;
-if (!(shape in SHAPES)) throw new Error(`--shape must be one of ${Object.keys(SHAPES)}`);
+const shape = values.shape as ShapeName | "default", backend = values.backend as Backend;
+if (!(shape in SHAPES) && shape !== "default") {
+  throw new Error(`--shape must be one of ${[...Object.keys(SHAPES), "default"]}`);
+}
 if (!(BACKENDS as readonly string[]).includes(backend)) {
   throw new Error(`--backend must be one of ${BACKENDS}`);
 }
-const { config, seq, batch } = shapeConfig(shape);
-const runner = new ModelRunner(config, backend);
+const { config, seq, batch } = shape === "default" ? defaultShape() : shapeConfig(shape);
+const runner = new ModelRunner(config, backend, undefined, undefined, undefined, {
+  recompute: values.recompute !== "false",
+});
 const weights = initParams(runner.specs, 0);
 const rows = randomTokenRows(config.vocabSize, batch, seq);
 const b = makeBatch(rows);

@@ -30,6 +30,8 @@ export interface RunnerOptions {
   lowMemory?: boolean;
   /** Largest batch the runner will see (`{ batch, seq }`): `lean` sizes its arena for it at compile. */
   dims?: { batch: number; seq: number };
+  /** `lean`: recompute block activations in the backward pass (default: on — the lower peak). */
+  recompute?: boolean;
 }
 
 /** Holds a model's config, specs and compiled sessions for one backend. */
@@ -62,6 +64,7 @@ export class ModelRunner {
       backend: this.backend,
       lowMemory: this.options.lowMemory,
       dims: d && { batch: d.batch, seq: d.seq },
+      recompute: this.options.recompute,
     };
   }
 
