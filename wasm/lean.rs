@@ -269,15 +269,15 @@ pub extern "C" fn lean_cross_entropy_scratch_floats(chunk: usize, v: usize, d: u
     ce::scratch_floats(chunk, v, d)
 }
 
-/// Fused LM head + cross-entropy: Σ NLL into loss[0] and/or per-row NLL (null = skip); returns
-/// 0, or r + 1 for the first label ≥ v.
+/// Fused LM head + cross-entropy: Σ NLL into loss[0], per-row NLL and per-row lse (each null = skip);
+/// returns 0, or r + 1 for the first label ≥ v.
 #[no_mangle]
 pub unsafe extern "C" fn lean_cross_entropy(
     h: *const f32, w: *const f32, labels: *const i32, loss: *mut f32, nll: *mut f32, rows: usize, d: usize,
-    v: usize, chunk: usize, trans_w: u32, scratch: *mut f32,
+    v: usize, chunk: usize, trans_w: u32, scratch: *mut f32, lse: *mut f32,
 ) -> usize {
     let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
-    ce::cross_entropy(&hd, loss, nll, scratch)
+    ce::cross_entropy(&hd, loss, nll, lse, scratch)
 }
 
 /// dh and dW (+)= of Σ_r g_r·NLL_r (g: per-row cotangents; null = skip); returns 0, or r + 1 for the
@@ -285,10 +285,10 @@ pub unsafe extern "C" fn lean_cross_entropy(
 #[no_mangle]
 pub unsafe extern "C" fn lean_cross_entropy_backward(
     g: *const f32, h: *const f32, w: *const f32, labels: *const i32, dh: *mut f32, dw: *mut f32, rows: usize,
-    d: usize, v: usize, chunk: usize, trans_w: u32, accumulate_dw: u32, scratch: *mut f32,
+    d: usize, v: usize, chunk: usize, trans_w: u32, accumulate_dw: u32, scratch: *mut f32, lse: *const f32,
 ) -> usize {
     let hd = ce::Head { h, w, labels, rows, d, v, chunk: if chunk == 0 { 1 } else { chunk }, trans_w: trans_w != 0 };
-    ce::cross_entropy_backward(g, &hd, dh, dw, accumulate_dw != 0, scratch)
+    ce::cross_entropy_backward(g, &hd, lse, dh, dw, accumulate_dw != 0, scratch)
 }
 
 /// Scratch f32 of lean_attention (backward = 0) or lean_attention_backward (1).

@@ -280,9 +280,10 @@ export const lmTokenNll = (h: Tensor, w: Tensor, labels: Tensor): Tensor =>
 fused("lm_token_nll", {
   infer: ([h, , labels]) => ({ dtype: h.dtype, shape: [...labels.shape] }),
   decompose: ([h, w, labels]) => tokenNllOfLogits(matmul(h, transposeLast(w)), labels),
+  // backward ops read the forward node too: a kernel reuses the log-sum-exp it kept (decompositions ignore it)
   vjp: (g, t) => [
-    apply("lm_token_nll_dh", [g, ...t.inputs]),
-    apply("lm_token_nll_dw", [g, ...t.inputs]),
+    apply("lm_token_nll_dh", [g, ...t.inputs, t]),
+    apply("lm_token_nll_dw", [g, ...t.inputs, t]),
     undefined,
   ],
 });

@@ -311,7 +311,7 @@ export interface LeanKernels {
     transW: boolean,
     scratch: number,
   ): void;
-  /** nllOut[r] = logsumexp(l_r) − l_r[label_r] (0 for label < 0). */
+  /** nllOut[r] = logsumexp(l_r) − l_r[label_r] (0 for label < 0); lseOut[r] = logsumexp(l_r) (0 = skip). */
   crossEntropyRows(
     h: number,
     w: number,
@@ -323,10 +323,12 @@ export interface LeanKernels {
     chunk: number,
     transW: boolean,
     scratch: number,
+    lseOut?: number,
   ): void;
   /**
    * With per-row cotangents g (f32 [rows], the gradient of each row's NLL): dlogits_r = g_r·(softmax_r −
-   * onehot_r) (0 on ignored rows), dh = dlogits·W, dw (+)= dlogitsᵀ·h; dh or dw 0 = skip.
+   * onehot_r) (0 on ignored rows), dh = dlogits·W, dw (+)= dlogitsᵀ·h; dh or dw 0 = skip. `lseIn`: the
+   * forward's per-row log-sum-exp (`crossEntropyRows`' lseOut), saving a pass (0: computed here).
    */
   crossEntropyBackward(
     g: number,
@@ -342,6 +344,7 @@ export interface LeanKernels {
     transW: boolean,
     accumulateDw: boolean,
     scratch: number,
+    lseIn?: number,
   ): void;
   /** Scratch bytes of the crossEntropy kernels for a chunk of rows (same for all three). */
   crossEntropyScratchBytes(chunk: number, v: number, d: number): number;

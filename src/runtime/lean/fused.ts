@@ -9,8 +9,8 @@ import { BINARY, DTYPE, UNARY } from "./contract.ts";
 import { type AddrEnv, LEAN_OPS, type LeanOp, numelOf, type ShapeEnv } from "./op.ts";
 import { matmulCall } from "./primitives.ts";
 
-/** Rows of the LM head computed at a time by the cross-entropy kernels. */
-export const CE_CHUNK = 32;
+/** Rows of the LM head computed at a time by the cross-entropy kernels (× 512 vocabulary columns). */
+export const CE_CHUNK = 512;
 
 const rowsOf = (x: Tensor, env: ShapeEnv) => {
   const s = env.shape(x);
@@ -193,6 +193,8 @@ const headDims = (h: Tensor, w: Tensor, env: ShapeEnv) => {
   return { rows, d, v: env.shape(w)[0] };
 };
 LEAN_OPS.lm_token_nll = {
+  // the row log-sum-exp, kept for the backward (which then needs one pass over the vocabulary less)
+  aux: (t, env) => 4 * numelOf(env.shape(t)),
   scratch: (t, env) => {
     const { d, v } = headDims(t.inputs[0], t.inputs[1], env);
     if (t.inputs[1].op === "dequantize") return quantHeadScratch(v, d, env);
@@ -202,7 +204,8 @@ LEAN_OPS.lm_token_nll = {
     if (t.inputs[1].op === "dequantize") return quantHead(t, e);
     const [h, w, labels] = t.inputs, { rows, d, v } = headDims(h, w, e);
     const ph = e.addr(h), pw = e.addr(w), pl = e.addr(labels), out = e.addr(t), scratch = e.scratch;
-    return () => e.k.crossEntropyRows(ph, pw, pl, out, rows, d, v, CE_CHUNK, true, scratch);
+    const lse = e.aux(t);
+    return () => e.k.crossEntropyRows(ph, pw, pl, out, rows, d, v, CE_CHUNK, true, scratch, lse);
   },
 };
 const ceBackward: LeanOp = {
@@ -213,7 +216,7 @@ const ceBackward: LeanOp = {
     return env.k.crossEntropyScratchBytes(CE_CHUNK, v, d);
   },
   build: (t, e, members) => {
-    const [g, h, w, labels] = t.inputs, { rows, d, v } = headDims(h, w, e);
+    const [g, h, w, labels, fwd] = t.inputs, { rows, d, v } = headDims(h, w, e);
     const dh = member(members, "lm_token_nll_dh"), dw = member(members, "lm_token_nll_dw");
     if (w.op === "dequantize") {
       if (dw) throw new Error("lean: the gradient of a quantized LM head (it is frozen)");
@@ -221,8 +224,9 @@ const ceBackward: LeanOp = {
     }
     const pg = e.addr(g), ph = e.addr(h), pw = e.addr(w), pl = e.addr(labels);
     const pdh = dh ? e.addr(dh) : 0, pdw = dw ? e.addr(dw) : 0, scratch = e.scratch;
+    const lse = fwd?.op === "lm_token_nll" && fwd.inputs[1].op !== "dequantize" ? e.aux(fwd) : 0;
     return () =>
-      e.k.crossEntropyBackward(pg, ph, pw, pl, pdh, pdw, rows, d, v, CE_CHUNK, true, false, scratch);
+      e.k.crossEntropyBackward(pg, ph, pw, pl, pdh, pdw, rows, d, v, CE_CHUNK, true, false, scratch, lse);
   },
 };
 LEAN_OPS.lm_token_nll_dh = ceBackward;

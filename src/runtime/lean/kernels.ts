@@ -446,7 +446,7 @@ export class WasmLeanKernels implements LeanKernels {
     checkChunk("crossEntropy", chunk);
     this.#ce(
       "crossEntropy",
-      this.#x.lean_cross_entropy(h, w, labels, lossOut, 0, rows, d, v, chunk, b(transW), scratch),
+      this.#x.lean_cross_entropy(h, w, labels, lossOut, 0, rows, d, v, chunk, b(transW), scratch, 0),
       labels,
       v,
     );
@@ -462,11 +462,12 @@ export class WasmLeanKernels implements LeanKernels {
     chunk: number,
     transW: boolean,
     scratch: number,
+    lseOut = 0,
   ): void {
     checkChunk("crossEntropyRows", chunk);
     this.#ce(
       "crossEntropyRows",
-      this.#x.lean_cross_entropy(h, w, labels, 0, nllOut, rows, d, v, chunk, b(transW), scratch),
+      this.#x.lean_cross_entropy(h, w, labels, 0, nllOut, rows, d, v, chunk, b(transW), scratch, lseOut),
       labels,
       v,
     );
@@ -485,6 +486,7 @@ export class WasmLeanKernels implements LeanKernels {
     transW: boolean,
     accumulateDw: boolean,
     scratch: number,
+    lseIn = 0,
   ): void {
     checkChunk("crossEntropyBackward", chunk);
     const rc = this.#x.lean_cross_entropy_backward(
@@ -501,6 +503,7 @@ export class WasmLeanKernels implements LeanKernels {
       b(transW),
       b(accumulateDw),
       scratch,
+      lseIn,
     );
     this.#ce("crossEntropyBackward", rc, labels, v);
   }

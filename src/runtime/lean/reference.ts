@@ -571,8 +571,9 @@ export class ReferenceLeanKernels implements LeanKernels {
     _chunk: number,
     transW: boolean,
     _scratch: number,
+    lseOut = 0,
   ): void {
-    crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, nllOut });
+    crossEntropyRef(this.#m, { h, w, labels, rows, d, v, transW, nllOut, lseOut });
   }
   crossEntropyBackward(
     g: number,

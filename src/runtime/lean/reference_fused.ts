@@ -115,6 +115,7 @@ export interface CrossEntropyArgs {
   transW: boolean;
   lossOut?: number;
   nllOut?: number;
+  lseOut?: number;
   g?: number;
   dh?: number;
   dw?: number;
@@ -145,6 +146,7 @@ export function crossEntropyRef(m: Mem, a: CrossEntropyArgs): void {
     const nll = y < 0 ? 0 : lse - logits[y];
     total += nll;
     if (a.nllOut) f32[a.nllOut / 4 + r] = nll;
+    if (a.lseOut) f32[a.lseOut / 4 + r] = lse;
     if (!backward) continue;
     const dh = new Float64Array(d);
     for (let j = 0; j < v && y >= 0; j++) {
