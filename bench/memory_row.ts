@@ -123,7 +123,26 @@ async function run(): Promise<Trainer> {
 
 const trainer = await run();
 let last = { tokensPerS: 0 };
-for (let i = 0; i < steps; i++) last = await trainer.step();
+const devUsage = backend === "lean"
+  ? (await (await import("../src/runtime/lean/program.ts")).sharedDevice()).usage.bind(
+    await (await import("../src/runtime/lean/program.ts")).sharedDevice(),
+  )
+  : undefined;
+const phase = (what: string) => {
+  if (!Deno.env.get("MEMORY_ROW_PHASES")) return;
+  const u = Deno.memoryUsage(), mb = (x: number) => (x / 2 ** 20).toFixed(0);
+  const dev = backend === "lean" ? ` device ${JSON.stringify(devUsage?.())}` : "";
+  console.error(
+    `${what}: rss ${mb(u.rss)} peak ${Math.round(peakRssMb())} heap ${mb(u.heapUsed)}/${
+      mb(u.heapTotal)
+    } MB${dev}`,
+  );
+};
+phase("built");
+for (let i = 0; i < steps; i++) {
+  last = await trainer.step();
+  phase(`step ${i + 1}`);
+}
 console.log(JSON.stringify({
   row: a.row,
   backend,

@@ -265,12 +265,14 @@ LEAN_OPS.matmul = {
 
 // ─────────────────────── LM head over a quantized table ───────────────────────
 
+/** Rows of the quantized head per chunk: a chunk's full-vocabulary logits stay within 4 MiB. */
+const qChunk = (v: number) => Math.max(1, Math.min(CE_CHUNK, Math.floor((4 << 20) / (4 * v))));
+
 /** Scratch of the quantized head: a chunk of logits, gemmQ's own, and small per-row vectors. */
 function quantHeadScratch(v: number, d: number, env: ShapeEnv): number {
-  const pad = (n: number) => Math.ceil(n / 64) * 64;
-  return pad(4 * CE_CHUNK * v) +
-    pad(env.k.gemmQScratchBytes(CE_CHUNK, Math.max(v, d), Math.max(v, d), true)) +
-    5 * pad(4 * CE_CHUNK);
+  const pad = (n: number) => Math.ceil(n / 64) * 64, c = qChunk(v);
+  return pad(4 * c * v) + pad(env.k.gemmQScratchBytes(c, Math.max(v, d), Math.max(v, d), true)) +
+    5 * pad(4 * c);
 }
 
 /**
@@ -290,18 +292,16 @@ function quantHead(t: Tensor, e: AddrEnv, dh?: Tensor): () => void {
   const pad = (n: number) => Math.ceil(n / 64) * 64;
   let at = e.scratch;
   const take = (bytes: number) => (at += pad(bytes)) - pad(bytes);
-  const logits = take(4 * CE_CHUNK * v),
-    gemmScratch = take(e.k.gemmQScratchBytes(CE_CHUNK, Math.max(v, d), Math.max(v, d), true));
-  const zero = take(4 * CE_CHUNK),
-    mask = take(4 * CE_CHUNK),
-    safe = take(4 * CE_CHUNK),
-    valid = take(4 * CE_CHUNK);
-  const vec = take(4 * CE_CHUNK);
+  const chunk = qChunk(v);
+  const logits = take(4 * chunk * v);
+  const gemmScratch = take(e.k.gemmQScratchBytes(chunk, Math.max(v, d), Math.max(v, d), true));
+  const zero = take(4 * chunk), mask = take(4 * chunk), safe = take(4 * chunk), valid = take(4 * chunk);
+  const vec = take(4 * chunk);
   const { k } = e;
   return () => {
-    k.fill(zero, DTYPE.I32, CE_CHUNK, 0);
-    for (let r0 = 0; r0 < rows; r0 += CE_CHUNK) {
-      const c = Math.min(CE_CHUNK, rows - r0), lab = pl + 4 * r0;
+    k.fill(zero, DTYPE.I32, chunk, 0);
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const c = Math.min(chunk, rows - r0), lab = pl + 4 * r0;
       // ignored rows (label < 0): a safe label 0 and a 0 weight
       k.binary(BINARY.LESS, DTYPE.I32, lab, zero, mask, [c], [1], [0]);
       k.where(mask, zero, lab, safe, DTYPE.I32, [c], [1], [0], [1]);
