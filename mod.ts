@@ -51,6 +51,7 @@ export {
   type Program,
   type RunOptions,
 } from "./src/runtime/compile.ts";
+export { BUDGETS_MB, planRun, type PlanRequest, type RunPlan } from "./src/train/plan.ts";
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";
