@@ -22,6 +22,7 @@ import { jobsRoutes } from "./jobs.ts";
 import { artifactsRoutes } from "./artifacts.ts";
 import { generateRoutes } from "./generate.ts";
 import { docsRoutes } from "./docs.ts";
+import { budgetGuard, planRoutes } from "./plan.ts";
 
 /** Default body limit: 10 MiB. */
 export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
@@ -48,6 +49,8 @@ export interface AppOptions {
   chunkSteps?: number;
   /** Backend of requests that name none (default wasm). */
   defaultBackend?: Backend;
+  /** Memory budget in MiB (POSTTRAIN_MEMORY_BUDGET): a job whose plan does not fit is refused (422). */
+  memoryBudgetMb?: number;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
@@ -94,11 +97,18 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
         ),
     }),
   );
+  const plan = {
+    models: runner.models,
+    defaultBackend: runner.defaultBackend,
+    budgetMb: opts.memoryBudgetMb,
+  };
+  app.use("/v1/jobs", budgetGuard(plan));
   app.route("/", health);
   app.route("/", modelsRoutes(runner.models));
   app.route("/", jobsRoutes(runner));
   app.route("/", artifactsRoutes(runner));
   app.route("/", generateRoutes(runner));
+  app.route("/", planRoutes(plan));
   app.route("/", docsRoutes("/openapi.json"));
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
