@@ -15,6 +15,7 @@ import { ArtifactStore } from "../src/jobs/artifacts.ts";
 import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
+import { withHistory } from "../src/jobs/history.ts";
 import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
@@ -23,6 +24,7 @@ import { artifactsRoutes } from "./artifacts.ts";
 import { generateRoutes } from "./generate.ts";
 import { docsRoutes } from "./docs.ts";
 import { budgetGuard, planRoutes } from "./plan.ts";
+import { historyRoutes } from "./history.ts";
 
 /** Default body limit: 10 MiB. */
 export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
@@ -56,7 +58,7 @@ export interface AppOptions {
 /** Build the default runner of {@link createApp} from its options. */
 export function createRunner(opts: AppOptions = {}): JobRunner {
   return new JobRunner({
-    store: opts.store ?? new MemoryJobStore(),
+    store: withHistory(opts.store ?? new MemoryJobStore()),
     files: new ArtifactStore(opts.dataDir ?? ".posttrain"),
     models: new ModelRegistry({ models: opts.models, root: opts.modelsRoot }),
     concurrency: opts.concurrency,
@@ -109,6 +111,7 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   app.route("/", artifactsRoutes(runner));
   app.route("/", generateRoutes(runner));
   app.route("/", planRoutes(plan));
+  app.route("/", historyRoutes(runner));
   app.route("/", docsRoutes("/openapi.json"));
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",

@@ -56,7 +56,7 @@ export const JobSchema = z.object({
 
 /** The public view of a record (runner bookkeeping dropped). */
 export function jobView(j: JobRecord): z.infer<typeof JobSchema> {
-  const { state: _s, version: _v, ...rest } = j;
+  const { state: _s, version: _v, history: _h, ...rest } = j;
   return { ...rest, result: j.result ?? {} };
 }
 
