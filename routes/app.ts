@@ -23,6 +23,7 @@ import { jobsRoutes } from "./jobs.ts";
 import { artifactsRoutes } from "./artifacts.ts";
 import { generateRoutes } from "./generate.ts";
 import { docsRoutes } from "./docs.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 import { budgetGuard, planRoutes } from "./plan.ts";
 import { historyRoutes } from "./history.ts";
 
@@ -112,7 +113,8 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   app.route("/", generateRoutes(runner));
   app.route("/", planRoutes(plan));
   app.route("/", historyRoutes(runner));
-  app.route("/", docsRoutes("/openapi.json"));
+  app.route("/", docsRoutes());
+  app.route("/", dashboardRoutes());
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",
