@@ -23,6 +23,7 @@ export function askToken() {
     const dlg = document.getElementById("token-dialog");
     const input = document.getElementById("token-input");
     input.value = "";
+    document.getElementById("token-cancel").onclick = () => dlg.close("cancel");
     dlg.addEventListener("close", () => {
       const v = dlg.returnValue === "ok" ? input.value.trim() : "";
       if (v) sessionStorage.setItem(KEY, v);

@@ -73,15 +73,19 @@ export async function renderJob(root, id, _params, signal) {
         job = await api(`v1/jobs/${id}`, { method: "DELETE" });
         drawHead();
       } catch (e) {
-        head.append(h("p", { class: "error", role: "alert" }, e.message));
+        cancelError.textContent = e.message;
         cancel.disabled = false;
       }
     },
   }, "Cancel job");
+  const live = h("div", { class: "job-live" });
+  const cancelError = h("p", { class: "error", role: "alert" });
+  head.append(h("h1", {}, `${job.type} job `, h("code", {}, job.id)), live, cancel, cancelError);
+  // only the live part is redrawn, so the Cancel button keeps its place and its focus
   const drawHead = () => {
     const p = job.progress;
-    head.replaceChildren(
-      h("h1", {}, `${job.type} job `, h("code", {}, job.id)),
+    cancel.hidden = TERMINAL.includes(job.status);
+    live.replaceChildren(
       h(
         "p",
         { class: "meta" },
@@ -108,7 +112,6 @@ export async function renderJob(root, id, _params, signal) {
           : "",
       ),
       job.error ? h("p", { class: "error", role: "alert" }, `${job.error.code}: ${job.error.message}`) : "",
-      TERMINAL.includes(job.status) ? "" : cancel,
     );
   };
   drawHead();
