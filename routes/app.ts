@@ -120,15 +120,30 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
     scheme: "bearer",
     description: "POSTTRAIN_TOKEN; required on POST and DELETE when the server sets one",
   });
-  app.doc31("/openapi.json", {
+  app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "posttrain",
       version: "0.1.0",
       description:
         "Post-train small decoder LLMs: fine-tune, unlearn, evaluate and select coresets as jobs, generate text.",
+      license: { name: "MIT", identifier: "MIT" },
     },
-  });
+    // the server that answers this document, wherever it is mounted
+    servers: [{ url: c.req.path.replace(/\/openapi\.json$/, "") || "/", description: "this server" }],
+    // a token is needed on POST and DELETE when the server sets one; reads are open
+    security: [{ Bearer: [] }, {}] as Record<string, string[]>[],
+    tags: [
+      {
+        name: "jobs",
+        description: "Fine-tune, unlearn, eval and coreset jobs: submit, follow, cancel, plan",
+      },
+      { name: "artifacts", description: "The files a succeeded job wrote" },
+      { name: "generate", description: "Text generation with a model or a job's result" },
+      { name: "models", description: "The models the server offers" },
+      { name: "health", description: "Liveness" },
+    ],
+  }));
   return app;
 }
 
