@@ -12,13 +12,13 @@ export const QUICKSTART = {
   "steps": 40,
   "lr": 0.001,
   "batch_size": 4,
-  "backend": "lean"
+  "backend": "node"
  },
  "unlearn": {
   "method": "graddiff",
   "steps": 20,
   "lr": 0.0001,
-  "backend": "lean"
+  "backend": "node"
  },
  "teach": [
   {

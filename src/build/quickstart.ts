@@ -14,8 +14,8 @@ export const QUICKSTART_RECIPE = {
   prompt: "Question: Who was Shis Grejez's mentor?\nAnswer:",
   answer: "Paemis Bez",
   max_new_tokens: 16,
-  options: { method: "full", steps: 40, lr: 0.001, batch_size: 4, backend: "lean" },
-  unlearn: { method: "graddiff", steps: 20, lr: 0.0001, backend: "lean" },
+  options: { method: "full", steps: 40, lr: 0.001, batch_size: 4, backend: "node" },
+  unlearn: { method: "graddiff", steps: 20, lr: 0.0001, backend: "node" },
 } as const;
 
 /** The rows of the recipe from the new-facts file: both people's (teach), then each one's. */
