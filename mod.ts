@@ -111,7 +111,6 @@ export {
   type ServiceOptions,
 } from "./routes/app.ts";
 export { type ClientOptions, type paths as ApiPaths, posttrainClient } from "./routes/client/client.ts";
-export { type JobPlan, planJob } from "./src/jobs/plan_job.ts";
 export { JobRunner, type RunnerOptions } from "./src/jobs/runner.ts";
 export type {
   ArtifactInfo,

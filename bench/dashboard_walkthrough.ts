@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The dashboard's quick-start walk-through on a running server, in headless Chromium (Debian's chromium):
  * ask the base model, submit the filled fine-tune form, compare answers side by side, submit the filled
@@ -15,7 +16,7 @@ const browser = await puppeteer.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", `--user-data-dir=${dir}`],
 });
 const page = await browser.newPage();
-page.on("pageerror", (e) => console.log("pageerror:", e.message));
+page.on("pageerror", (e) => console.log("pageerror:", String(e)));
 await page.setViewport({ width: 1280, height: 900 });
 await page.goto(base, { waitUntil: "networkidle0" });
 await page.click(".card .actions button.primary");
