@@ -14,6 +14,7 @@
  * | POSTTRAIN_CONCURRENCY | 1 | jobs running at once (others queue) |
  * | POSTTRAIN_CHUNK_STEPS | 20 | optimizer steps per checkpointed chunk |
  * | POSTTRAIN_BACKEND | wasm | backend of requests that name none: wasm, webgpu, node |
+ * | POSTTRAIN_MEMORY_BUDGET | — | MiB; a job whose memory plan does not fit is refused at submit (422) |
  * @module
  */
 import { z } from "npm:zod@4.6.7";
@@ -32,6 +33,7 @@ const Env = z.object({
   POSTTRAIN_CONCURRENCY: int(1).max(64).default(1),
   POSTTRAIN_CHUNK_STEPS: int(1).default(20),
   POSTTRAIN_BACKEND: z.enum(BACKENDS).default(DEFAULT_BACKEND),
+  POSTTRAIN_MEMORY_BUDGET: z.coerce.number().positive().optional(),
 });
 
 const parsed = Env.safeParse(Deno.env.toObject());
@@ -60,6 +62,7 @@ const service = await createService({
   concurrency: env.POSTTRAIN_CONCURRENCY,
   chunkSteps: env.POSTTRAIN_CHUNK_STEPS,
   defaultBackend: env.POSTTRAIN_BACKEND,
+  memoryBudgetMb: env.POSTTRAIN_MEMORY_BUDGET,
 });
 
 /** The request handler, for `deno serve main.ts`. */

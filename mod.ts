@@ -51,7 +51,7 @@ export {
   type Program,
   type RunOptions,
 } from "./src/runtime/compile.ts";
-export { BUDGETS_MB, planRun, type PlanRequest, type RunPlan } from "./src/train/plan.ts";
+export { BUDGETS_MB, type PlanRequest, planRun, type RunPlan } from "./src/train/plan.ts";
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";
@@ -111,6 +111,7 @@ export {
   type Service,
   type ServiceOptions,
 } from "./routes/app.ts";
+export { type ClientOptions, type paths as ApiPaths, posttrainClient } from "./routes/client/client.ts";
 export { JobRunner, type RunnerOptions } from "./src/jobs/runner.ts";
 export type {
   ArtifactInfo,

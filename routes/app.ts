@@ -15,6 +15,7 @@ import { ArtifactStore } from "../src/jobs/artifacts.ts";
 import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
+import { withHistory } from "../src/jobs/history.ts";
 import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
@@ -22,6 +23,9 @@ import { jobsRoutes } from "./jobs.ts";
 import { artifactsRoutes } from "./artifacts.ts";
 import { generateRoutes } from "./generate.ts";
 import { docsRoutes } from "./docs.ts";
+import { dashboardRoutes } from "./dashboard.ts";
+import { budgetGuard, planRoutes } from "./plan.ts";
+import { historyRoutes } from "./history.ts";
 
 /** Default body limit: 10 MiB. */
 export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
@@ -48,12 +52,14 @@ export interface AppOptions {
   chunkSteps?: number;
   /** Backend of requests that name none (default wasm). */
   defaultBackend?: Backend;
+  /** Memory budget in MiB (POSTTRAIN_MEMORY_BUDGET): a job whose plan does not fit is refused (422). */
+  memoryBudgetMb?: number;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
 export function createRunner(opts: AppOptions = {}): JobRunner {
   return new JobRunner({
-    store: opts.store ?? new MemoryJobStore(),
+    store: withHistory(opts.store ?? new MemoryJobStore()),
     files: new ArtifactStore(opts.dataDir ?? ".posttrain"),
     models: new ModelRegistry({ models: opts.models, root: opts.modelsRoot }),
     concurrency: opts.concurrency,
@@ -94,26 +100,50 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
         ),
     }),
   );
+  const plan = {
+    models: runner.models,
+    defaultBackend: runner.defaultBackend,
+    budgetMb: opts.memoryBudgetMb,
+  };
+  app.use("/v1/jobs", budgetGuard(plan));
   app.route("/", health);
   app.route("/", modelsRoutes(runner.models));
   app.route("/", jobsRoutes(runner));
   app.route("/", artifactsRoutes(runner));
   app.route("/", generateRoutes(runner));
-  app.route("/", docsRoutes("/openapi.json"));
+  app.route("/", planRoutes(plan));
+  app.route("/", historyRoutes(runner));
+  app.route("/", docsRoutes());
+  app.route("/", dashboardRoutes());
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",
     description: "POSTTRAIN_TOKEN; required on POST and DELETE when the server sets one",
   });
-  app.doc31("/openapi.json", {
+  app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "posttrain",
       version: "0.1.0",
       description:
         "Post-train small decoder LLMs: fine-tune, unlearn, evaluate and select coresets as jobs, generate text.",
+      license: { name: "MIT", identifier: "MIT" },
     },
-  });
+    // the server that answers this document, wherever it is mounted
+    servers: [{ url: c.req.path.replace(/\/openapi\.json$/, "") || "/", description: "this server" }],
+    // a token is needed on POST and DELETE when the server sets one; reads are open
+    security: [{ Bearer: [] }, {}] as Record<string, string[]>[],
+    tags: [
+      {
+        name: "jobs",
+        description: "Fine-tune, unlearn, eval and coreset jobs: submit, follow, cancel, plan",
+      },
+      { name: "artifacts", description: "The files a succeeded job wrote" },
+      { name: "generate", description: "Text generation with a model or a job's result" },
+      { name: "models", description: "The models the server offers" },
+      { name: "health", description: "Liveness" },
+    ],
+  }));
   return app;
 }
 

@@ -27,6 +27,8 @@ export function artifactsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/v1/jobs/{id}/artifacts",
+      operationId: "listArtifacts",
+      tags: ["artifacts"],
       summary: "List a job's artifacts (empty until it succeeds)",
       request: { params: Params },
       responses: {
@@ -44,6 +46,8 @@ export function artifactsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/v1/jobs/{id}/artifacts/{name}",
+      operationId: "downloadArtifact",
+      tags: ["artifacts"],
       summary: "Download one artifact",
       request: { params: NameParams },
       responses: {

@@ -19,6 +19,8 @@ export function generateRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "post",
       path: "/v1/generate",
+      operationId: "generate",
+      tags: ["generate"],
       summary: "Continue a text prompt, or answer a conversation",
       security: [{ Bearer: [] }],
       request: {

@@ -10,6 +10,9 @@ export const health: OpenAPIHono = new OpenAPIHono().openapi(
   createRoute({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
+    tags: ["health"],
+    summary: "Whether the server is up",
     responses: {
       200: { description: "the server is up", content: { "application/json": { schema: Health } } },
     },

@@ -56,7 +56,7 @@ export const JobSchema = z.object({
 
 /** The public view of a record (runner bookkeeping dropped). */
 export function jobView(j: JobRecord): z.infer<typeof JobSchema> {
-  const { state: _s, version: _v, ...rest } = j;
+  const { state: _s, version: _v, history: _h, ...rest } = j;
   return { ...rest, result: j.result ?? {} };
 }
 
@@ -81,6 +81,8 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "post",
       path: "/v1/jobs",
+      operationId: "createJob",
+      tags: ["jobs"],
       summary: "Submit a job",
       security: [{ Bearer: [] }],
       request: { body: { required: true, content: { "application/json": { schema: JobRequestSchema } } } },
@@ -101,6 +103,8 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/v1/jobs",
+      operationId: "listJobs",
+      tags: ["jobs"],
       summary: "List jobs, newest first",
       request: {
         query: z.object({
@@ -127,6 +131,8 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/v1/jobs/{id}",
+      operationId: "getJob",
+      tags: ["jobs"],
       summary: "A job's status, progress and result",
       request: { params: IdParam },
       responses: { 200: json(JobSchema, "the job"), 404: errorResponse("no such job") },
@@ -138,6 +144,8 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "delete",
       path: "/v1/jobs/{id}",
+      operationId: "cancelJob",
+      tags: ["jobs"],
       summary: "Cancel a job (a running one stops at its next step)",
       security: [{ Bearer: [] }],
       request: { params: IdParam },
@@ -163,6 +171,8 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/v1/jobs/{id}/events",
+      operationId: "streamJobEvents",
+      tags: ["jobs"],
       summary: "Progress as server-sent events, ending after the terminal one",
       description: "Each event's data is the job (as GET /v1/jobs/:id). Event names: `progress` while " +
         "queued or running, then `succeeded`, `failed` or `canceled`, after which the stream closes.",

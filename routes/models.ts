@@ -1,11 +1,18 @@
-/** @module `GET /v1/models`: the registered models and the model dirs under the models root. */
+/**
+ * @module `GET /v1/models`: the registered models and the model dirs under the models root, each
+ * with its family, parameter count and storage dtype (from config.json and the safetensors headers).
+ */
 import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import type { ModelRegistry } from "../src/jobs/models.ts";
+import { modelInfo } from "../src/jobs/model_info.ts";
 import { newApp } from "./_common.ts";
 
 const ModelInfo = z.object({
   id: z.string().describe("model reference accepted by the API ('default' or a registered name)"),
   path: z.string().describe("model directory on the server"),
+  family: z.string().optional().describe("model_type of its config.json (llama, gpt2, qwen2, …)"),
+  parameters: z.number().int().optional().describe("parameters stored in its weights files"),
+  dtype: z.string().optional().describe("storage dtype of the weights (F32, BF16, …)"),
 }).openapi("ModelInfo");
 const ModelList = z.object({ data: z.array(ModelInfo).describe("registered models") }).openapi("ModelList");
 
@@ -15,11 +22,21 @@ export function modelsRoutes(registry: ModelRegistry): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/v1/models",
+      operationId: "listModels",
+      tags: ["models"],
       summary: "List the models jobs and generation accept",
+      description: "Each with its family, parameter count and dtype; a model whose files cannot be read " +
+        "is listed without them.",
       responses: {
         200: { description: "registered models", content: { "application/json": { schema: ModelList } } },
       },
     }),
-    async (c) => c.json({ data: await registry.list() }, 200),
+    async (c) => {
+      const models = await registry.list();
+      const data = await Promise.all(
+        models.map(async (m) => ({ ...m, ...(await modelInfo(m.path).catch(() => ({}))) })),
+      );
+      return c.json({ data }, 200);
+    },
   );
 }

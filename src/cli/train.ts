@@ -1,6 +1,6 @@
 /**
  * @module `train`: fine-tune a model on JSONL rows and write an HF model dir. Progress (step, loss,
- * lr, tokens/s, ETA) goes to stderr; checkpoints (`--checkpoint-dir`, every `--save-every` steps)
+ * lr, tokens/s, ETA) goes to stderr, as a bar on a terminal; checkpoints (`--checkpoint-dir`, every `--save-every` steps)
  * let `--resume` continue the exact trajectory. `--data-indices S.json` trains only on the rows a
  * `coreset` run selected; `--coreset colm [--coreset-ratio r]` trains each step on CoLM's coreset
  * of the drawn batch (`--batch-size` × `--grad-accum` rows; the rows' `source` fields are the sources).
@@ -10,7 +10,8 @@ import { TrainOptionsSchema } from "../train/options.ts";
 import { finetune } from "../api.ts";
 import { FINETUNE_METHODS, MethodOptionsSchema } from "../train/finetune_options.ts";
 import { CoresetTrainFlags } from "../coreset/train_hooks.ts";
-import { CommonFlags, parseFlags, progress } from "./common.ts";
+import { CommonFlags, parseFlags } from "./common.ts";
+import { Progress } from "./progress.ts";
 
 /** Methods of `train`. */
 export const METHODS = FINETUNE_METHODS;
@@ -43,15 +44,20 @@ export async function trainCommand(argv: string[]): Promise<Record<string, numbe
   if (argv.includes("--coreset-ratio") && !f.coreset) {
     throw new Error("--coreset-ratio: needs --coreset colm");
   }
+  const bar = new Progress(f.steps);
   const r = await finetune({
     ...f,
-    log: progress,
+    log: (msg) => bar.log(msg),
     onStep: (s) =>
-      progress(
-        `step ${s.step}/${f.steps} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} ` +
-          `|g| ${s.gradNorm.toFixed(3)} ${Math.round(s.tokensPerS)} tok/s ETA ${Math.round(s.etaS)} s`,
-      ),
-  });
+      bar.step({
+        step: s.step,
+        loss: s.loss,
+        lr: s.lr,
+        gradNorm: s.gradNorm,
+        tokensPerS: s.tokensPerS,
+        etaS: s.etaS,
+      }),
+  }).finally(() => bar.done());
   return {
     loss_start: r.lossStart,
     loss_end: r.lossEnd,

@@ -18,6 +18,7 @@ import { UnlearnOptionsSchema } from "../unlearn/unlearn.ts";
 import { unlearn } from "../api_unlearn.ts";
 import { applyDelta, loadKfadeFactors, loadUpdate, reapplyKfade } from "../unlearn/update.ts";
 import { CommonFlags, loadModelWithAdapters, parseFlags, progress } from "./common.ts";
+import { Progress } from "./progress.ts";
 
 /** Flags of `unlearn`. */
 export const UnlearnFlags = CommonFlags.extend(UnlearnOptionsSchema.shape).extend({
@@ -62,7 +63,15 @@ export async function unlearnCommand(argv: string[]): Promise<Record<string, num
   const f = parseFlags(UnlearnFlags, argv);
   if (f.method !== "ga" && !f.retain) throw new Error(`--retain: required by --method ${f.method}`);
   if (f.saveFactors && f.method !== "kfade") throw new Error("--save-factors: only with --method kfade");
-  const r = await unlearn({ ...f, log: progress });
+  const bar = new Progress(f.method === "kfade" ? f.kfadeSteps : f.steps);
+  const r = await unlearn({
+    ...f,
+    // on a terminal the bar shows the steps; their log lines stay for pipes and files
+    log: (msg) => (bar.tty && /^unlearn step /.test(msg) ? undefined : bar.log(msg)),
+    onStep: bar.tty
+      ? (p) => bar.step({ step: p.step, loss: p.loss, extra: { forget: p.forgetLoss } })
+      : undefined,
+  }).finally(() => bar.done());
   return {
     forget_loss_before: r.forgetLossBefore,
     forget_loss_after: r.forgetLossAfter,

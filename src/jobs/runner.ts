@@ -238,6 +238,11 @@ export class JobRunner {
   async #drive(id: string, signal: AbortSignal): Promise<void> {
     try {
       while (!signal.aborted && await this.advance(id, signal)) await tick();
+      // a cancel that lands between two chunks ends the loop before any chunk sees it
+      if (signal.aborted && signal.reason === "cancel") {
+        const j = await this.store.get(id);
+        if (j && !TERMINAL.includes(j.status)) await this.#finishCanceled(id);
+      }
     } catch (e) {
       console.error(`job ${id}: ${(e as Error).stack ?? e}`);
     }

@@ -55,7 +55,7 @@ const model = z.string().min(1).max(512).describe(
   "a registered model name ('default' is the built-in model) or a model dir under the server's models root",
 );
 const backend = z.enum(BACKENDS).optional().describe(
-  "onnxruntime backend: wasm | webgpu | node (default: the server's, normally wasm)",
+  "engine: wasm | webgpu | node (onnxruntime) or lean (our executor, in one planned arena); default: the server's, normally wasm",
 );
 const truncate = z.boolean().default(false).describe(
   "cut rows longer than the model's context instead of failing",

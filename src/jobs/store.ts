@@ -61,6 +61,8 @@ export interface JobRecord {
   cancel_requested?: boolean;
   /** Times the job was picked up again after a restart. */
   resumes?: number;
+  /** Progress points so far (history.ts: step, loss, lr, grad_norm, tokens_per_s, forget_loss). */
+  history?: { stride: number; points: (number | null)[][] };
   /** Runner bookkeeping (checkpoint slot, partial eval sums); not shown over HTTP. */
   state?: Record<string, number | string>;
   /** Bumped on every write. */

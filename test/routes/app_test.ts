@@ -11,6 +11,10 @@ Deno.test("app: /health, /v1/models, JSON 404 for unknown routes", async () => {
     assert.deepEqual(await h.json(), { status: "ok" });
     const m = await (await t.app.request("/v1/models")).json();
     assert.deepEqual(m.data.map((x: { id: string }) => x.id), ["tiny"]);
+    // family, parameters and dtype from config.json and the safetensors header
+    assert.equal(m.data[0].family, "llama");
+    assert.equal(m.data[0].dtype, "F32");
+    assert.ok(m.data[0].parameters > 1000);
     const nf = await t.app.request("/v2/nothing");
     assert.equal(nf.status, 404);
     assert.equal((await nf.json()).error.code, "not_found");
@@ -33,7 +37,9 @@ Deno.test("app: /openapi.json is OpenAPI 3.1 from the zod schemas and covers eve
       "/v1/jobs/{id}/artifacts",
       "/v1/jobs/{id}/artifacts/{name}",
       "/v1/jobs/{id}/events",
+      "/v1/jobs/{id}/history",
       "/v1/models",
+      "/v1/plan",
     ]);
     assert.ok(doc.paths["/v1/jobs"].post && doc.paths["/v1/jobs"].get);
     assert.ok(doc.paths["/v1/jobs/{id}"].delete);
@@ -55,7 +61,7 @@ Deno.test("app: /openapi.json is OpenAPI 3.1 from the zod schemas and covers eve
     const ui = await t.app.request("/docs");
     assert.equal(ui.status, 200);
     assert.match(ui.headers.get("content-type")!, /text\/html/);
-    assert.match(await ui.text(), /SwaggerUIBundle\(\{ url: "\/openapi.json"/);
+    assert.match(await ui.text(), /SwaggerUIBundle\(\{ url: "openapi.json"/);
   } finally {
     await t.close();
   }
