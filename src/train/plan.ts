@@ -24,7 +24,13 @@ export const BUDGETS_MB = [128, 256, 512] as const;
  * Resident memory of the runtime before any model work, MiB (peak RSS of a process that only loads the
  * module and its engine: Deno with the module graph; onnxruntime-web adds its WASM heap and threads).
  */
-export const RUNTIME_MB: Record<Backend, number> = { lean: 56, wasm: 165, webgpu: 200, node: 91 };
+export const RUNTIME_MB: Record<Backend, number> = { lean: 69, wasm: 165, webgpu: 200, node: 91 };
+
+/**
+ * JS memory per node of the compiled graph (the IR, the schedule, the plan and the prebuilt kernel calls of
+ * lean; the graph kept for a session elsewhere): fitted to `deno task bench:memory` (≈ 9 KB a node).
+ */
+export const GRAPH_BYTES_PER_NODE = 9 * 1024;
 
 /** What to plan. */
 export interface PlanRequest {
@@ -60,6 +66,7 @@ export interface RunPlan {
   total_bytes: number;
   items: {
     runtime_bytes: number;
+    graph_bytes: number;
     weights_bytes: number;
     arena_bytes: number;
     optimizer_bytes: number;
@@ -143,12 +150,14 @@ export async function planRun(r: PlanRequest, extraBudgetsMb: number[] = []): Pr
   }
   let arena: number, exact: boolean;
   const shapes = { batch: r.batchSize, seq: r.seqLen };
+  const outputs = method === "eval"
+    ? buildLossGraph(config, { trainable: () => false, source }).outputs
+    : buildLossGraph(config, { trainable, adapter, source }).outputs;
+  let nodes = ancestors(Object.values(outputs)).size;
   if (r.backend === "lean") {
     const { compileLean } = await import("../runtime/lean/program.ts");
-    const outputs = method === "eval"
-      ? buildLossGraph(config, { trainable: () => false, source }).outputs
-      : buildLossGraph(config, { trainable, adapter, source }).outputs;
     const program = await compileLean(outputs, { dims: shapes });
+    nodes = program.nodes;
     arena = program.plan({}, undefined, {
       stream: method === "eval" || !streamed ? undefined : (n) => n.startsWith("grad:"),
     }).arenaBytes;
@@ -161,6 +170,7 @@ export async function planRun(r: PlanRequest, extraBudgetsMb: number[] = []): Pr
   }
   const items = {
     runtime_bytes: (RUNTIME_MB[r.backend] + (r.text ? TOKENIZER_MB : 0)) * MiB,
+    graph_bytes: nodes * GRAPH_BYTES_PER_NODE,
     weights_bytes: weights,
     arena_bytes: arena,
     optimizer_bytes: optimizer,

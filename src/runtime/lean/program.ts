@@ -52,6 +52,8 @@ export interface LeanOptions extends CompileOptions {
 /** A compiled lean program: a {@link Program} that can also plan its memory without running. */
 export interface LeanProgram extends Program {
   readonly device: LeanDevice;
+  /** Nodes of the compiled graph (after recomputation): what its JS-side structures scale with. */
+  readonly nodes: number;
   /**
    * The memory plan for inputs of these shapes (by input name; symbolic dims from `dims` otherwise),
    * with the inputs named in `resident` (default: every input of static shape) kept in the device and
@@ -258,8 +260,9 @@ export async function compileLean(
 
   const outputNames = Object.keys(outs);
   const program: LeanProgram = {
-    backend: "lean" as never,
+    backend: "lean",
     device,
+    nodes: order.length,
     inputNames: inputs.map((t) => t.inputName!),
     outputNames,
     run(feeds: Record<string, HostTensor>, names?: readonly string[], runOpts: RunOptions = {}) {
