@@ -5,6 +5,15 @@
  * Models are always passed as bytes (WebGPU in Deno cannot fetch file URLs).
  */
 import type { DType } from "../graph/ir.ts";
+import { configureWasmStart } from "./ort_wasm.ts";
+
+export { wasmThreads, type WasmThreadsReport } from "./ort_wasm.ts";
+
+/**
+ * How long onnxruntime-web's pool workers may take to start before the runtime falls back to one
+ * thread (ms): 10 s, or `POSTTRAIN_WASM_START_TIMEOUT_MS`.
+ */
+const WASM_START_TIMEOUT_MS = Number(envVar("POSTTRAIN_WASM_START_TIMEOUT_MS") ?? "") || 10_000;
 
 /** The backends, for validation and help texts. */
 export const BACKENDS = ["wasm", "webgpu", "node"] as const;
@@ -35,13 +44,17 @@ export interface SessionOptions {
   lowMemory?: boolean;
 }
 
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
 /** Whether `POSTTRAIN_LOW_MEMORY=1` asks every session for {@link SessionOptions.lowMemory}. */
 export function lowMemoryFromEnv(): boolean {
-  try {
-    return Deno.env.get("POSTTRAIN_LOW_MEMORY") === "1";
-  } catch {
-    return false; // no --allow-env
-  }
+  return envVar("POSTTRAIN_LOW_MEMORY") === "1";
 }
 
 /** A compiled graph ready to run. */
@@ -59,18 +72,25 @@ export interface Session {
 type Ort = any;
 const ortCache = new Map<Backend, Promise<Ort>>();
 
+/** Which onnxruntime-web runtime starts (threads, start-up) and why. */
 async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   if (backend === "node") return await import("onnxruntime-node");
   const ort = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web");
+  ort.env.logLevel = "error";
   // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
-  // POSTTRAIN_WASM_THREADS overrides the default 2 threads (1 avoids onnxruntime-web's worker
-  // start-up, which was seen to stall on an overloaded 2-core machine).
-  const fromEnv = Number(Deno.env.get("POSTTRAIN_WASM_THREADS") ?? "");
-  ort.env.wasm.numThreads = backend === "webgpu"
-    ? 1
-    : threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
-  ort.env.logLevel = "error";
+  if (backend === "webgpu") return (ort.env.wasm.numThreads = 1, ort);
+  // POSTTRAIN_WASM_THREADS overrides the default min(2, cores). More than one thread starts
+  // through ort_wasm.ts (memory reserved up front, pool start bounded in time, one-thread
+  // fallback), which needs the module on the file system; elsewhere the runtime runs on one thread.
+  const fromEnv = Number(envVar("POSTTRAIN_WASM_THREADS") ?? "");
+  const n = threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
+  const local = import.meta.url.startsWith("file:");
+  ort.env.wasm.numThreads = local ? Math.max(1, Math.floor(n)) : 1;
+  if (local) {
+    configureWasmStart({ timeoutMs: WASM_START_TIMEOUT_MS, wasmEnv: ort.env.wasm });
+    ort.env.wasm.wasmPaths = { mjs: new URL("./ort_wasm.ts", import.meta.url).href };
+  }
   return ort;
 }
 
