@@ -16,6 +16,8 @@ import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
 import { ApiError } from "../src/jobs/errors.ts";
+import type { Executor } from "../src/jobs/executor.ts";
+import { WorkerExecutor } from "../src/jobs/executor_worker.ts";
 import { bearerGuard, notFound, onError, sendError } from "./_common.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
@@ -49,17 +51,35 @@ export interface AppOptions {
   chunkSteps?: number;
   /** Backend of requests that name none (default wasm). */
   defaultBackend?: Backend;
+  /**
+   * Where jobs, the submit-time row checks and generation run: `"worker"` (default where Deno
+   * Workers exist: the event loop only answers requests), `"inline"` (this isolate: edge runtimes
+   * without Workers), or an {@link Executor}.
+   */
+  executor?: "worker" | "inline" | Executor;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
 export function createRunner(opts: AppOptions = {}): JobRunner {
+  const dataDir = opts.dataDir ?? ".posttrain";
+  const chunkSteps = opts.chunkSteps ?? 20, defaultBackend = opts.defaultBackend ?? "wasm";
+  const kind = opts.executor ?? (typeof Worker === "function" ? "worker" : "inline");
   return new JobRunner({
     store: opts.store ?? new MemoryJobStore(),
-    files: new ArtifactStore(opts.dataDir ?? ".posttrain"),
+    files: new ArtifactStore(dataDir),
     models: new ModelRegistry({ models: opts.models, root: opts.modelsRoot }),
     concurrency: opts.concurrency,
-    chunkSteps: opts.chunkSteps,
-    defaultBackend: opts.defaultBackend,
+    chunkSteps,
+    defaultBackend,
+    executor: kind === "inline" ? undefined : kind === "worker"
+      ? new WorkerExecutor({
+        dataDir,
+        models: opts.models,
+        root: opts.modelsRoot,
+        chunkSteps,
+        defaultBackend,
+      })
+      : kind,
   });
 }
 
@@ -163,7 +183,7 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
     app,
     runner,
     close: async () => {
-      await runner.stop();
+      await runner.stop(); // closes the executor
       runner.store.close();
       runner.models.close();
     },

@@ -1,9 +1,11 @@
 /**
  * @module Submit-time checks of a validated job request, per type, so a job that cannot run is a
- * 4xx naming the field before it is queued: the model and adapter job resolve, every row field
- * tokenizes (errors name `forget.3`, …) and has target tokens, and the cross-field rules hold
- * (fine-tune `data_indices` in range, unlearn `retain` where the method needs it, coreset `val`
- * for cld and `k` at most the rows). Also the step count the job's progress counts to.
+ * 4xx naming the field before it is queued, in two parts: {@link resolveRefs} (the model and the
+ * adapter job resolve: cheap, needs the job store) and {@link checkRows} (every row field
+ * tokenizes, errors naming `forget.3`, …, and has target tokens; the cross-field rules hold:
+ * fine-tune `data_indices` in range, unlearn `retain` where the method needs it, coreset `val` for
+ * cld and `k` at most the rows; tokenizes, so an executor runs it off the event loop). Also the
+ * step count the job's progress counts to.
  */
 import type { Example } from "../data/tokenize.ts";
 import type { Row } from "../data/rows.ts";
@@ -12,16 +14,6 @@ import { coresetProblem } from "../coreset/select.ts";
 import { ApiError } from "./errors.ts";
 import type { EvalJob, JobRequest } from "./spec.ts";
 import type { ModelRegistry } from "./models.ts";
-
-/** What a request resolved to at submit time. */
-export interface Submission {
-  /** The model dir the job runs on (an adapter job's weights replace the base). */
-  modelDir: string;
-  /** LoRA adapter dirs merged into the model. */
-  adapters: string[];
-  /** Units of progress: optimizer steps, eval batches, unlearning steps, coreset checkpoints. */
-  steps: number;
-}
 
 /** What an `adapter` job id stands for: a LoRA adapter dir, or a model dir replacing the base. */
 export type AdapterResolver = (
@@ -36,18 +28,18 @@ function noTargets(field: string, what = "the rows have no target tokens"): ApiE
 }
 
 /**
- * Check a validated request against its model and data; errors are {@link ApiError}s naming the field.
+ * The model dir and adapters a request runs on; errors are {@link ApiError}s naming the field.
  *
  * @example
  * ```ts ignore
- * const { modelDir, adapters, steps } = await checkSubmission(req, registry, runner.resolveAdapter.bind(runner));
+ * const { modelDir, adapters } = await resolveRefs(req, registry, runner.resolveAdapter.bind(runner));
  * ```
  */
-export async function checkSubmission(
-  req: JobRequest,
+export async function resolveRefs(
+  req: { type: string; model: string; adapter?: string },
   models: ModelRegistry,
   resolveAdapter: AdapterResolver,
-): Promise<Submission> {
+): Promise<{ modelDir: string; adapters: string[] }> {
   let modelDir = await models.resolve(req.model);
   const adapters: string[] = [];
   if (req.type !== "finetune" && req.adapter) {
@@ -55,6 +47,19 @@ export async function checkSubmission(
     if (a.kind === "model") modelDir = a.dir;
     else adapters.push(a.dir);
   }
+  return { modelDir, adapters };
+}
+
+/**
+ * Check a request's rows and options against its model (`modelDir` from {@link resolveRefs});
+ * returns the step count; errors are {@link ApiError}s naming the field.
+ *
+ * @example
+ * ```ts ignore
+ * const steps = await checkRows(req, registry, modelDir);
+ * ```
+ */
+export async function checkRows(req: JobRequest, models: ModelRegistry, modelDir: string): Promise<number> {
   const encode = async (rows: Row[], field: string) => {
     const ex = await models.encode(modelDir, rows, req.truncate, field);
     if (!hasTargets(ex)) throw noTargets(field);
@@ -73,11 +78,11 @@ export async function checkSubmission(
           throw noTargets("data_indices", "the selected rows have no target tokens");
         }
       }
-      return { modelDir, adapters, steps: req.steps };
+      return req.steps;
     }
     case "eval": {
       await encode(req.data, "data");
-      return { modelDir, adapters, steps: Math.ceil(req.data.length / (req as EvalJob).batch_size) };
+      return Math.ceil(req.data.length / (req as EvalJob).batch_size);
     }
     case "unlearn": {
       await encode(req.forget, "forget");
@@ -86,14 +91,14 @@ export async function checkSubmission(
         const why = req.method === "ga" ? `retain_loss ${req.retain_loss}` : `method ${req.method}`;
         throw new ApiError(422, "invalid_request", `retain: required by ${why}`, "retain");
       }
-      return { modelDir, adapters, steps: req.method === "kfade" ? req.kfade_steps : req.steps };
+      return req.method === "kfade" ? req.kfade_steps : req.steps;
     }
     case "coreset": {
       const ex = await models.encode(modelDir, req.data, req.truncate, "data");
       if (req.val) await models.encode(modelDir, req.val, req.truncate, "val");
       const p = coresetProblem(req.method, await models.config(modelDir), ex.length, req.k, !!req.val);
       if (p) throw new ApiError(422, "invalid_request", `${p.field}: ${p.message}`, p.field);
-      return { modelDir, adapters, steps: req.method === "cld" ? req.epochs * req.evals_per_epoch : 1 };
+      return req.method === "cld" ? req.epochs * req.evals_per_epoch : 1;
     }
   }
 }

@@ -1,0 +1,112 @@
+/**
+ * @module The Deno Worker behind `executor_worker.ts`: an {@link InlineExecutor} driven by
+ * messages. In: `init` (data dir, models, chunk size, backend), then calls `{op, call, ...args}`
+ * (`chunk`, `release`, `check`, `generate`, `close`) and `abort` for a running chunk. Out:
+ * `{call, value}` or `{call, error}` per call, and `{call, progress}` while a chunk runs.
+ */
+import type { Backend } from "../runtime/session.ts";
+import { ArtifactStore } from "./artifacts.ts";
+import { ApiError } from "./errors.ts";
+import { InlineExecutor } from "./executor.ts";
+import { ModelRegistry } from "./models.ts";
+
+/** The first message: how to build the executor. */
+export interface InitMessage {
+  op: "init";
+  dataDir: string;
+  models: [string, string][];
+  root?: string;
+  chunkSteps: number;
+  defaultBackend: Backend;
+}
+
+/** An error as it crosses the worker boundary (ApiErrors keep status, code and path). */
+export interface WireError {
+  message: string;
+  stack?: string;
+  api?: { status: ApiError["status"]; code: string; path?: string };
+}
+
+/** Serialize an error for `postMessage`. */
+export function toWire(e: unknown): WireError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return {
+    message: err.message,
+    stack: err.stack,
+    ...(err instanceof ApiError ? { api: { status: err.status, code: err.code, path: err.path } } : {}),
+  };
+}
+
+/** Rebuild an error from {@link toWire}. */
+export function fromWire(w: WireError): Error {
+  if (w.api) return new ApiError(w.api.status, w.api.code, w.message, w.api.path);
+  const e = new Error(w.message);
+  if (w.stack) e.stack = w.stack;
+  return e;
+}
+
+interface WorkerScope {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(m: unknown): void;
+  close(): void;
+}
+
+function serve(scope: WorkerScope): void {
+  let exec: InlineExecutor | undefined;
+  const running = new Map<number, AbortController>();
+  const run = async (m: Record<string, unknown>): Promise<unknown> => {
+    if (!exec) throw new Error("executor worker: not initialized");
+    const call = m.call as number;
+    switch (m.op) {
+      case "chunk": {
+        const ac = new AbortController();
+        running.set(call, ac);
+        try {
+          return await exec.chunk(m.job as never, {
+            signal: ac.signal,
+            onProgress: (progress) => scope.postMessage({ call, progress }),
+          });
+        } finally {
+          running.delete(call);
+        }
+      }
+      case "release":
+        return await exec.release(m.id as string);
+      case "check":
+        return await exec.check(m.req as never, m.refs as never);
+      case "generate":
+        return await exec.generate(m.req as never, m.refs as never, m.backend as Backend);
+      case "close":
+        return await exec.close();
+    }
+    throw new Error(`executor worker: unknown op ${m.op}`);
+  };
+  scope.onmessage = (e: MessageEvent) => {
+    const m = e.data as Record<string, unknown>;
+    if (m.op === "init") {
+      const i = m as unknown as InitMessage;
+      exec = new InlineExecutor({
+        files: new ArtifactStore(i.dataDir),
+        models: new ModelRegistry({ models: new Map(i.models), root: i.root }),
+        chunkSteps: i.chunkSteps,
+        defaultBackend: i.defaultBackend,
+      });
+      return;
+    }
+    if (m.op === "abort") return void running.get(m.call as number)?.abort(m.reason);
+    run(m).then(
+      (value) => scope.postMessage({ call: m.call, value }),
+      (err) => scope.postMessage({ call: m.call, error: toWire(err) }),
+    );
+  };
+}
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+if (typeof g.WorkerGlobalScope === "function" && g instanceof g.WorkerGlobalScope) {
+  // A Deno worker has a `location` (its module's file URL, origin "null"); the onnxruntime-web
+  // bundle inside transformers.js then builds `new URL(…, "null")` and fails to load, as it would
+  // not on the main thread, which has none.
+  Object.defineProperty(g, "location", { value: undefined, configurable: true });
+  serve(g as WorkerScope);
+}

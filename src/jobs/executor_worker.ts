@@ -1,0 +1,191 @@
+/**
+ * @module The {@link Executor} on Deno Workers (`executor_entry.ts`), so the HTTP event loop only
+ * answers requests: one worker runs job chunks, another the submit-time row checks and generation
+ * (so neither waits for the other; each has its own onnxruntime). Workers start on first use.
+ * A worker that dies, or sends nothing while a call is pending for longer than `stallMs` (a last
+ * resort: no known cause is left), is stopped; its pending calls fail with a clear error and the
+ * next call starts a fresh one (a job continues from its last checkpoint).
+ */
+import type { Backend } from "../runtime/session.ts";
+import type { JobRequest } from "./spec.ts";
+import type { JobProgress, JobRecord } from "./store.ts";
+import type { ChunkResult } from "./work.ts";
+import type { ChunkCall, Executor, GenerateRequest, ModelRefs } from "./executor.ts";
+import { fromWire, type InitMessage, type WireError } from "./executor_entry.ts";
+
+/** Options of {@link WorkerExecutor}. */
+export interface WorkerExecutorOptions {
+  /** Root of the job files (as the runner's `ArtifactStore`). */
+  dataDir: string;
+  /** Registered models (name → dir). */
+  models?: ReadonlyMap<string, string>;
+  /** Models root (relative model refs). */
+  root?: string;
+  chunkSteps: number;
+  defaultBackend: Backend;
+  /** A worker silent this long while a call waits is stopped (default 10 min). */
+  stallMs?: number;
+}
+
+/** Deno's web Worker, captured before anything can replace the global (see `runtime/ort_wasm.ts`). */
+const WebWorker = globalThis.Worker;
+const ENTRY = new URL("./executor_entry.ts", import.meta.url).href;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (p: Partial<JobProgress>) => void;
+}
+
+/** One worker and its calls in flight. */
+class Lane {
+  #worker?: Worker;
+  #pending = new Map<number, Pending>();
+  #next = 0;
+  #heard = 0;
+  #timer?: ReturnType<typeof setInterval>;
+
+  constructor(readonly name: string, readonly init: InitMessage, readonly stallMs: number) {}
+
+  get alive(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  #spawn(): Worker {
+    const w = new WebWorker(ENTRY, { type: "module", name: `posttrain-${this.name}` });
+    w.onmessage = (e: MessageEvent) => {
+      this.#heard = Date.now();
+      const m = e.data as {
+        call: number;
+        value?: unknown;
+        error?: WireError;
+        progress?: Partial<JobProgress>;
+      };
+      const p = this.#pending.get(m.call);
+      if (!p) return;
+      if (m.progress) return p.onProgress?.(m.progress);
+      this.#pending.delete(m.call);
+      if (m.error) p.reject(fromWire(m.error));
+      else p.resolve(m.value);
+      if (this.#pending.size === 0) this.#idle();
+    };
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.stop(`the ${this.name} worker died: ${e.message}`);
+    };
+    w.postMessage(this.init);
+    return w;
+  }
+
+  /** Send a call; `signal` aborts it in the worker (reason passed on). */
+  call<T>(
+    msg: Record<string, unknown>,
+    opts: { signal?: AbortSignal; onProgress?: (p: Partial<JobProgress>) => void } = {},
+  ): Promise<T> {
+    const worker = this.#worker ??= this.#spawn();
+    const call = this.#next++;
+    if (this.#pending.size === 0) {
+      this.#heard = Date.now();
+      this.#timer ??= setInterval(() => this.#check(), Math.min(5_000, this.stallMs));
+    }
+    const done = new Promise<T>((resolve, reject) => {
+      this.#pending.set(call, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onProgress: opts.onProgress,
+      });
+    });
+    worker.postMessage({ ...msg, call });
+    const s = opts.signal;
+    if (s) {
+      const abort = () => this.#worker?.postMessage({ op: "abort", call, reason: s.reason });
+      if (s.aborted) abort();
+      else {
+        s.addEventListener("abort", abort, { once: true });
+        done.finally(() => s.removeEventListener("abort", abort)).catch(() => {});
+      }
+    }
+    return done;
+  }
+
+  #check(): void {
+    const silent = Date.now() - this.#heard;
+    if (this.#pending.size && silent > this.stallMs) {
+      this.stop(`the ${this.name} worker sent nothing for ${Math.round(silent / 1000)} s; it was stopped`);
+    }
+  }
+
+  #idle(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Terminate the worker; pending calls fail with `why`. */
+  stop(why: string): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#idle();
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(new Error(why));
+  }
+}
+
+/**
+ * Job chunks on one Deno Worker, row checks and generation on another.
+ *
+ * @example
+ * ```ts ignore
+ * const exec = new WorkerExecutor({ dataDir: "./data", models, chunkSteps: 20, defaultBackend: "wasm" });
+ * const runner = new JobRunner({ store, files, models: registry, executor: exec });
+ * ```
+ */
+export class WorkerExecutor implements Executor {
+  readonly #jobs: Lane;
+  readonly #requests: Lane;
+
+  constructor(o: WorkerExecutorOptions) {
+    const init: InitMessage = {
+      op: "init",
+      dataDir: o.dataDir,
+      models: [...(o.models ?? new Map())],
+      root: o.root,
+      chunkSteps: o.chunkSteps,
+      defaultBackend: o.defaultBackend,
+    };
+    const stall = o.stallMs ?? 600_000;
+    this.#jobs = new Lane("jobs", init, stall);
+    this.#requests = new Lane("requests", init, stall);
+  }
+
+  chunk(job: JobRecord, call: ChunkCall = {}): Promise<ChunkResult> {
+    return this.#jobs.call({ op: "chunk", job }, call);
+  }
+
+  async release(id: string): Promise<void> {
+    if (this.#jobs.alive) await this.#jobs.call({ op: "release", id });
+  }
+
+  check(req: JobRequest, refs: ModelRefs): Promise<number> {
+    return this.#requests.call({ op: "check", req, refs });
+  }
+
+  generate(req: GenerateRequest, refs: ModelRefs, backend: Backend): Promise<{ text: string }> {
+    return this.#requests.call({ op: "generate", req, refs, backend });
+  }
+
+  async close(): Promise<void> {
+    for (const lane of [this.#jobs, this.#requests]) {
+      // let the worker release its sessions, but never wait long for a busy one
+      if (lane.alive) {
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          lane.call({ op: "close" }).catch(() => {}),
+          new Promise((r) => (t = setTimeout(r, 5_000))),
+        ]);
+        clearTimeout(t);
+      }
+      lane.stop("the executor was closed");
+    }
+  }
+}
