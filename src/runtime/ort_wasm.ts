@@ -8,8 +8,8 @@
  *    and the other touches the new pages first, it traps with `memory access out of bounds`. On the
  *    pool thread that trap kills its worker silently, and the main thread then spins for good in
  *    onnxruntime's thread pool waiting for a task that will never finish (issue 12.2); on the main
- *    thread it surfaces as a 500 (issue 12.4). Fix: grow the memory to its maximum before any thread
- *    runs (address space only: pages cost RAM once touched), so it never grows again.
+ *    thread it surfaces as an error. Fix: grow the memory to its maximum before any thread runs
+ *    (address space only: pages cost RAM once touched), so it never grows again.
  *    Where the address space is refused (`ulimit -v`), the runtime runs on one thread instead.
  * 2. **A pool that cannot start waits for ever.** The pthread workers must load before the runtime
  *    resolves; if they do not within {@link WasmStartOptions.timeoutMs}, the runtime starts again

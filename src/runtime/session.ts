@@ -94,6 +94,23 @@ async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   return ort;
 }
 
+/**
+ * One call at a time per onnxruntime-web runtime. Its `run` keeps the argument arrays it hands to
+ * wasm (input and output tensor pointers) on the wasm stack across several `await`s and restores
+ * the stack pointer when it ends; two runs that overlap free each other's arrays, and the later
+ * one reads garbage: `failed to call OrtRun()`, `Unexpected input data type`, `memory access out
+ * of bounds` (issue 12.4: a job and a generate request on one engine). Runs there are synchronous
+ * wasm anyway, so nothing is lost by queueing them. onnxruntime-node runs natively and concurrently.
+ */
+const webQueues = new Map<Backend, Promise<unknown>>();
+
+function exclusive<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
+  if (backend === "node") return fn();
+  const run = (webQueues.get(backend) ?? Promise.resolve()).then(fn);
+  webQueues.set(backend, run.catch(() => {}));
+  return run;
+}
+
 function ortFor(backend: Backend, threads?: number): Promise<Ort> {
   let p = ortCache.get(backend);
   if (!p) ortCache.set(backend, p = loadOrt(backend, threads));
@@ -144,7 +161,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
   if (backend === "webgpu" && !("gpu" in navigator)) {
     throw new Error("backend webgpu: navigator.gpu is unavailable");
   }
-  const sess = await ort.InferenceSession.create(bytes, so);
+  const sess: Ort = await exclusive(backend, () => ort.InferenceSession.create(bytes, so));
   return {
     backend,
     inputNames: sess.inputNames,
@@ -157,16 +174,18 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
         const data = t.dtype === "bool" ? toBoolBytes(t.data) : t.data;
         ortFeeds[name] = new ort.Tensor(t.dtype, data, t.shape);
       }
-      const res = await sess.run(ortFeeds, outputs ? [...outputs] : undefined);
-      const out: Record<string, HostTensor> = {};
-      for (const [k, v] of Object.entries(res as Record<string, Ort>)) {
-        const data = backend === "node" || v.location === "cpu" ? v.data : await v.getData();
-        out[k] = { dtype: TYPE_OF[v.type] ?? v.type, shape: [...v.dims], data };
-      }
-      return out;
+      return await exclusive(backend, async () => {
+        const res = await sess.run(ortFeeds, outputs ? [...outputs] : undefined);
+        const out: Record<string, HostTensor> = {};
+        for (const [k, v] of Object.entries(res as Record<string, Ort>)) {
+          const data = backend === "node" || v.location === "cpu" ? v.data : await v.getData();
+          out[k] = { dtype: TYPE_OF[v.type] ?? v.type, shape: [...v.dims], data };
+        }
+        return out;
+      });
     },
     async release() {
-      await sess.release();
+      await exclusive(backend, () => sess.release());
     },
   };
 }
