@@ -3,7 +3,8 @@
  * generated from the same zod schemas the CLI and the library use. Guards apply to every route:
  * a bearer token on mutating methods (when configured), a body-size limit (413), JSON errors.
  * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
- * `createService` also opens a Deno KV store and resumes interrupted jobs.
+ * `createService` also holds the data dir (a lock: a second server on it fails before touching any
+ * job), sweeps what killed writes left there, opens a Deno KV store and resumes interrupted jobs.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
@@ -15,6 +16,7 @@ import { ArtifactStore } from "../src/jobs/artifacts.ts";
 import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
+import { lockDataDir, sweepTemps } from "../src/jobs/data_dir.ts";
 import { ApiError } from "../src/jobs/errors.ts";
 import type { Executor } from "../src/jobs/executor.ts";
 import { WorkerExecutor } from "../src/jobs/executor_worker.ts";
@@ -145,6 +147,8 @@ export interface ServiceOptions extends AppOptions {
    * runtime's own database (`Deno.openKv()`: Deno Deploy's managed KV), false/undefined for memory.
    */
   kv?: string | boolean;
+  /** The port the server listens on, recorded in the data dir's lock (for the error a second server gives). */
+  port?: number;
 }
 
 /** A running service: the app, its runner and a way to shut down. */
@@ -166,26 +170,34 @@ export interface Service {
  */
 export async function createService(opts: ServiceOptions = {}): Promise<Service> {
   const dataDir = opts.dataDir ?? ".posttrain";
-  let store = opts.store;
-  if (!store && opts.kv) {
-    await Deno.mkdir(dataDir, { recursive: true });
-    const path = opts.kv === true
-      ? join(dataDir, "posttrain.kv")
-      : opts.kv === "runtime"
-      ? undefined
-      : opts.kv;
-    store = await KvJobStore.open(path);
+  const lock = await lockDataDir(dataDir, opts.port === undefined ? {} : { port: opts.port });
+  try {
+    const swept = await sweepTemps(dataDir);
+    if (swept.length) console.error(`posttrain: removed ${swept.length} temp file(s) left by killed writes`);
+    let store = opts.store;
+    if (!store && opts.kv) {
+      const path = opts.kv === true
+        ? join(dataDir, "posttrain.kv")
+        : opts.kv === "runtime"
+        ? undefined
+        : opts.kv;
+      store = await KvJobStore.open(path);
+    }
+    const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
+    await runner.start();
+    const app = createApp({ ...opts, runner });
+    return {
+      app,
+      runner,
+      close: async () => {
+        await runner.stop(); // closes the executor
+        runner.store.close();
+        runner.models.close();
+        lock.release();
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
-  await runner.start();
-  const app = createApp({ ...opts, runner });
-  return {
-    app,
-    runner,
-    close: async () => {
-      await runner.stop(); // closes the executor
-      runner.store.close();
-      runner.models.close();
-    },
-  };
 }
