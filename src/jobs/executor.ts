@@ -14,7 +14,15 @@ import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
 import { checkRows } from "./submit.ts";
 import { oneShotChunk } from "./work_oneshot.ts";
-import { type ChunkResult, evalChunk, finetuneChunk, loadWork, releaseWork, type Work } from "./work.ts";
+import {
+  type ChunkResult,
+  evalChunk,
+  finetuneChunk,
+  loadWork,
+  releaseWork,
+  type StoredRequest,
+  type Work,
+} from "./work.ts";
 import type { z } from "zod";
 
 /** A validated `POST /v1/generate` body. */
@@ -40,8 +48,11 @@ export interface Executor {
   chunk(job: JobRecord, call?: ChunkCall): Promise<ChunkResult>;
   /** Free the state kept warm for a job (its checkpoints stay). */
   release(id: string): Promise<void>;
-  /** The submit-time row checks (`submit.ts` `checkRows`); returns the job's step count. */
-  check(req: JobRequest, refs: ModelRefs): Promise<number>;
+  /**
+   * The submit-time row checks (`submit.ts` `checkRows`), then store the request as job `id`'s
+   * (its rows can be megabytes: serializing them is work too); returns the job's step count.
+   */
+  accept(id: string, req: JobRequest, refs: ModelRefs): Promise<number>;
   /** Continue a prompt. */
   generate(req: GenerateRequest, refs: ModelRefs, backend: Backend): Promise<{ text: string }>;
   /** Free everything; the executor is unusable afterwards. */
@@ -122,8 +133,11 @@ export class InlineExecutor implements Executor {
     if (work) await releaseWork(work);
   }
 
-  async check(req: JobRequest, refs: ModelRefs): Promise<number> {
-    return await checkRows(req, this.opts.models, refs.modelDir);
+  async accept(id: string, req: JobRequest, refs: ModelRefs): Promise<number> {
+    const steps = await checkRows(req, this.opts.models, refs.modelDir);
+    const stored: StoredRequest = { request: req, ...refs };
+    await this.opts.files.writeRequest(id, stored);
+    return steps;
   }
 
   async generate(req: GenerateRequest, refs: ModelRefs, backend: Backend): Promise<{ text: string }> {

@@ -1,7 +1,7 @@
 /**
  * @module The Deno Worker behind `executor_worker.ts`: an {@link InlineExecutor} driven by
  * messages. In: `init` (data dir, models, chunk size, backend), then calls `{op, call, ...args}`
- * (`chunk`, `release`, `check`, `generate`, `close`) and `abort` for a running chunk. Out:
+ * (`chunk`, `release`, `accept`, `generate`, `close`) and `abort` for a running chunk. Out:
  * `{call, value}` or `{call, error}` per call, and `{call, progress}` while a chunk runs.
  */
 import type { Backend } from "../runtime/session.ts";
@@ -72,8 +72,8 @@ function serve(scope: WorkerScope): void {
       }
       case "release":
         return await exec.release(m.id as string);
-      case "check":
-        return await exec.check(m.req as never, m.refs as never);
+      case "accept":
+        return await exec.accept(m.id as string, m.req as never, m.refs as never);
       case "generate":
         return await exec.generate(m.req as never, m.refs as never, m.backend as Backend);
       case "close":

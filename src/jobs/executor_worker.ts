@@ -166,8 +166,8 @@ export class WorkerExecutor implements Executor {
     if (this.#jobs.alive) await this.#jobs.call({ op: "release", id });
   }
 
-  check(req: JobRequest, refs: ModelRefs): Promise<number> {
-    return this.#requests.call({ op: "check", req, refs });
+  accept(id: string, req: JobRequest, refs: ModelRefs): Promise<number> {
+    return this.#requests.call({ op: "accept", id, req, refs });
   }
 
   generate(req: GenerateRequest, refs: ModelRefs, backend: Backend): Promise<{ text: string }> {

@@ -17,7 +17,7 @@ import { resolveRefs } from "./submit.ts";
 import { type JobProgress, type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
-import type { RecordPatch, StoredRequest } from "./work.ts";
+import type { RecordPatch } from "./work.ts";
 import { type Executor, type GenerateRequest, InlineExecutor } from "./executor.ts";
 
 /** Options of {@link JobRunner}. */
@@ -124,11 +124,9 @@ export class JobRunner {
     const req = parseJobRequest(body);
     const nb = notBuilt(req);
     if (nb) throw new ApiError(422, "not_built", nb.message, nb.path);
-    const { modelDir, adapters } = await resolveRefs(req, this.models, (j, m) => this.resolveAdapter(j, m));
-    const steps = await this.executor.check(req, { modelDir, adapters });
+    const refs = await resolveRefs(req, this.models, (j, m) => this.resolveAdapter(j, m));
     const id = newJobId();
-    const stored: StoredRequest = { request: req, modelDir, adapters };
-    await this.files.writeRequest(id, stored);
+    const steps = await this.executor.accept(id, req, refs);
     const t = now();
     const job: JobRecord = {
       id,
