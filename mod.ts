@@ -48,6 +48,8 @@ export {
   createSession,
   type HostTensor,
   type Session,
+  wasmThreads,
+  type WasmThreadsReport,
 } from "./src/runtime/session.ts";
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
@@ -103,6 +105,8 @@ export {
   type ServiceOptions,
 } from "./routes/app.ts";
 export { JobRunner, type RunnerOptions } from "./src/jobs/runner.ts";
+export { type Executor, InlineExecutor, type InlineExecutorOptions } from "./src/jobs/executor.ts";
+export { WorkerExecutor, type WorkerExecutorOptions } from "./src/jobs/executor_worker.ts";
 export type {
   ArtifactInfo,
   JobError,

@@ -8,7 +8,7 @@
 import type { Backend } from "../runtime/session.ts";
 import { generateWith } from "../api.ts";
 import { ApiError } from "./errors.ts";
-import type { GenerateRequestSchema, JobRequest } from "./spec.ts";
+import type { JobRequest } from "./spec.ts";
 import type { JobProgress, JobRecord } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
@@ -23,10 +23,24 @@ import {
   type StoredRequest,
   type Work,
 } from "./work.ts";
-import type { z } from "zod";
 
-/** A validated `POST /v1/generate` body. */
-export type GenerateRequest = z.infer<typeof GenerateRequestSchema>;
+/** A validated `POST /v1/generate` body (`GenerateRequestSchema`'s output). */
+export interface GenerateRequest {
+  model: string;
+  adapter?: string;
+  prompt: string;
+  max_new_tokens: number;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  seed: number;
+  backend?: Backend;
+}
+
+/** A validated job request (`JobRequestSchema`'s output; the executor checks its rows). */
+export type AcceptedRequest =
+  & { readonly type: JobRequest["type"]; readonly model: string }
+  & Record<string, unknown>;
 
 /** What a request resolved to: the model dir and the LoRA adapter dirs merged into it. */
 export interface ModelRefs {
@@ -52,7 +66,7 @@ export interface Executor {
    * The submit-time row checks (`submit.ts` `checkRows`), then store the request as job `id`'s
    * (its rows can be megabytes: serializing them is work too); returns the job's step count.
    */
-  accept(id: string, req: JobRequest, refs: ModelRefs): Promise<number>;
+  accept(id: string, req: AcceptedRequest, refs: ModelRefs): Promise<number>;
   /** Continue a prompt. */
   generate(req: GenerateRequest, refs: ModelRefs, backend: Backend): Promise<{ text: string }>;
   /** Free everything; the executor is unusable afterwards. */
@@ -133,9 +147,10 @@ export class InlineExecutor implements Executor {
     if (work) await releaseWork(work);
   }
 
-  async accept(id: string, req: JobRequest, refs: ModelRefs): Promise<number> {
-    const steps = await checkRows(req, this.opts.models, refs.modelDir);
-    const stored: StoredRequest = { request: req, ...refs };
+  async accept(id: string, req: AcceptedRequest, refs: ModelRefs): Promise<number> {
+    const request = req as unknown as JobRequest; // validated by the caller
+    const steps = await checkRows(request, this.opts.models, refs.modelDir);
+    const stored: StoredRequest = { request, ...refs };
     await this.opts.files.writeRequest(id, stored);
     return steps;
   }

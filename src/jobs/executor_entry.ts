@@ -6,44 +6,9 @@
  */
 import type { Backend } from "../runtime/session.ts";
 import { ArtifactStore } from "./artifacts.ts";
-import { ApiError } from "./errors.ts";
 import { InlineExecutor } from "./executor.ts";
+import { type InitMessage, toWire } from "./executor_worker.ts";
 import { ModelRegistry } from "./models.ts";
-
-/** The first message: how to build the executor. */
-export interface InitMessage {
-  op: "init";
-  dataDir: string;
-  models: [string, string][];
-  root?: string;
-  chunkSteps: number;
-  defaultBackend: Backend;
-}
-
-/** An error as it crosses the worker boundary (ApiErrors keep status, code and path). */
-export interface WireError {
-  message: string;
-  stack?: string;
-  api?: { status: ApiError["status"]; code: string; path?: string };
-}
-
-/** Serialize an error for `postMessage`. */
-export function toWire(e: unknown): WireError {
-  const err = e instanceof Error ? e : new Error(String(e));
-  return {
-    message: err.message,
-    stack: err.stack,
-    ...(err instanceof ApiError ? { api: { status: err.status, code: err.code, path: err.path } } : {}),
-  };
-}
-
-/** Rebuild an error from {@link toWire}. */
-export function fromWire(w: WireError): Error {
-  if (w.api) return new ApiError(w.api.status, w.api.code, w.message, w.api.path);
-  const e = new Error(w.message);
-  if (w.stack) e.stack = w.stack;
-  return e;
-}
 
 interface WorkerScope {
   onmessage: ((e: MessageEvent) => void) | null;

@@ -7,11 +7,10 @@
  * next call starts a fresh one (a job continues from its last checkpoint).
  */
 import type { Backend } from "../runtime/session.ts";
-import type { JobRequest } from "./spec.ts";
 import type { JobProgress, JobRecord } from "./store.ts";
 import type { ChunkResult } from "./work.ts";
-import type { ChunkCall, Executor, GenerateRequest, ModelRefs } from "./executor.ts";
-import { fromWire, type InitMessage, type WireError } from "./executor_entry.ts";
+import type { AcceptedRequest, ChunkCall, Executor, GenerateRequest, ModelRefs } from "./executor.ts";
+import { ApiError } from "./errors.ts";
 
 /** Options of {@link WorkerExecutor}. */
 export interface WorkerExecutorOptions {
@@ -25,6 +24,41 @@ export interface WorkerExecutorOptions {
   defaultBackend: Backend;
   /** A worker silent this long while a call waits is stopped (default 10 min). */
   stallMs?: number;
+}
+
+/** The first message: how to build the executor. */
+export interface InitMessage {
+  op: "init";
+  dataDir: string;
+  models: [string, string][];
+  root?: string;
+  chunkSteps: number;
+  defaultBackend: Backend;
+}
+
+/** An error as it crosses the worker boundary (ApiErrors keep status, code and path). */
+export interface WireError {
+  message: string;
+  stack?: string;
+  api?: { status: ApiError["status"]; code: string; path?: string };
+}
+
+/** Serialize an error for `postMessage`. */
+export function toWire(e: unknown): WireError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return {
+    message: err.message,
+    stack: err.stack,
+    ...(err instanceof ApiError ? { api: { status: err.status, code: err.code, path: err.path } } : {}),
+  };
+}
+
+/** Rebuild an error from {@link toWire}. */
+export function fromWire(w: WireError): Error {
+  if (w.api) return new ApiError(w.api.status, w.api.code, w.message, w.api.path);
+  const e = new Error(w.message);
+  if (w.stack) e.stack = w.stack;
+  return e;
 }
 
 /** Deno's web Worker, captured before anything can replace the global (see `runtime/ort_wasm.ts`). */
@@ -166,7 +200,7 @@ export class WorkerExecutor implements Executor {
     if (this.#jobs.alive) await this.#jobs.call({ op: "release", id });
   }
 
-  accept(id: string, req: JobRequest, refs: ModelRefs): Promise<number> {
+  accept(id: string, req: AcceptedRequest, refs: ModelRefs): Promise<number> {
     return this.#requests.call({ op: "accept", id, req, refs });
   }
 
