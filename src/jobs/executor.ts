@@ -39,7 +39,7 @@ export interface GenerateRequest {
 
 /** A validated job request (`JobRequestSchema`'s output; the executor checks its rows). */
 export type AcceptedRequest =
-  & { readonly type: JobRequest["type"]; readonly model: string }
+  & { readonly type: "finetune" | "eval" | "unlearn" | "coreset"; readonly model: string }
   & Record<string, unknown>;
 
 /** What a request resolved to: the model dir and the LoRA adapter dirs merged into it. */
