@@ -101,5 +101,5 @@ console.log(JSON.stringify({
   hangs,
   finished_s_p50: sorted.length ? Math.round(sorted[Math.floor((sorted.length - 1) / 2)] * 10) / 10 : null,
   finished_s_max: sorted.length ? Math.round(sorted.at(-1)! * 10) / 10 : null,
-  command: cmd.join(" "),
+  command: cmd.map((s) => (s === Deno.execPath() ? "deno" : s)).join(" "),
 }));
