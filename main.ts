@@ -18,7 +18,7 @@
  * @module
  */
 import { z } from "npm:zod@4.6.7";
-import { createService } from "./routes/app.ts";
+import { createService, type Service } from "./routes/app.ts";
 import { BACKENDS, DEFAULT_BACKEND } from "./src/runtime/backend.ts";
 import { defaultModelDir } from "./src/api.ts";
 
@@ -52,22 +52,10 @@ try {
   console.error("note: models/default is missing (deno task build:default-model builds it)");
 }
 
-const service = await createService({
-  models,
-  modelsRoot: env.POSTTRAIN_MODELS_ROOT,
-  token: env.POSTTRAIN_TOKEN,
-  dataDir: env.POSTTRAIN_DATA_DIR,
-  kv: env.POSTTRAIN_KV === "memory" ? false : env.POSTTRAIN_KV ?? true,
-  maxBodyBytes: env.POSTTRAIN_MAX_BODY,
-  concurrency: env.POSTTRAIN_CONCURRENCY,
-  chunkSteps: env.POSTTRAIN_CHUNK_STEPS,
-  defaultBackend: env.POSTTRAIN_BACKEND,
-  memoryBudgetMb: env.POSTTRAIN_MEMORY_BUDGET,
-});
-
-/** The request handler, for `deno serve main.ts`. */
-const server: Deno.ServeDefaultExport = { fetch: (req) => service.app.fetch(req) };
-export default server;
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  Deno.exit(1);
+}
 
 /** `deno serve` also marks its module as main; it must not bind a second listener. */
 function underDenoServe(): boolean {
@@ -79,19 +67,46 @@ function underDenoServe(): boolean {
   }
 }
 
+// `deno run`: take the port first, then the data dir (createService locks it), and only then touch
+// any job, so a second server on a busy port or a held data dir fails without changing anything.
+const { promise: ready, resolve: started } = Promise.withResolvers<Service>();
+let port: number | undefined;
+if (import.meta.main && !underDenoServe()) {
+  try {
+    port = Deno.serve(
+      { port: env.PORT, onListen: ({ port }) => console.error(`posttrain: listening on :${port}`) },
+      async (req) => (await ready).app.fetch(req),
+    ).addr.port;
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) fail(`port ${env.PORT} is in use (PORT)`);
+    throw e;
+  }
+}
+createService({
+  models,
+  modelsRoot: env.POSTTRAIN_MODELS_ROOT,
+  token: env.POSTTRAIN_TOKEN,
+  dataDir: env.POSTTRAIN_DATA_DIR,
+  kv: env.POSTTRAIN_KV === "memory" ? false : env.POSTTRAIN_KV ?? true,
+  maxBodyBytes: env.POSTTRAIN_MAX_BODY,
+  concurrency: env.POSTTRAIN_CONCURRENCY,
+  chunkSteps: env.POSTTRAIN_CHUNK_STEPS,
+  defaultBackend: env.POSTTRAIN_BACKEND,
+  memoryBudgetMb: env.POSTTRAIN_MEMORY_BUDGET,
+  port,
+}).then(started, (e) => fail((e as Error).message));
+await ready;
+
+/** The request handler, for `deno serve main.ts`. */
+const server: Deno.ServeDefaultExport = { fetch: async (req) => (await ready).app.fetch(req) };
+export default server;
+
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   try {
     Deno.addSignalListener(sig, async () => {
       // running jobs stop at their next step, checkpoint, and resume on the next start
-      await Promise.race([service.close(), new Promise((r) => setTimeout(r, 30_000))]);
+      await Promise.race([(await ready).close(), new Promise((r) => setTimeout(r, 30_000))]);
       Deno.exit(0);
     });
   } catch { /* signals unsupported here */ }
-}
-
-if (import.meta.main && !underDenoServe()) {
-  Deno.serve(
-    { port: env.PORT, onListen: ({ port }) => console.error(`posttrain: listening on :${port}`) },
-    server.fetch,
-  );
 }

@@ -52,6 +52,7 @@ export {
   type RunOptions,
 } from "./src/runtime/compile.ts";
 export { BUDGETS_MB, type PlanRequest, planRun, type RunPlan } from "./src/train/plan.ts";
+export { wasmThreads, type WasmThreadsReport } from "./src/runtime/session.ts";
 export { type DecoderConfig, parseConfig, toHfConfig } from "./src/models/config.ts";
 export { buildForward, buildLossGraph, paramSpecs } from "./src/models/model.ts";
 export { type LoadedModel, loadModel } from "./src/models/load.ts";
@@ -113,6 +114,8 @@ export {
 } from "./routes/app.ts";
 export { type ClientOptions, type paths as ApiPaths, posttrainClient } from "./routes/client/client.ts";
 export { JobRunner, type RunnerOptions } from "./src/jobs/runner.ts";
+export { type Executor, InlineExecutor, type InlineExecutorOptions } from "./src/jobs/executor.ts";
+export { WorkerExecutor, type WorkerExecutorOptions } from "./src/jobs/executor_worker.ts";
 export type {
   ArtifactInfo,
   JobError,

@@ -3,12 +3,13 @@
  * generated from the same zod schemas the CLI and the library use. Guards apply to every route:
  * a bearer token on mutating methods (when configured), a body-size limit (413), JSON errors.
  * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
- * `createService` also opens a Deno KV store and resumes interrupted jobs.
+ * `createService` also holds the data dir (a lock: a second server on it fails before touching any
+ * job), sweeps what killed writes left there, opens a Deno KV store and resumes interrupted jobs.
  */
 import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { join } from "../src/io/path.ts";
-import type { Backend } from "../src/runtime/backend.ts";
+import { type Backend, DEFAULT_BACKEND } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import { ArtifactStore } from "../src/jobs/artifacts.ts";
@@ -16,6 +17,9 @@ import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
 import { withHistory } from "../src/jobs/history.ts";
+import { lockDataDir, sweepTemps } from "../src/jobs/data_dir.ts";
+import type { Executor } from "../src/jobs/executor.ts";
+import { WorkerExecutor } from "../src/jobs/executor_worker.ts";
 import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
@@ -54,17 +58,35 @@ export interface AppOptions {
   defaultBackend?: Backend;
   /** Memory budget in MiB (POSTTRAIN_MEMORY_BUDGET): a job whose plan does not fit is refused (422). */
   memoryBudgetMb?: number;
+  /**
+   * Where jobs, the submit-time row checks and generation run: `"worker"` (default where Deno
+   * Workers exist: the event loop only answers requests), `"inline"` (this isolate: edge runtimes
+   * without Workers), or an {@link Executor}.
+   */
+  executor?: "worker" | "inline" | Executor;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
 export function createRunner(opts: AppOptions = {}): JobRunner {
+  const dataDir = opts.dataDir ?? ".posttrain";
+  const chunkSteps = opts.chunkSteps ?? 20, defaultBackend = opts.defaultBackend ?? DEFAULT_BACKEND;
+  const kind = opts.executor ?? (typeof Worker === "function" ? "worker" : "inline");
   return new JobRunner({
     store: withHistory(opts.store ?? new MemoryJobStore()),
-    files: new ArtifactStore(opts.dataDir ?? ".posttrain"),
+    files: new ArtifactStore(dataDir),
     models: new ModelRegistry({ models: opts.models, root: opts.modelsRoot }),
     concurrency: opts.concurrency,
-    chunkSteps: opts.chunkSteps,
-    defaultBackend: opts.defaultBackend,
+    chunkSteps,
+    defaultBackend,
+    executor: kind === "inline" ? undefined : kind === "worker"
+      ? new WorkerExecutor({
+        dataDir,
+        models: opts.models,
+        root: opts.modelsRoot,
+        chunkSteps,
+        defaultBackend,
+      })
+      : kind,
   });
 }
 
@@ -154,6 +176,8 @@ export interface ServiceOptions extends AppOptions {
    * runtime's own database (`Deno.openKv()`: Deno Deploy's managed KV), false/undefined for memory.
    */
   kv?: string | boolean;
+  /** The port the server listens on, recorded in the data dir's lock (for the error a second server gives). */
+  port?: number;
 }
 
 /** A running service: the app, its runner and a way to shut down. */
@@ -175,26 +199,34 @@ export interface Service {
  */
 export async function createService(opts: ServiceOptions = {}): Promise<Service> {
   const dataDir = opts.dataDir ?? ".posttrain";
-  let store = opts.store;
-  if (!store && opts.kv) {
-    await Deno.mkdir(dataDir, { recursive: true });
-    const path = opts.kv === true
-      ? join(dataDir, "posttrain.kv")
-      : opts.kv === "runtime"
-      ? undefined
-      : opts.kv;
-    store = await KvJobStore.open(path);
+  const lock = await lockDataDir(dataDir, opts.port === undefined ? {} : { port: opts.port });
+  try {
+    const swept = await sweepTemps(dataDir);
+    if (swept.length) console.error(`posttrain: removed ${swept.length} temp file(s) left by killed writes`);
+    let store = opts.store;
+    if (!store && opts.kv) {
+      const path = opts.kv === true
+        ? join(dataDir, "posttrain.kv")
+        : opts.kv === "runtime"
+        ? undefined
+        : opts.kv;
+      store = await KvJobStore.open(path);
+    }
+    const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
+    await runner.start();
+    const app = createApp({ ...opts, runner });
+    return {
+      app,
+      runner,
+      close: async () => {
+        await runner.stop(); // closes the executor
+        runner.store.close();
+        runner.models.close();
+        lock.release();
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
-  await runner.start();
-  const app = createApp({ ...opts, runner });
-  return {
-    app,
-    runner,
-    close: async () => {
-      await runner.stop();
-      runner.store.close();
-      runner.models.close();
-    },
-  };
 }

@@ -6,8 +6,7 @@
 import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import { GenerateRequestSchema } from "../src/jobs/spec.ts";
 import type { JobRunner } from "../src/jobs/runner.ts";
-import { generateWith, promptIds } from "../src/api.ts";
-import { ApiError, BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
+import { BODY_ERRORS, errorResponse, newApp } from "./_common.ts";
 
 const GenerateResponse = z.object({ text: z.string().describe("the continuation (prompt not included)") })
   .openapi("GenerateResponse");
@@ -35,40 +34,7 @@ export function generateRoutes(runner: JobRunner): OpenAPIHono {
         404: errorResponse("unknown model or adapter job"),
       },
     }),
-    async (c) => {
-      const r = c.req.valid("json");
-      let dir = await runner.models.resolve(r.model);
-      const adapters: string[] = [];
-      if (r.adapter) {
-        const a = await runner.resolveAdapter(r.adapter, r.model);
-        if (a.kind === "model") dir = a.dir;
-        else adapters.push(a.dir);
-      }
-      const backend = r.backend ?? runner.defaultBackend;
-      const out = await runner.models.withGenerator(dir, adapters, backend, async (e) => {
-        const limit = e.model.config.maxPositions;
-        const n = promptIds(e.tok, r).length;
-        if (n + r.max_new_tokens > limit) {
-          throw new ApiError(
-            422,
-            "invalid_request",
-            `max_new_tokens: prompt (${n} tokens) + max_new_tokens (${r.max_new_tokens}) exceeds the model's context (${limit})`,
-            "max_new_tokens",
-          );
-        }
-        return await generateWith(e.model, e.tok, e.gen, {
-          prompt: r.prompt,
-          messages: r.messages,
-          tools: r.tools,
-          maxNewTokens: r.max_new_tokens,
-          temperature: r.temperature,
-          topK: r.top_k,
-          topP: r.top_p,
-          seed: r.seed,
-        });
-      });
-      return c.json(out, 200);
-    },
+    async (c) => c.json(await runner.generate(c.req.valid("json")), 200),
   );
   return app;
 }

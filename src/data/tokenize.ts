@@ -20,7 +20,9 @@
  *
  * Rows longer than `maxLength` are an error naming the row, unless `truncate: true`, which keeps the first
  * `maxLength` positions (labels computed before the cut, so the last kept position still predicts the next
- * token of the row when that is a loss token).
+ * token of the row when that is a loss token). Either way a long text is cut before it is tokenized: only
+ * a prefix that yields the `maxLength + 1` tokens needed is encoded (see {@link encodePrefix}), so an 8 MB
+ * row costs what a few KB do.
  * @module
  */
 import {
@@ -94,7 +96,8 @@ export function encodeRows(rows: Row[], opts: EncodeOptions): Example[] {
     const origin = rowOrigin(row);
     const where = origin ? `${origin.source} line ${origin.line}` : `row ${i + 1}`;
     if (!origin) validateRow(row, where);
-    const { tokens, targets } = rowTokens(row, where, opts);
+    // positions 0..maxLength-1 and the target after the last: maxLength + 1 tokens decide the example
+    const { tokens, targets, cut } = rowTokens(row, where, opts, maxLength + 1);
     const n = tokens.length;
     if (n === 0) throw new Error(`${where}: the row has no tokens`);
     for (let j = 0; j < n; j++) {
@@ -104,8 +107,10 @@ export function encodeRows(rows: Row[], opts: EncodeOptions): Example[] {
     const len = Math.min(n, maxLength);
     if (n > maxLength && !truncate) {
       throw new Error(
-        `${where}: ${n} tokens is longer than the model's context (${maxLength} tokens); ` +
-          "shorten the row or set truncate: true",
+        `${where}: ${
+          cut ? `over ${maxLength}` : n
+        } tokens is longer than the model's context (${maxLength} ` +
+          "tokens); shorten the row or set truncate: true",
       );
     }
     const inputIds = new Int32Array(len);
@@ -127,20 +132,28 @@ function checkId(id: number, where: string, vocabSize?: number): void {
   }
 }
 
-/** Tokens and unshifted targets (targets[j] = token expected at position j, or -100) of one row. */
-function rowTokens(row: Row, where: string, opts: EncodeOptions): { tokens: number[]; targets: number[] } {
+/**
+ * Tokens and unshifted targets (targets[j] = token expected at position j, or -100) of one row, at
+ * least the first `need` of them (all when the row has fewer); `cut` when the text was cut first.
+ */
+function rowTokens(
+  row: Row,
+  where: string,
+  opts: EncodeOptions,
+  need: number,
+): { tokens: number[]; targets: number[]; cut: boolean } {
   const kind = rowKind(row)!;
   if (kind === "input_ids") {
     const r = row as { input_ids: number[]; labels?: number[] };
-    return { tokens: [...r.input_ids], targets: [...(r.labels ?? r.input_ids)] };
+    return { tokens: [...r.input_ids], targets: [...(r.labels ?? r.input_ids)], cut: false };
   }
   const tok = opts.tokenizer;
   if (!tok) {
     throw new Error(`${where} is ${KIND_NAME[kind]}: the model dir has no tokenizer.json`);
   }
   if (kind === "text") {
-    const tokens = encodeFirst(tok, (row as { text: string }).text, where, opts.addBos);
-    return { tokens, targets: tokens };
+    const { ids, cut } = encodeFirst(tok, (row as { text: string }).text, where, opts.addBos, need);
+    return { tokens: ids, targets: ids, cut };
   }
   if (kind === "messages" || kind === "conversations" || (kind === "instruction" && hasChatTemplate(tok))) {
     if (!hasChatTemplate(tok)) {
@@ -152,7 +165,7 @@ function rowTokens(row: Row, where: string, opts: EncodeOptions): { tokens: numb
     const { messages, tools } = kind === "instruction"
       ? { messages: alpacaMessages(row as AlpacaRow), tools: undefined }
       : rowConversation(row as ChatRow | ShareGptRow, where);
-    return chatTokens(tok, messages, tools, where);
+    return { ...chatTokens(tok, messages, tools, where), cut: false };
   }
   const pair = row as PromptRow | QaRow | AlpacaRow;
   const { prompt, completion } = kind === "instruction"
@@ -162,19 +175,71 @@ function rowTokens(row: Row, where: string, opts: EncodeOptions): { tokens: numb
     : kind === "prompt"
     ? { prompt: (pair as PromptRow).prompt, completion: (pair as PromptRow).completion }
     : { prompt: (pair as QaRow).question, completion: (pair as QaRow).answer };
-  const p = encodeFirst(tok, prompt, where, opts.addBos);
-  const c = tok.encode(completion, { add_special_tokens: false });
-  if (opts.addEos !== false && typeof tok.eos_token_id === "number") c.push(tok.eos_token_id);
-  return { tokens: [...p, ...c], targets: [...p.map(() => -100), ...c] };
+  const p = encodeFirst(tok, prompt, where, opts.addBos, need);
+  let c: number[] = [], cut = p.cut || p.ids.length >= need;
+  if (!cut) {
+    const e = encodePrefix(
+      (t) => tok.encode(t, { add_special_tokens: false }),
+      completion,
+      need - p.ids.length,
+    );
+    c = e.ids;
+    cut = e.cut;
+    if (!cut && opts.addEos !== false && typeof tok.eos_token_id === "number") c.push(tok.eos_token_id);
+  }
+  return { tokens: [...p.ids, ...c], targets: [...p.ids.map(() => -100), ...c], cut };
 }
 
 /** Encodes the first segment of a row (a prompt or a text) with the BOS policy. */
-function encodeFirst(tok: Tok, text: string, where: string, addBos?: boolean): number[] {
-  if (addBos === undefined) return tok.encode(text);
-  const ids = tok.encode(text, { add_special_tokens: false });
-  if (!addBos) return ids;
+function encodeFirst(
+  tok: Tok,
+  text: string,
+  where: string,
+  addBos: boolean | undefined,
+  need: number,
+): { ids: number[]; cut: boolean } {
+  if (addBos === undefined) return encodePrefix((t) => tok.encode(t), text, need);
+  const r = encodePrefix((t) => tok.encode(t, { add_special_tokens: false }), text, need);
+  if (!addBos) return r;
   if (typeof tok.bos_token_id !== "number") {
     throw new Error(`${where}: addBos is set but the tokenizer has no BOS`);
   }
-  return [tok.bos_token_id, ...ids];
+  return { ids: [tok.bos_token_id, ...r.ids], cut: r.cut };
+}
+
+/** Tokens past the ones a caller needs, so a cut that changes how the text's end tokenizes never matters. */
+const PREFIX_MARGIN = 16;
+
+/**
+ * The tokens of `text`, or of a prefix of it when that already gives `need` of them: prefixes of
+ * 8 characters per needed token, then 4× longer, each cut just before a whitespace that follows a
+ * non-space (where byte-level and SentencePiece-style pre-tokenizers split, so the prefix tokenizes
+ * like the text's start). `cut` says a prefix was used: more tokens follow.
+ *
+ * @example
+ * ```ts ignore
+ * encodePrefix((t) => tok.encode(t), "word ".repeat(2_000_000), 257); // { ids: [≥ 257 ids], cut: true }
+ * ```
+ */
+export function encodePrefix(
+  encode: (text: string) => number[],
+  text: string,
+  need: number,
+): { ids: number[]; cut: boolean } {
+  for (let chars = 8 * (need + PREFIX_MARGIN); chars < text.length; chars *= 4) {
+    const end = splitPoint(text, chars);
+    if (end < 0) break;
+    const ids = encode(text.slice(0, end));
+    if (ids.length >= need + PREFIX_MARGIN) return { ids, cut: true };
+  }
+  return { ids: encode(text), cut: false };
+}
+
+/** The first index ≥ `from` holding a whitespace after a non-whitespace (within 4 KiB), else -1. */
+function splitPoint(text: string, from: number): number {
+  const ws = /\s/;
+  for (let i = Math.max(1, from), end = Math.min(text.length, from + 4096); i < end; i++) {
+    if (ws.test(text[i]) && !ws.test(text[i - 1])) return i;
+  }
+  return -1;
 }

@@ -6,17 +6,19 @@
  * jobs run as one chunk and start over); an edge deployment
  * without a long-lived process calls {@link JobRunner.advance} once per invocation instead. Cancel
  * stops at the next step boundary. A non-finite loss fails the job naming the step; nothing is
- * written from it.
+ * written from it. The work itself (chunks, the submit-time row checks, generation) runs on an
+ * {@link Executor}: in this isolate by default, on Deno Workers for the HTTP service; the runner
+ * keeps the records (progress writes are coalesced, so a slow store never queues them up).
  */
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { PosttrainError } from "../errors.ts";
 import { parseJobRequest } from "./spec.ts";
-import { checkSubmission } from "./submit.ts";
-import { oneShotChunk } from "./work_oneshot.ts";
-import { type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
+import { resolveRefs } from "./submit.ts";
+import { type JobProgress, type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
-import { evalChunk, finetuneChunk, loadWork, releaseWork, type StoredRequest, type Work } from "./work.ts";
+import type { RecordPatch } from "./work.ts";
+import { type Executor, type GenerateRequest, InlineExecutor } from "./executor.ts";
 
 /** Options of {@link JobRunner}. */
 export interface RunnerOptions {
@@ -29,10 +31,49 @@ export interface RunnerOptions {
   chunkSteps?: number;
   /** Backend of jobs that name none (default wasm). */
   defaultBackend?: Backend;
+  /** Where the work runs (default: an {@link InlineExecutor} in this isolate). */
+  executor?: Executor;
 }
 
 const now = () => new Date().toISOString();
 const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** Progress merged and written one write at a time, so a slow store never queues them up. */
+function progressWriter(store: JobStore, id: string) {
+  let pending: Partial<JobProgress> | undefined, writing: Promise<void> | undefined;
+  const drain = async () => {
+    while (pending) {
+      const p = pending;
+      pending = undefined;
+      await store.update(
+        id,
+        (j) => (TERMINAL.includes(j.status) ? undefined : { ...j, progress: { ...j.progress, ...p } }),
+      );
+    }
+  };
+  return {
+    push(p: Partial<JobProgress>): void {
+      pending = { ...pending, ...p };
+      writing ??= drain().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`))
+        .finally(() => (writing = undefined));
+    },
+    async flush(): Promise<void> {
+      while (writing) await writing;
+    },
+  };
+}
+
+/** A record with a chunk's patch applied. */
+function applyPatch(j: JobRecord, p: RecordPatch): JobRecord {
+  return {
+    ...j,
+    ...(p.status ? { status: p.status, finished_at: now() } : {}),
+    ...(p.result ? { result: p.result } : {}),
+    ...(p.artifacts ? { artifacts: p.artifacts } : {}),
+    ...(p.state ? { state: { ...j.state, ...p.state } } : {}),
+    progress: { ...j.progress, ...p.progress },
+  };
+}
 
 /**
  * Queue + chunked execution of jobs over a store and an artifact dir.
@@ -51,9 +92,11 @@ export class JobRunner {
   readonly concurrency: number;
   readonly chunkSteps: number;
   readonly defaultBackend: Backend;
+  readonly executor: Executor;
   #queue: string[] = [];
   #active = new Map<string, { ac: AbortController; done: Promise<void> }>();
-  #live = new Map<string, Work>();
+  /** Jobs whose state the executor keeps warm. */
+  #warm = new Set<string>();
   #started = false;
   #stopped = false;
   #idle: (() => void)[] = [];
@@ -65,6 +108,12 @@ export class JobRunner {
     this.concurrency = Math.max(1, o.concurrency ?? 1);
     this.chunkSteps = Math.max(1, o.chunkSteps ?? 20);
     this.defaultBackend = o.defaultBackend ?? DEFAULT_BACKEND;
+    this.executor = o.executor ?? new InlineExecutor({
+      files: this.files,
+      models: this.models,
+      chunkSteps: this.chunkSteps,
+      defaultBackend: this.defaultBackend,
+    });
   }
 
   /**
@@ -73,14 +122,9 @@ export class JobRunner {
    */
   async submit(body: unknown): Promise<JobRecord> {
     const req = parseJobRequest(body);
-    const { modelDir, adapters, steps } = await checkSubmission(
-      req,
-      this.models,
-      (jobId, model) => this.resolveAdapter(jobId, model),
-    );
+    const refs = await resolveRefs(req, this.models, (j, m) => this.resolveAdapter(j, m));
     const id = newJobId();
-    const stored: StoredRequest = { request: req, modelDir, adapters };
-    await this.files.writeRequest(id, stored);
+    const steps = await this.executor.accept(id, req, refs);
     const t = now();
     const job: JobRecord = {
       id,
@@ -120,6 +164,16 @@ export class JobRunner {
       );
     }
     return { kind: j.method === "lora" ? "adapter" : "model", dir: this.files.outDir(jobId) };
+  }
+
+  /** Continue a prompt (`POST /v1/generate`) on the executor; the model and adapter resolve here. */
+  async generate(r: GenerateRequest): Promise<{ text: string }> {
+    const refs = await resolveRefs(
+      { type: "generate", ...r },
+      this.models,
+      (j, m) => this.resolveAdapter(j, m),
+    );
+    return await this.executor.generate(r, refs, r.backend ?? this.defaultBackend);
   }
 
   /** Cancel a job: a queued one at once, a running one at its next step. Returns the record. */
@@ -165,17 +219,21 @@ export class JobRunner {
     this.#pump();
   }
 
-  /** Stop working: running jobs save a checkpoint at their next step and stay `running`. */
+  /**
+   * Stop working: running jobs save a checkpoint at their next step and stay `running`; the
+   * executor is closed.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const { ac } of this.#active.values()) ac.abort("shutdown");
     await Promise.all([...this.#active.values()].map((a) => a.done));
     await this.release();
+    await this.executor.close();
   }
 
   /** Free the sessions of jobs kept warm between chunks (their checkpoints stay). */
   async release(): Promise<void> {
-    for (const id of [...this.#live.keys()]) await this.#dispose(id, false);
+    for (const id of [...this.#warm]) await this.#dispose(id, false);
   }
 
   /** Resolves when no job is queued or running here. */
@@ -199,18 +257,25 @@ export class JobRunner {
       );
       if (!job || job.status !== "running") return false;
     }
+    const progress = progressWriter(this.store, id);
     try {
-      const work = this.#live.get(id) ?? await loadWork(this, job, this.defaultBackend);
-      this.#live.set(id, work);
-      const outcome = work.kind === "finetune"
-        ? await finetuneChunk(this, job, work, signal)
-        : work.kind === "eval"
-        ? await evalChunk(this, job, work, signal)
-        : await oneShotChunk(this, job, work, signal);
-      if (outcome === "canceled") await this.#finishCanceled(id);
+      this.#warm.add(id);
+      const { outcome, patch } = await this.executor.chunk(job, {
+        signal,
+        onProgress: (p) => progress.push(p),
+      });
+      await progress.flush();
+      const rec = patch
+        ? await this.store.update(id, (j) => (TERMINAL.includes(j.status) ? undefined : applyPatch(j, patch)))
+        : undefined;
+      if (outcome === "canceled" || (outcome !== "done" && rec?.cancel_requested)) {
+        await this.#finishCanceled(id);
+        return false;
+      }
       if (outcome === "done") await this.#dispose(id);
       return outcome === "more";
     } catch (e) {
+      await progress.flush();
       await this.#fail(id, e);
       return false;
     }
@@ -279,9 +344,11 @@ export class JobRunner {
 
   /** Free a job's sessions; `clean` also drops its checkpoints (the job is over). */
   async #dispose(id: string, clean = true): Promise<void> {
-    const work = this.#live.get(id);
-    this.#live.delete(id);
-    if (work) await releaseWork(work);
+    if (this.#warm.delete(id)) {
+      await this.executor.release(id).catch((e) =>
+        console.error(`job ${id}: release: ${(e as Error).message}`)
+      );
+    }
     if (clean) await this.files.removeCheckpoints(id);
   }
 }

@@ -1,11 +1,16 @@
 /**
  * @module What one chunk of a job does, per job type. A fine-tune runs at most `chunkSteps`
  * optimizer steps, then writes a checkpoint into the slot the record does *not* name (two slots
- * `a`/`b`, so the recorded one is always complete even if the process dies mid-write) and records
- * it; the last chunk writes the artifacts (atomically) and marks the job succeeded. An eval runs
- * `chunkSteps` batches and keeps its partial sums in the record. Loading (`loadWork`) rebuilds
- * the state from the stored request and the recorded checkpoint, so any process can continue.
- * Unlearn and coreset jobs run as one chunk (`work_oneshot.ts`).
+ * `a`/`b`, so the recorded one is always complete even if the process dies mid-write) and asks for
+ * it to be recorded; the last chunk writes the artifacts (atomically) and asks for the job to be
+ * marked succeeded. An eval runs `chunkSteps` batches and keeps its partial sums in the record.
+ * Loading (`loadWork`) rebuilds the state from the stored request and the recorded checkpoint, so
+ * any process can continue. Unlearn and coreset jobs run as one chunk (`work_oneshot.ts`).
+ *
+ * Chunks never touch the job store: they report progress through {@link WorkContext.report} and
+ * return the change to the record ({@link ChunkResult}), so they can run on another thread (see
+ * `executor.ts`). Between steps they yield a macrotask, so the isolate's messages (a cancel), timers
+ * and I/O get a turn.
  */
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import type { StepInfo } from "../train/trainer.ts";
@@ -18,7 +23,7 @@ import { peakRssMb } from "../util/rss.ts";
 import { type PreparedFinetune, prepareFinetune, saveTrained } from "../train/prepare.ts";
 import { loadModelWithAdapters } from "../lora/with_adapters.ts";
 import { type EvalJob, type FinetuneJob, finetuneOptionsOf, type JobRequest } from "./spec.ts";
-import type { JobRecord, JobStore } from "./store.ts";
+import type { ArtifactInfo, JobProgress, JobRecord } from "./store.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
 
@@ -44,24 +49,39 @@ export type Work =
     p: PreparedFinetune;
     slot?: string;
     last?: StepInfo;
-    pending?: StepInfo;
-    writing?: Promise<void>;
   }
   | { kind: "eval"; model: LoadedModel; examples: Example[]; runner: ModelRunner; batchSize: number }
   | OneShotWork;
 
-/** What the chunk functions need from the runner. */
+/** What the chunk functions need: files, models, the chunk size and a progress sink. */
 export interface WorkContext {
-  store: JobStore;
   files: ArtifactStore;
   models: ModelRegistry;
   chunkSteps: number;
+  /** Record progress (merged into the record's progress; the caller coalesces the writes). */
+  report(p: Partial<JobProgress>): void;
 }
 
 /** How a chunk ended: more to do, finished, stopped by a cancel, or paused by a shutdown. */
 export type ChunkOutcome = "more" | "done" | "canceled" | "paused";
 
-const now = () => new Date().toISOString();
+/** The change a chunk asks for in its job's record (merged into `progress` and `state`). */
+export interface RecordPatch {
+  status?: "succeeded";
+  result?: Record<string, number>;
+  artifacts?: ArtifactInfo[];
+  progress?: Partial<JobProgress>;
+  state?: Record<string, number | string>;
+}
+
+/** What a chunk returns. */
+export interface ChunkResult {
+  outcome: ChunkOutcome;
+  patch?: RecordPatch;
+}
+
+/** A macrotask boundary: lets messages, timers and I/O run between steps. */
+export const macrotask = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 /** Rebuild a job's state from its stored request and recorded checkpoint. */
 export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backend): Promise<Work> {
@@ -110,60 +130,42 @@ export async function releaseWork(w: Work): Promise<void> {
   // one-shot jobs hold nothing between chunks
 }
 
-/** Record step progress; writes are coalesced so a slow store never queues up. */
-function progress(ctx: WorkContext, id: string, w: Work & { kind: "finetune" }, s: StepInfo): void {
-  w.last = w.pending = s;
-  if (w.writing) return;
-  w.writing = (async () => {
-    while (w.pending) {
-      const p = w.pending;
-      w.pending = undefined;
-      await ctx.store.update(id, (j) => ({
-        ...j,
-        progress: {
-          ...j.progress,
-          step: p.step,
-          loss: p.loss,
-          lr: p.lr,
-          grad_norm: p.gradNorm,
-          tokens_per_s: Math.round(p.tokensPerS),
-          eta_s: Math.round(p.etaS),
-        },
-      }));
-    }
-  })().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`)).finally(() => {
-    w.writing = undefined;
-  });
-}
-
 /** One chunk of a fine-tune (throws on a non-finite loss, before any weight is written). */
 export async function finetuneChunk(
   ctx: WorkContext,
   job: JobRecord,
   w: Work & { kind: "finetune" },
   signal?: AbortSignal,
-): Promise<ChunkOutcome> {
+): Promise<ChunkResult> {
   const t = w.p.trainer, steps = t.opts.steps, id = job.id;
   if (t.state.step < steps) {
     const until = Math.min(steps, t.state.step + ctx.chunkSteps);
-    await t.run((s) => progress(ctx, id, w, s), until, signal);
-    await w.writing;
-    if (signal?.aborted && signal.reason === "cancel") return "canceled";
+    while (t.state.step < until && !signal?.aborted) {
+      const s = w.last = await t.step();
+      if (s.step % t.opts.logEvery === 0 || s.step === until) {
+        ctx.report({
+          step: s.step,
+          loss: s.loss,
+          lr: s.lr,
+          grad_norm: s.gradNorm,
+          tokens_per_s: Math.round(s.tokensPerS),
+          eta_s: Math.round(s.etaS),
+        });
+      }
+      await macrotask();
+    }
+    if (signal?.aborted && signal.reason === "cancel") return { outcome: "canceled" };
     if (t.state.step < steps || signal?.aborted) {
       const slot = w.slot === "a" ? "b" : "a";
       await saveCheckpoint(ctx.files.checkpointDir(id, slot), t);
       w.slot = slot;
-      const rec = await ctx.store.update(id, (j) => ({
-        ...j,
-        state: { ...j.state, slot },
-        progress: { ...j.progress, checkpoint_step: t.state.step },
-      }));
-      if (rec?.cancel_requested) return "canceled";
-      return signal?.aborted ? "paused" : "more";
+      return {
+        outcome: signal?.aborted ? "paused" : "more",
+        patch: { state: { slot }, progress: { checkpoint_step: t.state.step } },
+      };
     }
   }
   await saveTrained(ctx.files.outDir(id), w.p, job.model);
-  const artifacts = await ctx.files.describe(id);
   const losses = t.state.losses;
   const result = {
     loss_start: losses[0],
@@ -173,15 +175,15 @@ export async function finetuneChunk(
     peak_rss_mb: Math.round(peakRssMb()),
     optimizer_state_bytes: t.optimizer.stateBytes,
   };
-  await ctx.store.update(id, (j) => ({
-    ...j,
-    status: "succeeded",
-    finished_at: now(),
-    result,
-    artifacts,
-    progress: { ...j.progress, step: t.state.step },
-  }));
-  return "done";
+  return {
+    outcome: "done",
+    patch: {
+      status: "succeeded",
+      result,
+      artifacts: await ctx.files.describe(id),
+      progress: { step: t.state.step },
+    },
+  };
 }
 
 /** One chunk of an eval: `chunkSteps` batches, partial sums kept in the record. */
@@ -190,7 +192,7 @@ export async function evalChunk(
   job: JobRecord,
   w: Work & { kind: "eval" },
   signal?: AbortSignal,
-): Promise<ChunkOutcome> {
+): Promise<ChunkResult> {
   const { examples, batchSize, runner, model } = w;
   let next = Number(job.state?.next ?? 0), sum = Number(job.state?.sum ?? 0);
   let tokens = Number(job.state?.tokens ?? 0);
@@ -201,20 +203,25 @@ export async function evalChunk(
       tokens += b.targetTokens;
     }
     next += batchSize;
+    ctx.report({
+      step: Math.ceil(Math.min(next, examples.length) / batchSize),
+      ...(tokens ? { loss: sum / tokens } : {}),
+    });
+    await macrotask();
   }
-  if (signal?.aborted && signal.reason === "cancel") return "canceled";
+  if (signal?.aborted && signal.reason === "cancel") return { outcome: "canceled" };
   const step = Math.ceil(Math.min(next, examples.length) / batchSize);
   const done = next >= examples.length;
   const loss = sum / tokens;
-  const rec = await ctx.store.update(job.id, (j) => ({
-    ...j,
-    state: { ...j.state, next, sum, tokens },
-    progress: { ...j.progress, step, ...(tokens ? { loss } : {}) },
-    ...(done
-      ? { status: "succeeded" as const, finished_at: now(), result: { loss, ppl: Math.exp(loss), tokens } }
-      : {}),
-  }));
-  if (done) return "done";
-  if (rec?.cancel_requested) return "canceled";
-  return signal?.aborted ? "paused" : "more";
+  const patch: RecordPatch = {
+    state: { next, sum, tokens },
+    progress: { step, ...(tokens ? { loss } : {}) },
+  };
+  if (done) {
+    return {
+      outcome: "done",
+      patch: { ...patch, status: "succeeded", result: { loss, ppl: Math.exp(loss), tokens } },
+    };
+  }
+  return { outcome: signal?.aborted ? "paused" : "more", patch };
 }

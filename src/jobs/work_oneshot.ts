@@ -15,32 +15,8 @@ import { CoresetOptionsSchema, selectCoreset } from "../coreset/select.ts";
 import { rowSources, writeSelection } from "../coreset/train_hooks.ts";
 import { loadModelWithAdapters } from "../lora/with_adapters.ts";
 import { camelKeys, type CoresetJob, type UnlearnJob } from "./spec.ts";
-import type { JobProgress, JobRecord } from "./store.ts";
-import type { ChunkOutcome, OneShotWork, WorkContext } from "./work.ts";
-
-const now = () => new Date().toISOString();
-
-/** Progress updates merged and written one at a time, so a slow store never queues them up. */
-function progressWriter(ctx: WorkContext, id: string) {
-  let pending: Partial<JobProgress> | undefined, writing: Promise<void> | undefined;
-  const drain = async () => {
-    while (pending) {
-      const p = pending;
-      pending = undefined;
-      await ctx.store.update(id, (j) => ({ ...j, progress: { ...j.progress, ...p } }));
-    }
-  };
-  return {
-    push(p: Partial<JobProgress>): void {
-      pending = { ...pending, ...p };
-      writing ??= drain().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`))
-        .finally(() => (writing = undefined));
-    },
-    async flush(): Promise<void> {
-      while (writing) await writing;
-    },
-  };
-}
+import type { JobRecord } from "./store.ts";
+import type { ChunkResult, OneShotWork, WorkContext } from "./work.ts";
 
 /** A signal that aborts only when `signal` aborts with reason "cancel" (not on a shutdown). */
 function cancelOnly(signal: AbortSignal): AbortSignal {
@@ -75,11 +51,10 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   const forget = await ctx.models.encode(s.modelDir, r.forget, r.truncate, "forget");
   const retain = r.retain ? await ctx.models.encode(s.modelDir, r.retain, r.truncate, "retain") : [];
   const { type: _t, model: _m, adapter: _a, forget: _f, retain: _r, backend: _b, truncate: _tr, ...o } = r;
-  const report = progressWriter(ctx, job.id);
   const res = await unlearn(m.config, m.weights, forget, retain, camelKeys(o) as UnlearnOptionsInput, {
     backend: w.backend,
     onStep: (p) =>
-      report.push({
+      ctx.report({
         step: p.step,
         forget_loss: p.forgetLoss,
         ...(p.loss === undefined ? {} : { loss: p.loss }),
@@ -90,7 +65,6 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
     if (signal?.aborted && signal.reason === "cancel") return undefined;
     throw e;
   });
-  await report.flush();
   if (!res || (signal?.aborted && signal.reason === "cancel")) return undefined;
   const shapes = new Map(paramSpecs(m.config).map((p) => [p.name, p.shape]));
   await writeOutput(ctx.files.outDir(job.id), async (dir) => {
@@ -122,7 +96,6 @@ async function coresetJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   const val = r.val ? await ctx.models.encode(s.modelDir, r.val, r.truncate, "val") : undefined;
   const { keep_sources: keepSources, ...rest } = r;
   const options = { ...CoresetOptionsSchema.parse(camelKeys(rest)), keepSources };
-  const report = progressWriter(ctx, job.id);
   const sel = await selectCoreset({
     method: r.method,
     config: m.config,
@@ -137,13 +110,12 @@ async function coresetJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
     onProgress: (done, of) => {
       // CLD releases its sessions on the way out (cld.ts), so a throw here stops it cleanly
       if (signal?.aborted) throw new Error(`job ${job.id}: stopped (${signal.reason})`);
-      report.push({ step: done, steps: of });
+      ctx.report({ step: done, steps: of });
     },
   }).catch((e) => {
     if (signal?.aborted) return undefined;
     throw e;
   });
-  await report.flush();
   if (!sel) return undefined;
   await writeOutput(ctx.files.outDir(job.id), async (dir) => {
     await Deno.mkdir(dir, { recursive: true });
@@ -153,12 +125,12 @@ async function coresetJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
 }
 
 /**
- * Run an unlearn or coreset job to the end and record its result and artifacts; a cancel (or a
+ * Run an unlearn or coreset job to the end and return its result and artifacts; a cancel (or a
  * shutdown, for a coreset job) stops it with nothing written.
  *
  * @example
  * ```ts ignore
- * const outcome = await oneShotChunk(runner, job, { kind: "coreset", stored, backend: "wasm" }, signal);
+ * const { outcome } = await oneShotChunk(ctx, job, { kind: "coreset", stored, backend: "wasm" }, signal);
  * ```
  */
 export async function oneShotChunk(
@@ -166,19 +138,18 @@ export async function oneShotChunk(
   job: JobRecord,
   w: OneShotWork,
   signal?: AbortSignal,
-): Promise<ChunkOutcome> {
+): Promise<ChunkResult> {
   const done = w.kind === "unlearn"
     ? await unlearnJob(ctx, job, w, signal)
     : await coresetJob(ctx, job, w, signal);
-  if (!done) return signal?.reason === "cancel" ? "canceled" : "paused";
-  const artifacts = await ctx.files.describe(job.id);
-  await ctx.store.update(job.id, (j) => ({
-    ...j,
-    status: "succeeded",
-    finished_at: now(),
-    result: done.result,
-    artifacts,
-    progress: { ...j.progress, ...done.progress },
-  }));
-  return "done";
+  if (!done) return { outcome: signal?.reason === "cancel" ? "canceled" : "paused" };
+  return {
+    outcome: "done",
+    patch: {
+      status: "succeeded",
+      result: done.result,
+      artifacts: await ctx.files.describe(job.id),
+      progress: done.progress,
+    },
+  };
 }

@@ -6,6 +6,15 @@
  */
 import type { DType } from "../graph/ir.ts";
 import { type Backend, BACKENDS, DEFAULT_BACKEND, ORT_BACKENDS } from "./backend.ts";
+import { canGuardWasmStart, configureWasmStart } from "./ort_wasm.ts";
+
+export { wasmThreads, type WasmThreadsReport } from "./ort_wasm.ts";
+
+/**
+ * How long onnxruntime-web's pool workers may take to start before the runtime falls back to one
+ * thread (ms): 10 s, or `POSTTRAIN_WASM_START_TIMEOUT_MS`.
+ */
+const WASM_START_TIMEOUT_MS = Number(envVar("POSTTRAIN_WASM_START_TIMEOUT_MS") ?? "") || 10_000;
 
 export { type Backend, BACKENDS };
 
@@ -33,13 +42,17 @@ export interface SessionOptions {
   lowMemory?: boolean;
 }
 
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
 /** Whether `POSTTRAIN_LOW_MEMORY=1` asks every session for {@link SessionOptions.lowMemory}. */
 export function lowMemoryFromEnv(): boolean {
-  try {
-    return Deno.env.get("POSTTRAIN_LOW_MEMORY") === "1";
-  } catch {
-    return false; // no --allow-env
-  }
+  return envVar("POSTTRAIN_LOW_MEMORY") === "1";
 }
 
 /** A compiled graph ready to run. */
@@ -57,21 +70,45 @@ export interface Session {
 type Ort = any;
 const ortCache = new Map<Backend, Promise<Ort>>();
 
+/** Which onnxruntime-web runtime starts (threads, start-up) and why. */
 async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   if (backend === "node") return await import("npm:onnxruntime-node@1.30.0");
   const ort = backend === "webgpu"
     ? await import("npm:onnxruntime-web@1.30.0/webgpu")
     : await import("npm:onnxruntime-web@1.30.0");
+  ort.env.logLevel = "error";
   // The WebGPU build's threaded WASM fallback needs blob-URL workers, which Deno's npm loader
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
-  // POSTTRAIN_WASM_THREADS overrides the default 2 threads (1 avoids onnxruntime-web's worker
-  // start-up, which was seen to stall on an overloaded 2-core machine).
-  const fromEnv = Number(Deno.env.get("POSTTRAIN_WASM_THREADS") ?? "");
-  ort.env.wasm.numThreads = backend === "webgpu"
-    ? 1
-    : threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
-  ort.env.logLevel = "error";
+  if (backend === "webgpu") return (ort.env.wasm.numThreads = 1, ort);
+  // POSTTRAIN_WASM_THREADS overrides the default min(2, cores). More than one thread starts
+  // through ort_wasm.ts (memory reserved up front, pool start bounded in time, one-thread
+  // fallback), which needs the module on the file system; elsewhere the runtime runs on one thread.
+  const fromEnv = Number(envVar("POSTTRAIN_WASM_THREADS") ?? "");
+  const n = threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
+  const local = import.meta.url.startsWith("file:") && canGuardWasmStart();
+  ort.env.wasm.numThreads = local ? Math.max(1, Math.floor(n)) : 1;
+  if (local) {
+    configureWasmStart({ timeoutMs: WASM_START_TIMEOUT_MS, wasmEnv: ort.env.wasm });
+    ort.env.wasm.wasmPaths = { mjs: new URL("./ort_wasm.ts", import.meta.url).href };
+  }
   return ort;
+}
+
+/**
+ * One call at a time per onnxruntime-web runtime. Its `run` keeps the argument arrays it hands to
+ * wasm (input and output tensor pointers) on the wasm stack across several `await`s and restores
+ * the stack pointer when it ends; two runs that overlap free each other's arrays, and the later
+ * one reads garbage: `failed to call OrtRun()`, `Unexpected input data type`, `memory access out
+ * of bounds` (issue 12.4: a job and a generate request on one engine). Runs there are synchronous
+ * wasm anyway, so nothing is lost by queueing them. onnxruntime-node runs natively and concurrently.
+ */
+const webQueues = new Map<Backend, Promise<unknown>>();
+
+function exclusive<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
+  if (backend === "node") return fn();
+  const run = (webQueues.get(backend) ?? Promise.resolve()).then(fn);
+  webQueues.set(backend, run.catch(() => {}));
+  return run;
 }
 
 function ortFor(backend: Backend, threads?: number): Promise<Ort> {
@@ -124,7 +161,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
   if (backend === "webgpu" && !("gpu" in navigator)) {
     throw new Error("backend webgpu: navigator.gpu is unavailable");
   }
-  const sess = await ort.InferenceSession.create(bytes, so);
+  const sess: Ort = await exclusive(backend, () => ort.InferenceSession.create(bytes, so));
   return {
     backend,
     inputNames: sess.inputNames,
@@ -137,16 +174,18 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
         const data = t.dtype === "bool" ? toBoolBytes(t.data) : t.data;
         ortFeeds[name] = new ort.Tensor(t.dtype, data, t.shape);
       }
-      const res = await sess.run(ortFeeds, outputs ? [...outputs] : undefined);
-      const out: Record<string, HostTensor> = {};
-      for (const [k, v] of Object.entries(res as Record<string, Ort>)) {
-        const data = backend === "node" || v.location === "cpu" ? v.data : await v.getData();
-        out[k] = { dtype: TYPE_OF[v.type] ?? v.type, shape: [...v.dims], data };
-      }
-      return out;
+      return await exclusive(backend, async () => {
+        const res = await sess.run(ortFeeds, outputs ? [...outputs] : undefined);
+        const out: Record<string, HostTensor> = {};
+        for (const [k, v] of Object.entries(res as Record<string, Ort>)) {
+          const data = backend === "node" || v.location === "cpu" ? v.data : await v.getData();
+          out[k] = { dtype: TYPE_OF[v.type] ?? v.type, shape: [...v.dims], data };
+        }
+        return out;
+      });
     },
     async release() {
-      await sess.release();
+      await exclusive(backend, () => sess.release());
     },
   };
 }

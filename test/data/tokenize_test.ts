@@ -189,3 +189,47 @@ Deno.test("real tokenizer: BOS-adding flavour, missing files", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("long texts are cut before tokenizing: an 8 MB row encodes a few KB, with the whole text's example", async () => {
+  const dirs = [await Deno.makeTempDir()];
+  await writeTinyTokenizer(dirs[0]);
+  const real = new URL("../../models/default", import.meta.url).pathname;
+  if (await Deno.stat(`${real}/tokenizer.json`).then(() => true, () => false)) dirs.push(real);
+  const words = ["the", "hello", "world,", "who?", "Grejez", "1977", "an", "archaeologist.", "\n", "  "];
+  const text = (n: number) =>
+    Array.from({ length: n }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(" ");
+  const big = text(1_200_000), head = text(3000); // ≈ 8 MB; its first 20 KB, ending where a word does
+  const maxLength = 64;
+  for (const dir of dirs) {
+    const tok = await loadTokenizer(dir);
+    let longest = 0;
+    const spy: Tok = {
+      bos_token_id: tok.bos_token_id,
+      eos_token_id: tok.eos_token_id,
+      encode: (t, o) => (longest = Math.max(longest, t.length), tok.encode(t, o)),
+      decode: (ids, o) => tok.decode(ids, o),
+    };
+    // what tokenizing the whole text gives: its first maxLength + 1 tokens decide the example
+    const all = tok.encode(head), p = tok.encode("who?"), c = tok.encode(head, { add_special_tokens: false });
+    const cases = [
+      { row: { text: big }, tokens: all, targets: all },
+      { row: { prompt: big, completion: " world" }, tokens: all, targets: all.map(() => -100) },
+      {
+        row: { prompt: "who?", completion: big },
+        tokens: [...p, ...c],
+        targets: [...p.map(() => -100), ...c],
+      },
+    ];
+    for (const { row, tokens, targets } of cases) {
+      longest = 0;
+      const [ex] = encodeRows([row], { tokenizer: spy, maxLength, truncate: true });
+      assert.ok(longest < 16 * 1024, `${dir}: encoded ${longest} characters of ${big.length}`);
+      assert.deepEqual(arr(ex.inputIds), tokens.slice(0, maxLength), dir);
+      assert.deepEqual(arr(ex.labels), targets.slice(1, maxLength + 1), dir);
+    }
+    assert.throws(
+      () => encodeRows([{ text: big }], { tokenizer: spy, maxLength }),
+      /row 1: over 64 tokens is longer than the model's context \(64 tokens\)/,
+    );
+  }
+});

@@ -22,12 +22,11 @@ Deno.test({
   fn: async () => {
     const data = await Deno.makeTempDir();
     const token = "e2e-token";
-    // node backend: onnxruntime-web's 2-thread WASM pool can deadlock on a loaded 2-core machine
+    // the server's defaults: wasm at 2 threads, jobs and generation on workers
     const srv = await startServer({
       POSTTRAIN_DATA_DIR: data,
       POSTTRAIN_TOKEN: token,
       POSTTRAIN_CHUNK_STEPS: "4",
-      POSTTRAIN_BACKEND: "node",
     });
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     try {
@@ -87,8 +86,8 @@ Deno.test({
         list.some((a) => a.name === "model.safetensors") && list.some((a) => a.name === "tokenizer.json"),
       );
       // the downloaded model is an HF dir the library loads; it learned the rows
-      const base = await evaluate({ model: "default", data: rows, batchSize: 6, backend: "node" });
-      const tuned = await evaluate({ model: dl, data: rows, batchSize: 6, backend: "node" });
+      const base = await evaluate({ model: "default", data: rows, batchSize: 6 });
+      const tuned = await evaluate({ model: dl, data: rows, batchSize: 6 });
       assert.ok(tuned.loss < base.loss, `${tuned.loss} < ${base.loss}`);
       const prompt = "Shis Grejez is an";
       const g = await fetch(`${srv.url}/v1/generate`, {
@@ -100,7 +99,7 @@ Deno.test({
       const { text } = await g.json();
       assert.ok(text.length > 0);
       // greedy decoding of the downloaded weights gives the same text as the server's
-      assert.equal((await generate({ model: dl, prompt, maxNewTokens: 12, backend: "node" })).text, text);
+      assert.equal((await generate({ model: dl, prompt, maxNewTokens: 12 })).text, text);
     } finally {
       await srv.stop();
     }

@@ -167,7 +167,7 @@ Deno.test("guards: unknown model 404, path traversal refused, rows too long or u
     const truncated = await post(t.app, "/v1/jobs", { ...long, truncate: true, steps: 1 });
     assert.equal(truncated.status, 202);
     const noTarget = job({ data: [{ input_ids: [1, 2], labels: [-100, -100] }] });
-    await expectError(await post(t.app, "/v1/jobs", noTarget), 422, "invalid_row", "data");
+    await expectError(await post(t.app, "/v1/jobs", noTarget), 422, "invalid_row", "data.0.labels");
     await r.runner.idle();
     await t.runner.idle();
   } finally {

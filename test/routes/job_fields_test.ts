@@ -1,6 +1,7 @@
 /** Unlearn / coreset job fields and fine-tune coreset fields: 4xx naming the field, and the OpenAPI document. */
 import assert from "node:assert/strict";
-import { post, ROWS, testApp } from "./_app.ts";
+import { join } from "node:path";
+import { post, ROWS, testApp, tinyModelDir } from "./_app.ts";
 
 const UNLEARN = { type: "unlearn", model: "tiny", method: "npo", forget: ROWS, retain: ROWS };
 const CORESET = { type: "coreset", model: "tiny", method: "cld", data: ROWS, val: ROWS, k: 2 };
@@ -14,7 +15,13 @@ Deno.test("job fields: invalid unlearn, coreset and fine-tune coreset fields ans
       [{ ...UNLEARN, retain: undefined }, 422, "retain", /retain: required by method npo/],
       [{ ...UNLEARN, method: "ga", retain: undefined, retain_loss: "kl" }, 422, "retain", /retain_loss kl/],
       [{ ...UNLEARN, forget: [{ prompt: "x" }] }, 422, "forget.0.completion"],
-      [{ ...UNLEARN, forget: [{ input_ids: [1, 2], labels: [-100, -100] }] }, 422, "forget", /no target/],
+      [
+        { ...UNLEARN, forget: [{ input_ids: [1, 2], labels: [-100, -100] }] },
+        422,
+        "forget.0.labels",
+        /no target/,
+      ],
+      [{ ...UNLEARN, retain: [ROWS[0], { input_ids: [5] }] }, 422, "retain.1.input_ids", /no target/],
       [{ ...UNLEARN, retain: [{ text: "ok" }, { input_ids: [99999] }] }, 422, "retain.1", /retain\.1/],
       [{ ...UNLEARN, mask_ratio: 2 }, 422, "mask_ratio"],
       [{ ...UNLEARN, kfade_stepz: 2 }, 422, "kfade_stepz", /unknown field/],
@@ -28,6 +35,14 @@ Deno.test("job fields: invalid unlearn, coreset and fine-tune coreset fields ans
       [{ ...CORESET, keep_sources: [] }, 422, "keep_sources"],
       [{ ...CORESET, epochs: 0 }, 422, "epochs"],
       [{ ...CORESET, data: [{ text: 3 }] }, 422, "data.0.text"],
+      [{ ...CORESET, val: [{ input_ids: [5, 6], labels: [-100, -100] }] }, 422, "val.0.labels", /no target/],
+      [{ ...CORESET, data: [...ROWS, { input_ids: [7] }] }, 422, "data.3.input_ids", /no target/],
+      [{ ...FINETUNE, data: [ROWS[0], { text: "a" }] }, 422, "data.1.text", /no target/],
+      [{ ...FINETUNE, data: [ROWS[0], { text: "a" }], data_indices: [1] }, 422, "data.1.text"],
+      [{ ...FINETUNE, method: "lora", targets: "nope" }, 422, "targets", /match no linear layer/],
+      [{ ...FINETUNE, method: "galore", targets: ["nope"] }, 422, "targets", /match no linear layer/],
+      [{ ...FINETUNE, method: "lora", rank_allocation: "sensitivity" }, 422, "rank_budget", /required/],
+      [{ ...FINETUNE, method: "lora", rank_allocation: "sensitivity", rank_budget: 1 }, 422, "rank_budget"],
       [{ ...FINETUNE, data_indices: [0, 3] }, 422, "data_indices.1", /index 3 is out of range for 3 rows/],
       [{ ...FINETUNE, data_indices: [1, 1] }, 422, "data_indices.1", /listed twice/],
       [{ ...FINETUNE, data_indices: [-1] }, 422, "data_indices.0"],
@@ -51,6 +66,38 @@ Deno.test("job fields: invalid unlearn, coreset and fine-tune coreset fields ans
     const bad = await post(t.app, "/v1/jobs", { ...UNLEARN, adapter: c.id });
     assert.equal(bad.status, 422);
     assert.match((await bad.json()).error.message, /not a succeeded fine-tune or unlearn job/);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("job fields: issue 12.5's coreset job (an empty completion, no EOS) is a 422 naming val.0.completion", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await tinyModelDir(join(root, "noeos"));
+  const cfg = JSON.parse(await Deno.readTextFile(join(dir, "tokenizer_config.json")));
+  delete cfg.eos_token;
+  await Deno.writeTextFile(join(dir, "tokenizer_config.json"), JSON.stringify(cfg));
+  const t = await testApp({ modelsRoot: root });
+  try {
+    const body = {
+      type: "coreset",
+      model: "noeos",
+      method: "cld",
+      k: 1,
+      data: [{ text: "the hello" }, { text: "hello the" }],
+      val: [{ prompt: "the", completion: "" }],
+    };
+    const res = await post(t.app, "/v1/jobs", body);
+    const err = (await res.json()).error;
+    assert.equal(res.status, 422, JSON.stringify(err));
+    assert.equal(err.path, "val.0.completion");
+    assert.match(err.message, /^val\.0\.completion: the row has no target tokens/);
+    // with a completion it is accepted and runs
+    const ok = await post(t.app, "/v1/jobs", { ...body, val: [{ prompt: "the", completion: " hello" }] });
+    assert.equal(ok.status, 202);
+    await t.runner.idle();
+    const job = await (await t.app.request(`/v1/jobs/${(await ok.json()).id}`)).json();
+    assert.equal(job.status, "succeeded", JSON.stringify(job.error));
   } finally {
     await t.close();
   }

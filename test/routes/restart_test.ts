@@ -15,7 +15,7 @@ if (!present) console.warn("restart: models/default is missing (deno task build:
 
 const rows = (await Deno.readTextFile(new URL("../../data/new_facts.train.jsonl", import.meta.url)))
   .trim().split("\n").slice(0, 8).map((l) => JSON.parse(l));
-const OPTS = { steps: 12, lr: 1e-3, batch_size: 2, warmup: 2, backend: "node" };
+const OPTS = { steps: 12, lr: 1e-3, batch_size: 2, warmup: 2 }; // the server's default backend: wasm
 
 Deno.test({
   name: "restart: a job killed mid-run resumes after restart and finishes with intact, exact artifacts",
@@ -69,7 +69,6 @@ Deno.test({
         lr: 1e-3,
         batchSize: 2,
         warmup: 2,
-        backend: "node",
       });
       for (const a of list) {
         const bytes = new Uint8Array(
