@@ -6,6 +6,7 @@
  */
 import type { DType } from "../graph/ir.ts";
 import { type Backend, BACKENDS, DEFAULT_BACKEND, ORT_BACKENDS } from "./backend.ts";
+import { host } from "../util/host.ts";
 
 export { type Backend, BACKENDS };
 
@@ -35,11 +36,7 @@ export interface SessionOptions {
 
 /** Whether `POSTTRAIN_LOW_MEMORY=1` asks every session for {@link SessionOptions.lowMemory}. */
 export function lowMemoryFromEnv(): boolean {
-  try {
-    return Deno.env.get("POSTTRAIN_LOW_MEMORY") === "1";
-  } catch {
-    return false; // no --allow-env
-  }
+  return host().env("POSTTRAIN_LOW_MEMORY") === "1";
 }
 
 /** A compiled graph ready to run. */
@@ -66,7 +63,7 @@ async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   // refuses; it runs single-threaded (its CPU fallback only handles the few ops WebGPU lacks).
   // POSTTRAIN_WASM_THREADS overrides the default 2 threads (1 avoids onnxruntime-web's worker
   // start-up, which was seen to stall on an overloaded 2-core machine).
-  const fromEnv = Number(Deno.env.get("POSTTRAIN_WASM_THREADS") ?? "");
+  const fromEnv = Number(host().env("POSTTRAIN_WASM_THREADS") ?? "");
   ort.env.wasm.numThreads = backend === "webgpu"
     ? 1
     : threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
