@@ -8,6 +8,7 @@
 import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { join } from "../src/io/path.ts";
+import { storage } from "../src/io/storage.ts";
 import type { Backend } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
@@ -147,7 +148,7 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
   const dataDir = opts.dataDir ?? ".posttrain";
   let store = opts.store;
   if (!store && opts.kv) {
-    await Deno.mkdir(dataDir, { recursive: true });
+    await storage().mkdir(dataDir);
     const path = opts.kv === true
       ? join(dataDir, "posttrain.kv")
       : opts.kv === "runtime"
