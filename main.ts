@@ -50,6 +50,25 @@ try {
   console.error("note: models/default is missing (deno task build:default-model builds it)");
 }
 
+/** The playground's library bundle (src/build/browser.ts, run once per server start on first use). */
+let web: Promise<string> | undefined;
+function webDir(): Promise<string> {
+  return web ??= (async () => {
+    const out = `${env.POSTTRAIN_DATA_DIR}/web`;
+    const build = new URL("./src/build/browser.ts", import.meta.url).pathname;
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", build, "--out", out],
+      stdout: "null",
+    })
+      .output();
+    if (!p.success) {
+      web = undefined;
+      throw new Error(`building the playground's script failed: ${new TextDecoder().decode(p.stderr)}`);
+    }
+    return out;
+  })();
+}
+
 const service = await createService({
   models,
   modelsRoot: env.POSTTRAIN_MODELS_ROOT,
@@ -60,6 +79,10 @@ const service = await createService({
   concurrency: env.POSTTRAIN_CONCURRENCY,
   chunkSteps: env.POSTTRAIN_CHUNK_STEPS,
   defaultBackend: env.POSTTRAIN_BACKEND,
+  playground: {
+    script: async () => await Deno.readFile(`${await webDir()}/posttrain.js`),
+    kernels: () => Deno.readFile(new URL("./wasm/kernels.wasm", import.meta.url)),
+  },
 });
 
 /** The request handler, for `deno serve main.ts`. */

@@ -23,6 +23,7 @@ import { jobsRoutes } from "./jobs.ts";
 import { artifactsRoutes } from "./artifacts.ts";
 import { generateRoutes } from "./generate.ts";
 import { docsRoutes } from "./docs.ts";
+import { type PlaygroundAssets, playgroundRoutes } from "./playground.ts";
 
 /** Default body limit: 10 MiB. */
 export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
@@ -49,6 +50,8 @@ export interface AppOptions {
   chunkSteps?: number;
   /** Backend of requests that name none (default wasm). */
   defaultBackend?: Backend;
+  /** The library bundled for a browser tab, served at /playground (none: the page says how to build it). */
+  playground?: PlaygroundAssets;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
@@ -101,6 +104,7 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   app.route("/", artifactsRoutes(runner));
   app.route("/", generateRoutes(runner));
   app.route("/", docsRoutes("/openapi.json"));
+  app.route("/", playgroundRoutes(runner.models, opts.playground));
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",

@@ -15,10 +15,10 @@
 import { join } from "../io/path.ts";
 import { quantizeModelFile } from "../io/int8_model.ts";
 import { INT8_WEIGHTS, packFiles } from "../edge/model_pack.ts";
+import { bundleModule, ROOT } from "./bundle.ts";
 
 /** Cloudflare's limit on a Worker's compressed size (paid plan). */
 export const WORKER_LIMIT_BYTES = 10 * 1024 * 1024;
-const ROOT = new URL("../../", import.meta.url).pathname;
 const MODEL_FILES = [
   "config.json",
   "tokenizer.json",
@@ -27,14 +27,6 @@ const MODEL_FILES = [
   "generation_config.json",
   "chat_template.jinja",
 ];
-/** onnxruntime is never loaded on `lean`; its dynamic imports stay unresolved in the bundle. */
-const EXTERNAL = [
-  "npm:onnxruntime-web@1.30.0",
-  "npm:onnxruntime-web@1.30.0/webgpu",
-  "npm:onnxruntime-node@1.30.0",
-  "npm:@huggingface/transformers@4.3.1",
-];
-
 /** Options of {@link buildWorker}. */
 export interface BuildWorkerOptions {
   /** Model dir bundled as `default` (default models/default). */
@@ -77,25 +69,6 @@ async function modelPack(dir: string, int8: boolean): Promise<Uint8Array> {
   if (int8) files[INT8_WEIGHTS] = quantizeModelFile(weights);
   else files["model.safetensors"] = weights;
   return packFiles(files);
-}
-
-/** `deno bundle` of the Worker entry, with the imports of the bundled files prepended. */
-async function bundle(): Promise<Uint8Array> {
-  const dir = await Deno.makeTempDir(), tmp = join(dir, "worker.js");
-  try {
-    const args = ["bundle", "--platform", "browser", "--format", "esm", "-o", tmp];
-    for (const e of EXTERNAL) args.push(`--external=${e}`);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [...args, join(ROOT, "src/edge/worker.ts")],
-      cwd: ROOT,
-    }).output();
-    if (!out.success) throw new Error(`deno bundle failed:\n${new TextDecoder().decode(out.stderr)}`);
-    const head =
-      'import __posttrain_kernels from "./kernels.wasm";\nimport __posttrain_model from "./model.bin";\n';
-    return new TextEncoder().encode(head + await Deno.readTextFile(tmp));
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
 }
 
 /** wrangler.toml for the bundle: no re-bundling, the wasm and the model as modules, one Durable Object. */
@@ -143,7 +116,10 @@ export async function buildWorker(opts: BuildWorkerOptions = {}): Promise<BuiltW
   const { compatibilityDate } = (await import("npm:workerd@1.20261117.1")).default as {
     compatibilityDate: string;
   };
-  const code = await bundle();
+  // the bundle's other modules, bound to the names src/edge/bundled.ts reads
+  const head =
+    'import __posttrain_kernels from "./kernels.wasm";\nimport __posttrain_model from "./model.bin";\n';
+  const code = new TextEncoder().encode(head + await bundleModule("src/edge/worker.ts"));
   const kernels = await Deno.readFile(join(ROOT, "wasm/kernels.wasm"));
   let int8 = opts.int8 === "yes";
   let pack = await modelPack(model, int8);
