@@ -46,6 +46,8 @@ export function workerdConfig(o: {
   storageDir: string;
   vars: Record<string, string>;
   compatibilityDate: string;
+  /** V8 flags of the process (e.g. `--max-semi-space-size=1`). */
+  v8Flags?: string[];
 }): string {
   const bindings = [
     `(name = "JOBS", durableObjectNamespace = "PosttrainJobs")`,
@@ -58,6 +60,7 @@ const config :Workerd.Config = (
     (name = "do-disk", disk = (path = ${str(o.storageDir)}, writable = true)),
   ],
   sockets = [ (name = "http", address = ${str(`127.0.0.1:${o.port}`)}, http = (), service = "main") ],
+  v8Flags = [ ${(o.v8Flags ?? []).map(str).join(", ")} ],
 );
 const posttrain :Workerd.Worker = (
   modules = [
@@ -83,6 +86,8 @@ export interface WorkerdOptions {
   vars?: Record<string, string>;
   /** Where workerd's output goes (default: inherited). */
   stdout?: "inherit" | "piped" | "null";
+  /** V8 flags of the process. */
+  v8Flags?: string[];
 }
 
 /**
@@ -105,6 +110,7 @@ export async function startWorkerd(o: WorkerdOptions): Promise<{ child: Deno.Chi
       storageDir: abs(o.storageDir),
       vars: o.vars ?? {},
       compatibilityDate,
+      v8Flags: o.v8Flags,
     }),
   );
   const child = new Deno.Command(path, {
