@@ -2,7 +2,8 @@
  * Issue 15, evidence: the HTTP API inside Cloudflare's workerd (the npm package's binary, a bundle from
  * build:worker with a tiny model) runs a LoRA job to completion, and its adapter equals the Deno `lean`
  * run of the same request within 1e-6; workerd killed mid-job (SIGKILL) and started again on the same
- * Durable Object storage finishes the job with the same adapter.
+ * Durable Object storage finishes the job with the same adapter. And the rest of the API answers there as
+ * under `deno task start`: every fine-tune method, eval, unlearn, SSE events, artifacts, generate, cancel.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -98,6 +99,98 @@ Deno.test({
         await w.child.status;
       }
     } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "workerd: every fine-tune method, eval and unlearn jobs, SSE events, artifacts, generate and cancel answer as under deno task start",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { root, model } = await tinyModel();
+    const port = freePort(), base = `http://127.0.0.1:${port}`;
+    const built = await buildWorker({ model, out: join(root, "bundle"), int8: "yes" });
+    assert.equal(built.int8, true);
+    const w = await startWorkerd({
+      bundle: built.out,
+      port,
+      storageDir: join(root, "do"),
+      vars: { POSTTRAIN_CHUNK_STEPS: "2" },
+      stdout: "null",
+    });
+    try {
+      const rows = loraRequest(1).data as Record<string, unknown>[];
+      const ids: Record<string, string> = {};
+      for (const method of ["full", "galore", "qgalore", "dct"]) {
+        ids[method] = await submit(base, { ...loraRequest(3), method, update_gap: 2 });
+      }
+      ids.eval = await submit(base, { type: "eval", model: "default", data: rows, batch_size: 2 });
+      ids.unlearn = await submit(base, {
+        type: "unlearn",
+        model: "default",
+        method: "npo",
+        forget: rows.slice(0, 2),
+        retain: rows.slice(2),
+        steps: 2,
+      });
+      for (const [what, id] of Object.entries(ids)) {
+        const j = await poll(base, id, done) as Job & { result: Record<string, number> };
+        assert.equal(j.status, "succeeded", `${what}: ${JSON.stringify(j)}`);
+        if (what === "eval") assert.ok(j.result.loss > 0 && j.result.tokens > 0);
+        else if (what === "unlearn") assert.ok(j.result.forget_loss_after > j.result.forget_loss_before);
+        else assert.ok(Number.isFinite(j.result.loss_end), what);
+      }
+      // a full fine-tune's artifacts: an HF model dir, downloadable with the listed sha256
+      const list = (await (await fetch(`${base}/v1/jobs/${ids.full}/artifacts`)).json()).data as {
+        name: string;
+        sha256: string;
+      }[];
+      assert.deepEqual(list.map((a) => a.name).sort(), [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+      ]);
+      const cfg = await fetch(`${base}/v1/jobs/${ids.full}/artifacts/config.json`);
+      assert.equal(cfg.headers.get("etag"), `"${list.find((a) => a.name === "config.json")!.sha256}"`);
+      assert.equal((await cfg.json()).model_type, "llama");
+      // SSE of a finished job: the events end with the terminal one
+      const ev = await (await fetch(`${base}/v1/jobs/${ids.dct}/events`)).text();
+      assert.match(ev, /event: succeeded/);
+      // generate with the LoRA-free base and with a fine-tuned model as adapter
+      for (const adapter of [undefined, ids.full]) {
+        const g = await fetch(`${base}/v1/generate`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: "default",
+            prompt: "the hello",
+            max_new_tokens: 4,
+            ...(adapter ? { adapter } : {}),
+          }),
+        });
+        assert.equal(g.status, 200);
+        assert.equal(typeof (await g.json()).text, "string");
+      }
+      // cancel a long job; errors are JSON naming the field
+      const long = await submit(base, loraRequest(100_000));
+      const del = await fetch(`${base}/v1/jobs/${long}`, { method: "DELETE" });
+      assert.ok(del.status < 300, String(del.status));
+      assert.equal((await poll(base, long, done)).status, "canceled");
+      const bad = await fetch(`${base}/v1/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...loraRequest(2), steps: -1 }),
+      });
+      assert.equal(bad.status, 422);
+      assert.equal((await bad.json()).error.path, "steps");
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.child.status;
       await Deno.remove(root, { recursive: true });
     }
   },
