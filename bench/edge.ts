@@ -2,11 +2,12 @@
  * `deno task bench:edge`: the built-in model's fine-tunes inside runtimes we did not write.
  *
  *   deno task bench:edge [--rows workerd-lora,workerd-full,workerd-galore,chromium-lora] [--steps 20]
- *                        [--chunk-steps 5]
+ *                        [--chunk-steps 5] [--reserve-mb 4096]
  *
  * Each job: `data/new_facts.train.jsonl` (156 text rows), batch 4, lr 1e-3, LoRA r8 / full AdamW / GaLore r8,
  * on `lean` (the same job as bench:memory's default rows). workerd rows: a fresh workerd (npm package) per
- * row on the build:worker bundle (INT8 model), the job submitted over HTTP and advanced one chunk per
+ * row on the build:worker bundle (INT8 model; the lean device reserving `--reserve-mb`: untouched pages cost
+ * no RSS, and the deployable 112 MiB holds the LoRA job but not full AdamW), the job submitted over HTTP and advanced one chunk per
  * Durable Object alarm; isolate memory = the workerd process's peak RSS (VmHWM) minus its RSS when idle
  * (after `/health` and one `GET /v1/models`); CPU ms per chunk = the process's CPU time (utime + stime)
  * over the job ÷ chunks, beside the wall ms each chunk logs. Chromium row: the /playground page of a Deno
@@ -27,6 +28,7 @@ const { values: a } = parseArgs({
     rows: { type: "string", default: "workerd-lora,workerd-full,workerd-galore,chromium-lora" },
     steps: { type: "string", default: "20" },
     "chunk-steps": { type: "string", default: "5" },
+    "reserve-mb": { type: "string", default: "4096" },
   },
 });
 const steps = Number(a.steps), chunkSteps = Number(a["chunk-steps"]);
@@ -34,7 +36,17 @@ const rows = await readJsonl("data/new_facts.train.jsonl");
 const TICK = 1000 / 100; // /proc/<pid>/stat CPU times are in clock ticks (USER_HZ = 100 on Linux)
 
 function request(method: string): Record<string, unknown> {
-  return { type: "finetune", model: "default", method, data: rows, steps, batch_size: 4, lr: 1e-3, rank: 8, seed: 0 };
+  return {
+    type: "finetune",
+    model: "default",
+    method,
+    data: rows,
+    steps,
+    batch_size: 4,
+    lr: 1e-3,
+    rank: 8,
+    seed: 0,
+  };
 }
 
 const status = (pid: number, key: string) =>
@@ -56,7 +68,8 @@ async function waitJob(base: string, id: string): Promise<Record<string, unknown
 async function workerdRow(bundle: string, method: string) {
   const port = 18000 + Math.floor(Math.random() * 2000), base = `http://127.0.0.1:${port}`;
   const storageDir = await Deno.makeTempDir({ prefix: "posttrain-bench-do-" });
-  const w = await startWorkerd({ bundle, port, storageDir, vars: { POSTTRAIN_CHUNK_STEPS: String(chunkSteps) }, stdout: "piped" });
+  const vars = { POSTTRAIN_CHUNK_STEPS: String(chunkSteps), POSTTRAIN_LEAN_RESERVE_MB: a["reserve-mb"]! };
+  const w = await startWorkerd({ bundle, port, storageDir, vars, stdout: "piped" });
   const chunks: { ms: number }[] = [];
   const lines = (async () => {
     const dec = w.child.stdout.pipeThrough(new TextDecoderStream());
@@ -154,7 +167,8 @@ async function chromiumRow(web: string) {
     type Tab = { losses: number[]; ms: number };
     const res = await page.evaluate(
       (body) =>
-        (globalThis as unknown as { posttrainPlayground: { run(b: unknown): Promise<Tab> } }).posttrainPlayground
+        (globalThis as unknown as { posttrainPlayground: { run(b: unknown): Promise<Tab> } })
+          .posttrainPlayground
           .run(body).then((r) => ({ losses: r.losses, ms: r.ms })),
       request("lora"),
     );
@@ -181,9 +195,15 @@ const wanted = a.rows!.split(",");
 const tmp = await Deno.makeTempDir({ prefix: "posttrain-bench-edge-" });
 const results: Record<string, unknown>[] = [];
 try {
-  const bundle = wanted.some((r) => r.startsWith("workerd")) ? await buildWorker({ out: join(tmp, "worker") }) : undefined;
+  const bundle = wanted.some((r) => r.startsWith("workerd"))
+    ? await buildWorker({ out: join(tmp, "worker") })
+    : undefined;
   const web = wanted.includes("chromium-lora") ? await buildBrowser(join(tmp, "web")) : undefined;
-  if (bundle) console.error(`bundle: ${(bundle.total_gzip_bytes / 2 ** 20).toFixed(2)} MB compressed, int8 ${bundle.int8}`);
+  if (bundle) {
+    console.error(
+      `bundle: ${(bundle.total_gzip_bytes / 2 ** 20).toFixed(2)} MB compressed, int8 ${bundle.int8}`,
+    );
+  }
   for (const row of wanted) {
     const r = row.startsWith("workerd-")
       ? await workerdRow(bundle!.out, row.slice("workerd-".length))
@@ -194,7 +214,9 @@ try {
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }
-console.log(`| row | idle RSS MB | peak RSS MB | job (peak − idle) MB | CPU ms / chunk (${chunkSteps} steps) | s |`);
+console.log(
+  `| row | idle RSS MB | peak RSS MB | job (peak − idle) MB | CPU ms / chunk (${chunkSteps} steps) | s |`,
+);
 console.log("| --- | ----------- | ----------- | -------------------- | ---------------- | - |");
 for (const r of results) {
   console.log(

@@ -3,7 +3,8 @@
  * browser tab (the library bundled for the web, `lean` on our WASM kernels, in a module Web Worker), draws
  * the loss as it falls and offers the adapter files as downloads. No CDN: the page is inline; the
  * library (`/playground/posttrain.js`), the kernels (`/playground/kernels.wasm`) and the model's files
- * (`/playground/model/<file>`) come from this app. The bundle is built outside the library (main.ts
+ * (`/playground/model/<file>`, with single byte ranges, so the tab reads the weights a tensor at a time)
+ * come from this app. The bundle is built outside the library (main.ts
  * runs `src/build/browser.ts`), so the app serves it only when given {@link PlaygroundAssets}.
  * `window.posttrainPlayground.run(body)` runs a `POST /v1/jobs` fine-tune body in the tab and resolves
  * to `{files (base64), losses, ms}` (what the browser test drives).
@@ -174,9 +175,28 @@ export function playgroundRoutes(models: ModelRegistry, assets?: PlaygroundAsset
     const path = join(await models.resolve("default"), file);
     const info = await storage().stat(path);
     if (!info?.isFile) throw new ApiError(404, "not_found", `the built-in model has no ${file}`, "file");
-    const headers = { "content-type": "application/octet-stream", "content-length": String(info.size) };
-    if (c.req.method === "HEAD") return c.body(null, 200, headers);
-    return c.body(await storage().read(path) as Uint8Array<ArrayBuffer>, 200, headers);
+    const type = { "content-type": "application/octet-stream", "accept-ranges": "bytes" };
+    if (c.req.method === "HEAD") return c.body(null, 200, { ...type, "content-length": String(info.size) });
+    // one range (what the tab's loader asks, a tensor at a time), else the whole file
+    const m = c.req.header("range")?.match(/^bytes=(\d+)-(\d+)$/);
+    if (m && Number(m[1]) <= Number(m[2]) && Number(m[2]) < info.size) {
+      const [from, to] = [Number(m[1]), Number(m[2])];
+      const f = await storage().open(path);
+      try {
+        const part = await f.read(from, new Uint8Array(to - from + 1));
+        return c.body(part as Uint8Array<ArrayBuffer>, 206, {
+          ...type,
+          "content-range": `bytes ${from}-${to}/${info.size}`,
+          "content-length": String(part.length),
+        });
+      } finally {
+        f.close();
+      }
+    }
+    return c.body(await storage().read(path) as Uint8Array<ArrayBuffer>, 200, {
+      ...type,
+      "content-length": String(info.size),
+    });
   });
   return app;
 }

@@ -27,6 +27,19 @@ const MODEL_FILES = [
   "generation_config.json",
   "chat_template.jinja",
 ];
+/**
+ * The deployable defaults of `[vars]`: 5 optimizer steps per chunk (one alarm: ≈ 2.2 s of CPU for the default
+ * model's LoRA at batch 4, measured in workerd: within the 30 s limit with room for a slower machine); a lean
+ * device reserving 112 MiB (Cloudflare's accounting of a WASM reservation could not be checked locally, so
+ * the reservation stays within what a 128 MB isolate can hold; a job needing more fails at its first step);
+ * the memory budget jobs are planned against (MiB).
+ */
+export const DEFAULT_VARS: Record<string, string> = {
+  POSTTRAIN_CHUNK_STEPS: "5",
+  POSTTRAIN_LEAN_RESERVE_MB: "112",
+  POSTTRAIN_MEMORY_BUDGET: "128",
+};
+
 /** Options of {@link buildWorker}. */
 export interface BuildWorkerOptions {
   /** Model dir bundled as `default` (default models/default). */
@@ -128,7 +141,7 @@ export async function buildWorker(opts: BuildWorkerOptions = {}): Promise<BuiltW
     int8 = true;
     pack = await modelPack(model, true);
   }
-  const vars = { POSTTRAIN_CHUNK_STEPS: "5", ...opts.vars };
+  const vars = { ...DEFAULT_VARS, ...opts.vars };
   const files: [string, Uint8Array][] = [
     ["worker.js", code],
     ["kernels.wasm", kernels],

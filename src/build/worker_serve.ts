@@ -3,9 +3,9 @@
  * on `PORT` (default 8787), from the bundle of `deno task build:worker` (built into
  * `POSTTRAIN_DATA_DIR/worker` unless `--bundle DIR` names a built one). workerd runs from a generated
  * config: the bundle's three modules, the Durable Object's storage on local disk
- * (`POSTTRAIN_DATA_DIR/durable-objects`, default `.posttrain/worker-data`), and the variables
- * `POSTTRAIN_TOKEN`, `POSTTRAIN_MAX_BODY`, `POSTTRAIN_CHUNK_STEPS`, `POSTTRAIN_LEAN_RESERVE_MB` from the
- * environment as text bindings. Jobs survive a restart of workerd (their records, checkpoints and
+ * (`POSTTRAIN_DATA_DIR/worker-data`, default `.posttrain/worker-data`), and as text bindings the `[vars]` of
+ * the bundle's wrangler.toml, overridden by `POSTTRAIN_TOKEN`, `POSTTRAIN_MAX_BODY`, `POSTTRAIN_CHUNK_STEPS`,
+ * `POSTTRAIN_LEAN_RESERVE_MB`, `POSTTRAIN_MEMORY_BUDGET` from the environment. Jobs survive a restart of workerd (their records, checkpoints and
  * artifacts are in that storage).
  */
 import { join } from "../io/path.ts";
@@ -19,6 +19,25 @@ export const WORKER_VARS = [
   "POSTTRAIN_LEAN_RESERVE_MB",
   "POSTTRAIN_MEMORY_BUDGET",
 ];
+
+/**
+ * The `[vars]` of a bundle's wrangler.toml (`KEY = "value"` lines), so workerd runs with what a deploy gets.
+ *
+ * @example
+ * ```ts
+ * wranglerVars('[vars]\nPOSTTRAIN_CHUNK_STEPS = "5"\n'); // { POSTTRAIN_CHUNK_STEPS: "5" }
+ * ```
+ */
+export function wranglerVars(toml: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let inVars = false;
+  for (const line of toml.split("\n")) {
+    if (/^\s*\[/.test(line)) inVars = line.trim() === "[vars]";
+    const m = inVars && line.match(/^\s*([A-Z0-9_]+)\s*=\s*("(?:[^"\\]|\\.)*")\s*$/);
+    if (m) out[m[1]] = JSON.parse(m[2]);
+  }
+  return out;
+}
 
 /** The workerd binary of the npm package. */
 export async function workerdBinary(): Promise<{ path: string; compatibilityDate: string }> {
@@ -83,6 +102,7 @@ export interface WorkerdOptions {
   port: number;
   /** Durable Object storage dir (created). */
   storageDir: string;
+  /** Text bindings over the bundle's wrangler.toml `[vars]`. */
   vars?: Record<string, string>;
   /** Where workerd's output goes (default: inherited). */
   stdout?: "inherit" | "piped" | "null";
@@ -108,7 +128,7 @@ export async function startWorkerd(o: WorkerdOptions): Promise<{ child: Deno.Chi
     workerdConfig({
       port: o.port,
       storageDir: abs(o.storageDir),
-      vars: o.vars ?? {},
+      vars: { ...wranglerVars(await Deno.readTextFile(join(o.bundle, "wrangler.toml"))), ...o.vars },
       compatibilityDate,
       v8Flags: o.v8Flags,
     }),

@@ -127,8 +127,31 @@ Deno.test("storage: a URL base reads files over fetch, 404 is not-found, writes 
   };
   const s = new UrlStorage("https://example.test/m/", fetcher);
   assert.equal(new TextDecoder().decode(await s.read("config.json")), '{"a":1}');
+  // a server without ranges: the file is read whole once
+  const f = await new UrlStorage("https://example.test/m/", fetcher, { ranges: true }).open("config.json");
+  assert.equal(new TextDecoder().decode(await f.read(1, new Uint8Array(4))), '"a":');
   assert.equal((await s.stat("config.json"))?.size, 7);
   assert.equal(await s.stat("missing.json"), undefined);
   await assert.rejects(s.read("missing.json"), (e) => isNotFound(e));
   await assert.rejects(s.write("x", "y"), /read-only/);
+});
+
+Deno.test("storage: a URL file is read by byte ranges where the server serves them", async () => {
+  const body = new Uint8Array(1000).map((_, i) => i & 255);
+  const asked: string[] = [];
+  const fetcher = (_input: RequestInfo | URL, init?: RequestInit) => {
+    if (init?.method === "HEAD") {
+      return Promise.resolve(new Response(null, { headers: { "content-length": "1000" } }));
+    }
+    const range = new Headers(init?.headers).get("range")!;
+    asked.push(range);
+    const [a, b] = range.slice(6).split("-").map(Number);
+    return Promise.resolve(new Response(body.slice(a, b + 1), { status: 206 }));
+  };
+  const f = await new UrlStorage("https://example.test/", fetcher, { ranges: true }).open(
+    "model.safetensors",
+  );
+  assert.equal(f.size, 1000);
+  assert.deepEqual(await f.read(100, new Uint8Array(50)), body.slice(100, 150));
+  assert.deepEqual(asked, ["bytes=100-149"]);
 });
