@@ -7,6 +7,7 @@
  * kernels.wasm   the WASM kernels, imported as a precompiled module (Workers refuse to compile bytes)
  * model.bin      the built-in model as a data module (src/edge/model_pack.ts); INT8 weights when the
  *                F32 ones would push the bundle past 10 MB compressed (auto), or as asked
+ * public/        static assets: /playground's script (build:web) and kernels, served outside the isolate
  * wrangler.toml  deployable unchanged: `npx wrangler deploy` in that folder
  * ```
  *
@@ -16,6 +17,7 @@ import { join } from "../io/path.ts";
 import { quantizeModelFile } from "../io/int8_model.ts";
 import { INT8_WEIGHTS, packFiles } from "../edge/model_pack.ts";
 import { bundleModule, ROOT } from "./bundle.ts";
+import { buildBrowser } from "./browser.ts";
 
 /** Cloudflare's limit on a Worker's compressed size (paid plan). */
 export const WORKER_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -99,6 +101,11 @@ rules = [
   { type = "Data", globs = ["**/*.bin"], fallthrough = false },
 ]
 
+# /playground's script and kernels (the page itself and the model's files come from the Worker)
+[assets]
+directory = "./public"
+binding = "ASSETS"
+
 [limits]
 # CPU ms per invocation; a job advances POSTTRAIN_CHUNK_STEPS optimizer steps per alarm
 cpu_ms = 30000
@@ -149,6 +156,8 @@ export async function buildWorker(opts: BuildWorkerOptions = {}): Promise<BuiltW
     ["wrangler.toml", new TextEncoder().encode(wranglerToml(vars, compatibilityDate))],
   ];
   await Deno.mkdir(out, { recursive: true });
+  // the playground's script and kernels: static assets, served outside the isolate
+  await buildBrowser(join(out, "public", "playground"));
   const sizes = [];
   for (const [name, bytes] of files) {
     await Deno.writeFile(join(out, name), bytes);

@@ -57,12 +57,14 @@ const str = (s: string) => JSON.stringify(s);
  *
  * @example
  * ```ts ignore
- * await Deno.writeTextFile("dist/worker/workerd.capnp", workerdConfig({ port: 8787, storageDir: "/tmp/do", vars: {}, compatibilityDate: "2026-11-17" }));
+ * await Deno.writeTextFile("dist/worker/workerd.capnp", workerdConfig({ port: 8787, storageDir: "/tmp/do", assetsDir: "/srv/dist/worker/public", vars: {}, compatibilityDate: "2026-11-17" }));
  * ```
  */
 export function workerdConfig(o: {
   port: number;
   storageDir: string;
+  /** The bundle's static assets (`public/`). */
+  assetsDir: string;
   vars: Record<string, string>;
   compatibilityDate: string;
   /** V8 flags of the process (e.g. `--max-semi-space-size=1`). */
@@ -70,6 +72,7 @@ export function workerdConfig(o: {
 }): string {
   const bindings = [
     `(name = "JOBS", durableObjectNamespace = "PosttrainJobs")`,
+    `(name = "ASSETS", service = "assets")`,
     ...Object.entries(o.vars).map(([k, v]) => `(name = ${str(k)}, text = ${str(v)})`),
   ];
   return `using Workerd = import "/workerd/workerd.capnp";
@@ -77,6 +80,7 @@ const config :Workerd.Config = (
   services = [
     (name = "main", worker = .posttrain),
     (name = "do-disk", disk = (path = ${str(o.storageDir)}, writable = true)),
+    (name = "assets", disk = (path = ${str(o.assetsDir)})),
   ],
   sockets = [ (name = "http", address = ${str(`127.0.0.1:${o.port}`)}, http = (), service = "main") ],
   v8Flags = [ ${(o.v8Flags ?? []).map(str).join(", ")} ],
@@ -128,6 +132,7 @@ export async function startWorkerd(o: WorkerdOptions): Promise<{ child: Deno.Chi
     workerdConfig({
       port: o.port,
       storageDir: abs(o.storageDir),
+      assetsDir: abs(join(o.bundle, "public")),
       vars: { ...wranglerVars(await Deno.readTextFile(join(o.bundle, "wrangler.toml"))), ...o.vars },
       compatibilityDate,
       v8Flags: o.v8Flags,

@@ -41,8 +41,16 @@ export interface DurableObjectNamespaceLike {
 /** The Worker's bindings. */
 export interface WorkerEnv {
   JOBS: DurableObjectNamespaceLike;
+  /** Static assets (wrangler's `[assets]`; in workerd a disk service): the playground's script and kernels. */
+  ASSETS?: { fetch(req: Request): Promise<Response> };
   [name: string]: unknown;
 }
+
+/** Static assets the Worker answers itself, with their content types (a module worker script needs a JS type). */
+const ASSETS: Record<string, string> = {
+  "/playground/posttrain.js": "text/javascript; charset=utf-8",
+  "/playground/kernels.wasm": "application/wasm",
+};
 
 /** Where job files live inside the object's storage. */
 const DATA_DIR = "data";
@@ -137,9 +145,15 @@ export class PosttrainJobs {
   }
 }
 
-/** The Worker: every request to the one {@link PosttrainJobs} object. */
+/** The Worker: the playground's static files from `ASSETS`, every other request to the one {@link PosttrainJobs}. */
 export default {
-  fetch(req: Request, env: WorkerEnv): Promise<Response> {
-    return env.JOBS.get(env.JOBS.idFromName("posttrain")).fetch(req);
+  async fetch(req: Request, env: WorkerEnv): Promise<Response> {
+    const type = ASSETS[new URL(req.url).pathname];
+    if (type && env.ASSETS && req.method === "GET") {
+      const res = await env.ASSETS.fetch(req);
+      if (res.ok) return new Response(res.body, { headers: { "content-type": type } });
+      await res.body?.cancel();
+    }
+    return await env.JOBS.get(env.JOBS.idFromName("posttrain")).fetch(req);
   },
 };

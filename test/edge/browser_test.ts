@@ -2,12 +2,16 @@
  * Issue 15, evidence: headless Chromium (Debian's package, driven by puppeteer-core) opens the app's
  * /playground page, which fine-tunes LoRA on the served model inside the tab (lean on our WASM kernels,
  * in a Web Worker); the adapter equals the Deno lean job of the same request within 1e-6, the loss
- * falls, and the page's own button run ends with the adapter files offered as downloads.
+ * falls, and the page's own button run ends with the adapter files offered as downloads. The same page
+ * served by workerd (the Workers bundle: the page from the Durable Object, its script as a static asset)
+ * gives the same adapter.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import puppeteer from "npm:puppeteer-core@25.16.0";
 import { buildBrowser } from "../../src/build/browser.ts";
+import { buildWorker } from "../../src/build/worker.ts";
+import { startWorkerd, workerdBinary } from "../../src/build/worker_serve.ts";
 import { testApp } from "../routes/_app.ts";
 import {
   assertAdapterClose,
@@ -98,6 +102,42 @@ Deno.test({
       await server.shutdown();
       await t.close();
       await Deno.remove(t.dir, { recursive: true });
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+const noWorkerd = ignore || await workerdBinary().then(() => false, () => true);
+
+Deno.test({
+  name:
+    "browser: the /playground page served by workerd fine-tunes in the tab to the same adapter as Deno's lean run",
+  ignore: noWorkerd,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { root, model } = await tinyModel();
+    const bundle = await buildWorker({ model, out: join(root, "bundle"), int8: "no" });
+    const port = freePort();
+    const w = await startWorkerd({ bundle: bundle.out, port, storageDir: join(root, "do"), stdout: "null" });
+    const browser = await launchChromium(join(root, "profile"));
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${port}/playground`);
+      const req = loraRequest(6);
+      type Playground = {
+        posttrainPlayground: { run(body: unknown): Promise<{ files: Record<string, string> }> };
+      };
+      const files = await page.evaluate(
+        (body) => (globalThis as unknown as Playground).posttrainPlayground.run(body).then((r) => r.files),
+        req,
+      );
+      const bytes = Uint8Array.from(atob(files["adapter_model.safetensors"]), (c) => c.charCodeAt(0));
+      assertAdapterClose(tensorsOf(bytes), await denoAdapter(model, req));
+    } finally {
+      await browser.close();
+      w.child.kill("SIGKILL");
+      await w.child.status;
       await Deno.remove(root, { recursive: true });
     }
   },

@@ -69,9 +69,20 @@ Deno.test({
       const port = freePort(), base = `http://127.0.0.1:${port}`;
       let w = await startWorkerd({ bundle, port, storageDir, vars, stdout: "null" });
       try {
-        for (const p of ["/health", "/openapi.json", "/v1/models"]) {
+        for (
+          const p of [
+            "/health",
+            "/openapi.json",
+            "/v1/models",
+            "/playground",
+            "/playground/model/config.json",
+          ]
+        ) {
           assert.equal((await fetch(base + p)).status, 200, p);
         }
+        const js = await fetch(`${base}/playground/posttrain.js`);
+        assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+        assert.match(await js.text(), /finetuneInTab/);
         const id = await submit(base, loraRequest(12));
         const job = await poll(base, id, done);
         assert.equal(job.status, "succeeded", JSON.stringify(job));
