@@ -8,9 +8,9 @@
  * isolate being evicted or workerd being restarted (the next alarm, or the next request, picks it up
  * from the recorded checkpoint). Each chunk logs one JSON line `{"chunk": id, "ms", "step", "more"}`.
  *
- * Bindings: `JOBS` (the Durable Object namespace) and the variables of `main.ts` as text:
- * `POSTTRAIN_TOKEN`, `POSTTRAIN_MAX_BODY`, `POSTTRAIN_CHUNK_STEPS` (default 5), plus
- * `POSTTRAIN_LEAN_RESERVE_MB` (the lean device's reservation; default 4 GiB, see `sharedDevice`).
+ * Bindings: `JOBS` (the Durable Object namespace), `ASSETS` (static files) and the variables of `main.ts` as
+ * text: `POSTTRAIN_TOKEN`, `POSTTRAIN_MAX_BODY`, `POSTTRAIN_CHUNK_STEPS` (default 5), `POSTTRAIN_MEMORY_BUDGET`
+ * (MiB), plus `POSTTRAIN_LEAN_RESERVE_MB` (the lean device's reservation; default 4 GiB, see `sharedDevice`).
  */
 import { bundledModel } from "./bundled.ts";
 import { createApp, createRunner, DEFAULT_MAX_BODY } from "../../routes/app.ts";
@@ -104,6 +104,8 @@ export class PosttrainJobs {
       maxBodyBytes: int(text("POSTTRAIN_MAX_BODY"), DEFAULT_MAX_BODY),
       chunkSteps: int(text("POSTTRAIN_CHUNK_STEPS"), 5),
       defaultBackend: "lean" as const,
+      // the memory budget (MiB) jobs are planned against at submit, where the app checks one
+      memoryBudgetMb: int(text("POSTTRAIN_MEMORY_BUDGET"), 0) || undefined,
     };
     // not started: this object advances jobs from its alarm, one chunk per invocation
     const runner = createRunner(opts);
