@@ -374,45 +374,45 @@ export class MountStorage implements Storage {
     throw new NotFoundError(path, "no storage mounted for");
   }
 
-  read(path: string) {
+  read(path: string): Promise<Uint8Array> {
     const [s, , rel] = this.#at(path);
     return s.read(rel);
   }
-  open(path: string) {
+  open(path: string): Promise<RandomAccessFile> {
     const [s, , rel] = this.#at(path);
     return s.open(rel);
   }
-  write(path: string, data: Uint8Array | string) {
+  write(path: string, data: Uint8Array | string): Promise<void> {
     const [s, , rel] = this.#at(path);
     return s.write(rel, data);
   }
-  stat(path: string) {
+  stat(path: string): Promise<FileInfo | undefined> {
     const [s, , rel] = this.#at(path);
     return s.stat(rel);
   }
-  list(dir: string) {
+  list(dir: string): Promise<DirEntry[]> {
     const [s, , rel] = this.#at(dir);
     return s.list(rel);
   }
-  mkdir(dir: string) {
+  mkdir(dir: string): Promise<void> {
     const [s, , rel] = this.#at(dir);
     return s.mkdir(rel);
   }
-  remove(path: string, opts?: { recursive?: boolean }) {
+  remove(path: string, opts?: { recursive?: boolean }): Promise<void> {
     const [s, , rel] = this.#at(path);
     return s.remove(rel, opts);
   }
-  rename(from: string, to: string) {
+  rename(from: string, to: string): Promise<void> {
     const [s, , a] = this.#at(from), [t, , b] = this.#at(to);
     if (s !== t) return Promise.reject(new Error(`rename ${from} → ${to}: across storages`));
     return s.rename(a, b);
   }
-  async copy(from: string, to: string) {
+  async copy(from: string, to: string): Promise<void> {
     const [s, , a] = this.#at(from), [t, , b] = this.#at(to);
     if (s === t) return await s.copy(a, b);
     await t.write(b, await s.read(a));
   }
-  async realPath(path: string) {
+  async realPath(path: string): Promise<string> {
     const [s, p, rel] = this.#at(path);
     return "/" + keyOf(join(p, await s.realPath(rel)));
   }
