@@ -55,11 +55,15 @@ const cpuMs = (pid: number) => {
   const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
   return (Number(f[11]) + Number(f[12])) * TICK;
 };
+/** BENCH_EDGE_LOG=1: workerd's stderr as it comes. */
+const LOG = !!Deno.env.get("BENCH_EDGE_LOG");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitJob(base: string, id: string): Promise<Record<string, unknown>> {
   while (true) {
-    const j = await (await fetch(`${base}/v1/jobs/${id}`)).json();
+    const res = await fetch(`${base}/v1/jobs/${id}`);
+    if (!res.ok) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${await res.text()}`);
+    const j = await res.json();
     if (["succeeded", "failed", "canceled"].includes(j.status)) return j;
     await sleep(250);
   }
@@ -83,7 +87,13 @@ async function workerdRow(bundle: string, method: string) {
       }
     }
   })();
-  w.child.stderr.cancel();
+  let errors = "";
+  const errs = (async () => {
+    for await (const t of w.child.stderr.pipeThrough(new TextDecoderStream())) {
+      if (LOG) console.error(t.trimEnd());
+      errors = (errors + t).slice(-4000);
+    }
+  })();
   try {
     const pid = w.child.pid;
     await (await fetch(`${base}/v1/models`)).body?.cancel();
@@ -95,7 +105,9 @@ async function workerdRow(bundle: string, method: string) {
       headers: { "content-type": "application/json" },
     });
     const { id } = await res.json();
-    const job = await waitJob(base, id);
+    const job = await waitJob(base, id).catch((e) => {
+      throw new Error(`workerd ${method}: ${(e as Error).message}\n${errors}`);
+    });
     if (job.status !== "succeeded") throw new Error(`workerd ${method}: ${JSON.stringify(job.error)}`);
     const cpu = cpuMs(pid) - cpu0, peak = status(pid, "VmHWM");
     const result = job.result as Record<string, number>;
@@ -114,6 +126,7 @@ async function workerdRow(bundle: string, method: string) {
     w.child.kill("SIGKILL");
     await w.child.status;
     await lines.catch(() => {});
+    await errs.catch(() => {});
     await Deno.remove(storageDir, { recursive: true });
   }
 }

@@ -10,7 +10,9 @@
  *
  * Bindings: `JOBS` (the Durable Object namespace), `ASSETS` (static files) and the variables of `main.ts` as
  * text: `POSTTRAIN_TOKEN`, `POSTTRAIN_MAX_BODY`, `POSTTRAIN_CHUNK_STEPS` (default 5), `POSTTRAIN_MEMORY_BUDGET`
- * (MiB), plus `POSTTRAIN_LEAN_RESERVE_MB` (the lean device's reservation; default 4 GiB, see `sharedDevice`).
+ * (MiB), plus `POSTTRAIN_LEAN_RESERVE_MB` (the lean device's reservation; default 4 GiB, see `sharedDevice`)
+ * and `POSTTRAIN_DO_VALUE_KB` (the largest value written to the object's storage: 512 by default, 128 for
+ * a KV-backed object).
  */
 import { bundledModel } from "./bundled.ts";
 import { createApp, createRunner, DEFAULT_MAX_BODY } from "../../routes/app.ts";
@@ -56,6 +58,8 @@ const ASSETS: Record<string, string> = {
 const DATA_DIR = "data";
 const MODEL_DIR = "models/default";
 
+let deviceConfigured = false;
+
 const int = (v: unknown, fallback: number) => {
   const n = Number(v);
   return typeof v === "string" && v !== "" && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
@@ -80,10 +84,13 @@ export class PosttrainJobs {
   async #init(model?: Storage) {
     const env = this.env, text = (k: string) => (typeof env[k] === "string" ? env[k] as string : undefined);
     setHost({ ...bareHost, env: text });
+    // the isolate outlives an object reset by the runtime: its device (and its reservation) stays
     const reserve = text("POSTTRAIN_LEAN_RESERVE_MB");
-    if (reserve) configureSharedDevice({ reserve: int(reserve, 4096) * 2 ** 20 });
+    if (reserve && !deviceConfigured) configureSharedDevice({ reserve: int(reserve, 4096) * 2 ** 20 });
+    deviceConfigured = true;
     const modelStorage = model ?? (bundledModel ? packStorage(bundledModel) : undefined);
-    const data = new DurableStorage(this.state.storage);
+    const valueKb = int(text("POSTTRAIN_DO_VALUE_KB"), 0);
+    const data = new DurableStorage(this.state.storage, valueKb ? { chunkBytes: valueKb * 1024 } : {});
     setStorage(new MountStorage(modelStorage ? { [MODEL_DIR]: modelStorage, "": data } : { "": data }));
     const store = await DurableJobStore.open(this.state.storage);
     // jobs interrupted by an eviction or a restart go on from their recorded checkpoint: show that step

@@ -2,7 +2,7 @@
  * @module Files in a Cloudflare Durable Object's storage (a Workers binding; workerd keeps it on local
  * disk): a {@link Storage} for job requests, checkpoints and artifacts on Workers. A file is a metadata
  * key `f:<path>` (size, chunk count, a generation id) and its bytes in chunks `c:<id>:<i>` of at most
- * {@link CHUNK_BYTES} (values are limited in size). A write puts the new chunks first, then the metadata
+ * {@link CHUNK_BYTES} by default (values are limited in size). A write puts the new chunks first, then the metadata
  * key, then drops the old chunks, so a reader sees the old file or the new one; a directory rename moves
  * metadata keys only, in one coalesced (atomic) batch of writes. Directories are implied by the files
  * under them (plus `d:<path>` markers that `mkdir` leaves).
@@ -35,6 +35,8 @@ const BATCH = 128;
 interface Meta {
   size: number;
   chunks: number;
+  /** Bytes per chunk (the last may be shorter). */
+  chunkBytes: number;
   id: string;
   mtimeMs: number;
 }
@@ -61,7 +63,12 @@ const batches = <T>(xs: T[]) =>
 export class DurableStorage implements Storage {
   readonly kind = "durable-object";
 
-  constructor(readonly kv: DurableObjectKv) {}
+  readonly #chunk: number;
+
+  /** `chunkBytes`: the largest value written (default {@link CHUNK_BYTES}; KV-backed objects take 128 KiB). */
+  constructor(readonly kv: DurableObjectKv, opts: { chunkBytes?: number } = {}) {
+    this.#chunk = opts.chunkBytes ?? CHUNK_BYTES;
+  }
 
   async #meta(path: string): Promise<Meta> {
     const m = await this.kv.get<Meta>(fileKey(keyOf(path)));
@@ -109,8 +116,9 @@ export class DurableStorage implements Storage {
       size: m.size,
       read: async (pos, dst) => {
         if (pos + dst.length > m.size) throw new Error(`${path}: unexpected end of file`);
-        const first = Math.floor(pos / CHUNK_BYTES), last = Math.ceil((pos + dst.length) / CHUNK_BYTES);
-        let at = first * CHUNK_BYTES, got = 0;
+        const size = m.chunkBytes;
+        const first = Math.floor(pos / size), last = Math.ceil((pos + dst.length) / size);
+        let at = first * size, got = 0;
         for (const c of await this.#chunks(m, first, last)) {
           const lo = Math.max(pos, at) - at, hi = Math.min(pos + dst.length, at + c.length) - at;
           if (hi > lo) (dst.set(c.subarray(lo, hi), got), got += hi - lo);
@@ -127,12 +135,20 @@ export class DurableStorage implements Storage {
     const key = keyOf(path), old = await this.kv.get<Meta>(fileKey(key));
     const m: Meta = {
       size: bytes.length,
-      chunks: Math.ceil(bytes.length / CHUNK_BYTES),
+      chunks: Math.ceil(bytes.length / this.#chunk),
+      chunkBytes: this.#chunk,
       id: crypto.randomUUID(),
       mtimeMs: Date.now(),
     };
-    const entries = chunkKeys(m).map((k, i) => [k, bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]);
-    for (const b of batches(entries)) await this.kv.put(Object.fromEntries(b));
+    // a value is serialized when put() is called, so one scratch buffer carries every full chunk (a view
+    // would not do: it serializes its whole buffer), and a checkpoint's bytes are never copied whole again
+    const scratch = new Uint8Array(Math.min(this.#chunk, bytes.length));
+    for (let i = 0; i < m.chunks; i++) {
+      const part = bytes.subarray(i * this.#chunk, (i + 1) * this.#chunk);
+      await this.kv.put({
+        [chunkKey(m.id, i)]: part.length === scratch.length ? (scratch.set(part), scratch) : part.slice(),
+      });
+    }
     await this.kv.put({ [fileKey(key)]: m });
     if (old) { for (const b of batches(chunkKeys(old))) await this.kv.delete(b); }
   }

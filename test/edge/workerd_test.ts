@@ -3,7 +3,7 @@
  * build:worker with a tiny model) runs a LoRA job to completion, and its adapter equals the Deno `lean`
  * run of the same request within 1e-6; workerd killed mid-job (SIGKILL) and started again on the same
  * Durable Object storage finishes the job with the same adapter. And the rest of the API answers there as
- * under `deno task start`: every fine-tune method, eval, unlearn, SSE events, artifacts, generate, cancel.
+ * under `deno task start`: every fine-tune method, eval, unlearn, coreset, SSE events, artifacts, generate, cancel.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -63,7 +63,8 @@ Deno.test({
       const bundle = join(root, "bundle");
       const built = await buildWorker({ model, out: bundle, int8: "no" });
       assert.equal(built.int8, false);
-      const storageDir = join(root, "do"), vars = { POSTTRAIN_CHUNK_STEPS: "2" };
+      // small storage values: the checkpoints span many, so their round trip is what the resumed job checks
+      const storageDir = join(root, "do"), vars = { POSTTRAIN_CHUNK_STEPS: "2", POSTTRAIN_DO_VALUE_KB: "16" };
 
       // 1. a job run to completion
       const port = freePort(), base = `http://127.0.0.1:${port}`;
@@ -117,7 +118,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "workerd: every fine-tune method, eval and unlearn jobs, SSE events, artifacts, generate and cancel answer as under deno task start",
+    "workerd: every fine-tune method, eval, unlearn and coreset jobs, SSE events, artifacts, generate and cancel answer as under deno task start",
   ignore,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -148,11 +149,20 @@ Deno.test({
         retain: rows.slice(2),
         steps: 2,
       });
+      ids.coreset = await submit(base, {
+        type: "coreset",
+        model: "default",
+        method: "cld",
+        data: rows,
+        val: rows.slice(0, 1),
+        k: 2,
+      });
       for (const [what, id] of Object.entries(ids)) {
         const j = await poll(base, id, done) as Job & { result: Record<string, number> };
         assert.equal(j.status, "succeeded", `${what}: ${JSON.stringify(j)}`);
         if (what === "eval") assert.ok(j.result.loss > 0 && j.result.tokens > 0);
         else if (what === "unlearn") assert.ok(j.result.forget_loss_after > j.result.forget_loss_before);
+        else if (what === "coreset") assert.equal(j.result.k, 2);
         else assert.ok(Number.isFinite(j.result.loss_end), what);
       }
       // a full fine-tune's artifacts: an HF model dir, downloadable with the listed sha256

@@ -105,6 +105,13 @@ Deno.test("storage: Durable Object storage, chunked (no value past the limit, no
   // what is left: big.bin's metadata and its 3 chunks, plus the directory markers mkdir left
   assert.deepEqual(keys.filter((k) => k.startsWith("f:")), ["f:jobs/a/b/big.bin"]);
   assert.equal(keys.filter((k) => k.startsWith("c:")).length, 3);
+  // a file written with smaller values reads back the same under another chunk size
+  const small = new DurableStorage(kv, { chunkBytes: 1000 }),
+    bytes = new Uint8Array(4321).map((_, i) => i % 251);
+  await small.write("x.bin", bytes);
+  assert.deepEqual(await new DurableStorage(kv).read("x.bin"), bytes);
+  const f = await new DurableStorage(kv).open("x.bin");
+  assert.deepEqual(await f.read(990, new Uint8Array(1020)), bytes.slice(990, 2010));
 });
 
 Deno.test("storage: mounts route by the longest prefix, each seeing paths relative to it", async () => {
