@@ -57,6 +57,25 @@ function fail(message: string): never {
   Deno.exit(1);
 }
 
+/** The playground's library bundle (src/build/browser.ts, run once per server start on first use). */
+let web: Promise<string> | undefined;
+function webDir(): Promise<string> {
+  return web ??= (async () => {
+    const out = `${env.POSTTRAIN_DATA_DIR}/web`;
+    const build = new URL("./src/build/browser.ts", import.meta.url).pathname;
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", build, "--out", out],
+      stdout: "null",
+    })
+      .output();
+    if (!p.success) {
+      web = undefined;
+      throw new Error(`building the playground's script failed: ${new TextDecoder().decode(p.stderr)}`);
+    }
+    return out;
+  })();
+}
+
 /** `deno serve` also marks its module as main; it must not bind a second listener. */
 function underDenoServe(): boolean {
   try {
@@ -94,6 +113,10 @@ createService({
   defaultBackend: env.POSTTRAIN_BACKEND,
   memoryBudgetMb: env.POSTTRAIN_MEMORY_BUDGET,
   port,
+  playground: {
+    script: async () => await Deno.readFile(`${await webDir()}/posttrain.js`),
+    kernels: () => Deno.readFile(new URL("./wasm/kernels.wasm", import.meta.url)),
+  },
 }).then(started, (e) => fail((e as Error).message));
 await ready;
 

@@ -60,6 +60,21 @@ export { type LossAndGrad, ModelRunner } from "./src/models/runner.ts";
 export type { Weights } from "./src/models/weights.ts";
 export { initParams, type ParamSpec } from "./src/models/params.ts";
 export { loadModelDir, saveModelDir } from "./src/io/hf_dir.ts";
+export {
+  type FileInfo,
+  isNotFound,
+  MemoryStorage,
+  MountStorage,
+  NotFoundError,
+  type RandomAccessFile,
+  setStorage,
+  type Storage,
+  storage,
+  UrlStorage,
+} from "./src/io/storage.ts";
+export { type DurableObjectKv, DurableStorage } from "./src/io/durable_storage.ts";
+export { type Host, host, setHost } from "./src/util/host.ts";
+export { configureSharedDevice } from "./src/runtime/lean/program.ts";
 export { readSafetensors, serializeSafetensors, writeSafetensors } from "./src/io/safetensors.ts";
 export { parseJsonl, readJsonl, type Row } from "./src/data/rows.ts";
 export { encodeRows, loadTokenizer } from "./src/data/tokenize.ts";

@@ -9,6 +9,7 @@
 import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { join } from "../src/io/path.ts";
+import { storage } from "../src/io/storage.ts";
 import { type Backend, DEFAULT_BACKEND } from "../src/runtime/backend.ts";
 import { ModelRegistry } from "../src/jobs/models.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
@@ -30,6 +31,7 @@ import { docsRoutes } from "./docs.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { budgetGuard, planRoutes } from "./plan.ts";
 import { historyRoutes } from "./history.ts";
+import { type PlaygroundAssets, playgroundRoutes } from "./playground.ts";
 
 /** Default body limit: 10 MiB. */
 export const DEFAULT_MAX_BODY = 10 * 1024 * 1024;
@@ -64,6 +66,8 @@ export interface AppOptions {
    * without Workers), or an {@link Executor}.
    */
   executor?: "worker" | "inline" | Executor;
+  /** The library bundled for a browser tab, served at /playground (none: the page says how to build it). */
+  playground?: PlaygroundAssets;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
@@ -137,6 +141,7 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   app.route("/", historyRoutes(runner));
   app.route("/", docsRoutes());
   app.route("/", dashboardRoutes());
+  app.route("/", playgroundRoutes(runner.models, opts.playground));
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",
@@ -205,6 +210,7 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
     if (swept.length) console.error(`posttrain: removed ${swept.length} temp file(s) left by killed writes`);
     let store = opts.store;
     if (!store && opts.kv) {
+      await storage().mkdir(dataDir);
       const path = opts.kv === true
         ? join(dataDir, "posttrain.kv")
         : opts.kv === "runtime"

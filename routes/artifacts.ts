@@ -70,7 +70,7 @@ export function artifactsRoutes(runner: JobRunner): OpenAPIHono {
           "name",
         );
       }
-      return new Response(f.file.readable, {
+      return new Response(f.body, {
         headers: {
           "content-type": name.endsWith(".json") ? "application/json" : "application/octet-stream",
           "content-length": String(f.size),

@@ -26,6 +26,7 @@ import {
   type SvdOptions,
 } from "../src/linalg/types.ts";
 import { dctArgs } from "../src/linalg/dct.ts";
+import { host } from "../src/util/host.ts";
 
 type Fn = (...args: number[]) => number;
 interface Exports {
@@ -240,13 +241,27 @@ export async function compileKernels(
 }
 let defaultModule: Promise<WebAssembly.Module> | undefined;
 
+/**
+ * Make `mod` (a precompiled kernels.wasm) the default module of {@link compileKernels}, before anything
+ * loads the kernels: Cloudflare Workers refuse to compile WASM bytes, and a bundle has no kernels.wasm
+ * beside it. Call it from a module the entry point imports first (its body runs before the linalg
+ * kernels' top-level load).
+ *
+ * @example
+ * ```ts ignore
+ * import source kernels from "./kernels.wasm";
+ * provideKernelsModule(kernels);
+ * ```
+ */
+export function provideKernelsModule(mod: WebAssembly.Module): void {
+  defaultModule = Promise.resolve(mod);
+}
+
 async function compileFrom(source?: BufferSource | URL): Promise<WebAssembly.Module> {
   let bytes: BufferSource;
   if (source === undefined || source instanceof URL) {
     const url = source ?? new URL("./kernels.wasm", import.meta.url);
-    bytes = url.protocol === "file:"
-      ? await Deno.readFile(url)
-      : new Uint8Array(await (await fetch(url)).arrayBuffer());
+    bytes = await host().readModuleFile(url);
   } else bytes = source;
   return await WebAssembly.compile(bytes);
 }

@@ -7,7 +7,7 @@
  * travel in checkpoints as hook state, so a resumed run follows the uninterrupted one exactly.
  */
 import { z } from "npm:zod@4.6.7";
-import { basename, dirname, join } from "../io/path.ts";
+import { readText, storage } from "../io/storage.ts";
 import type { Row } from "../data/rows.ts";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
@@ -84,7 +84,7 @@ export function indexProblem(
 export async function readIndices(path: string, n: number): Promise<number[]> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await Deno.readTextFile(path));
+    raw = JSON.parse(await readText(path));
   } catch (e) {
     throw new Error(`${path}: cannot read the selection (${(e as Error).message.split("\n")[0]})`);
   }
@@ -141,17 +141,7 @@ export async function writeSelection(
   sel: Selection,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-  try {
-    await Deno.writeTextFile(
-      tmp,
-      JSON.stringify({ indices: sel.indices, scores: sel.scores, ...extra }) + "\n",
-    );
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await storage().write(path, JSON.stringify({ indices: sel.indices, scores: sel.scores, ...extra }) + "\n");
 }
 
 /**

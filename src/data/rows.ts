@@ -20,6 +20,7 @@
  * @module
  */
 import { z } from "npm:zod@4.6.7";
+import { isNotFound, readText } from "../io/storage.ts";
 
 const str = (what: string): z.ZodString => z.string({ error: "must be a string" }).describe(what);
 const tokenId: z.ZodNumber = z.int({ error: "must be a non-negative integer" }).min(0, {
@@ -268,9 +269,9 @@ export function parseJsonl(text: string, source = "data"): Row[] {
 export async function readJsonl(path: string): Promise<Row[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readText(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`data file not found: ${path}`);
+    if (isNotFound(e)) throw new Error(`data file not found: ${path}`);
     throw new Error(`cannot read data file ${path}: ${(e as Error).message}`);
   }
   return parseJsonl(text, path);

@@ -7,6 +7,7 @@
  * memory against +2 MB here.
  */
 import { resolve } from "../io/path.ts";
+import { readText, storage } from "../io/storage.ts";
 import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { Template } from "npm:@huggingface/jinja@0.5.11";
 
@@ -109,17 +110,14 @@ export async function loadTokenizer(dir: string): Promise<Tok> {
   const abs = resolve(dir);
   const read = async (name: string): Promise<string | undefined> => {
     try {
-      return await Deno.readTextFile(`${abs}/${name}`);
+      return await readText(`${abs}/${name}`);
     } catch {
       return undefined;
     }
   };
   const json = await read("tokenizer.json");
   if (json === undefined) {
-    let isDir = false;
-    try {
-      isDir = (await Deno.stat(abs)).isDirectory;
-    } catch { /* missing */ }
+    const isDir = (await storage().stat(abs).catch(() => undefined))?.isDirectory ?? false;
     throw new Error(isDir ? `${dir} has no tokenizer.json` : `tokenizer directory not found: ${dir}`);
   }
   const cfgText = await read("tokenizer_config.json");

@@ -10,6 +10,7 @@ import {
   type StTensorInput,
   writeSafetensors,
 } from "./safetensors.ts";
+import { exists, isNotFound, readText, storage } from "./storage.ts";
 
 /** A loaded model directory. */
 export interface ModelDir {
@@ -38,22 +39,12 @@ const EXTRA_FILES = [
 ];
 const DEFAULT_SHARD = 5_000_000_000;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 async function readJsonObject(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readText(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`${path} not found`);
+    if (isNotFound(e)) throw new Error(`${path} not found`);
     throw e;
   }
   let v: unknown;
@@ -184,7 +175,7 @@ async function writeAll(
   opts: SaveOptions,
 ): Promise<string[]> {
   const written = ["config.json"];
-  await Deno.writeTextFile(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  await storage().write(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n");
   const plan = planShards(tensors, opts.maxShardBytes ?? DEFAULT_SHARD);
   const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, tensors.get(n)!]));
   if (plan.length === 1) {
@@ -205,13 +196,13 @@ async function writeAll(
     }
     const sorted = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
     const index = { metadata: { total_size: total }, weight_map: sorted };
-    await Deno.writeTextFile(join(out, INDEX), JSON.stringify(index, null, 2) + "\n");
+    await storage().write(join(out, INDEX), JSON.stringify(index, null, 2) + "\n");
     written.push(INDEX);
   }
   for (const f of opts.copyFrom === undefined ? [] : EXTRA_FILES) {
     const src = join(opts.copyFrom!, f);
     if (!(await exists(src))) continue;
-    await Deno.copyFile(src, join(out, f));
+    await storage().copy(src, join(out, f));
     written.push(f);
   }
   return written;
@@ -233,28 +224,24 @@ export async function saveModelDir(
 ): Promise<void> {
   const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
   const tmp = join(dirname(dir), `${basename(dir)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-  await Deno.mkdir(dirname(dir), { recursive: true });
-  await Deno.mkdir(tmp);
+  const fs = storage();
+  await fs.mkdir(dirname(dir));
+  await fs.mkdir(tmp);
   try {
     const written = await writeAll(tmp, config, map, opts);
-    let stat: Deno.FileInfo | null = null;
-    try {
-      stat = await Deno.stat(dir);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    if (stat === null) return await Deno.rename(tmp, dir);
+    const stat = await fs.stat(dir);
+    if (stat === undefined) return await fs.rename(tmp, dir);
     if (!stat.isDirectory) throw new Error(`saveModelDir: ${dir} exists and is not a directory`);
     // Weights first, index next, config last; then drop weight files this save did not write.
     const order = (f: string) => (f === "config.json" ? 2 : f === INDEX ? 1 : 0);
     for (const f of written.sort((a, b) => order(a) - order(b))) {
-      await Deno.rename(join(tmp, f), join(dir, f));
+      await fs.rename(join(tmp, f), join(dir, f));
     }
-    for await (const e of Deno.readDir(dir)) {
+    for (const e of await fs.list(dir)) {
       const stale = e.name === SINGLE || e.name === INDEX || SHARD_RE.test(e.name);
-      if (e.isFile && stale && !written.includes(e.name)) await Deno.remove(join(dir, e.name));
+      if (e.isFile && stale && !written.includes(e.name)) await fs.remove(join(dir, e.name));
     }
   } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await fs.remove(tmp, { recursive: true }).catch(() => {});
   }
 }

@@ -3,6 +3,7 @@
  * importing that loads Deno's Node.js compatibility layer (+7 MB of resident memory), which an edge
  * isolate's budget cannot spare. Paths use `/`; Windows drive paths are not handled.
  */
+import { host } from "../util/host.ts";
 
 /** The path separator. */
 export const sep = "/";
@@ -45,7 +46,7 @@ export function join(...parts: string[]): string {
 export function resolve(...parts: string[]): string {
   let p = "";
   for (let i = parts.length - 1; i >= 0 && !p.startsWith("/"); i--) p = parts[i] + (p ? "/" + p : "");
-  if (!p.startsWith("/")) p = Deno.cwd() + "/" + p;
+  if (!p.startsWith("/")) p = host().cwd() + "/" + p;
   return normalize(p);
 }
 

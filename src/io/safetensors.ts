@@ -1,5 +1,6 @@
 // safetensors reader/writer: strict header validation, aligned layout on write, atomic file writes,
 // plus f16/bf16 <-> f32 conversions (round-to-nearest-even). Assumes a little-endian host.
+import { storage } from "./storage.ts";
 
 /** Element types supported in safetensors files. */
 export type StDtype = "F32" | "F16" | "BF16" | "I64" | "I32" | "U8" | "I8" | "BOOL" | "F64";
@@ -80,7 +81,15 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Map<st
   return parseWithMetadata(bytes, source).tensors;
 }
 
-function parseWithMetadata(bytes: Uint8Array, source: string) {
+/**
+ * Parses safetensors bytes into tensors and the header's `__metadata__`.
+ * @example
+ * const { tensors, metadata } = parseWithMetadata(bytes, "model.safetensors");
+ */
+export function parseWithMetadata(
+  bytes: Uint8Array,
+  source: string,
+): { tensors: Map<string, StTensor>; metadata: Record<string, string> } {
   const h = parseHeader(bytes, bytes.length, source);
   const tensors = new Map<string, StTensor>();
   for (const e of h.entries) {
@@ -192,18 +201,12 @@ export interface LazyTensor {
 export async function openSafetensors(
   path: string,
 ): Promise<{ tensors: Map<string, LazyTensor>; metadata: Record<string, string>; close(): void }> {
-  const file = await Deno.open(path, { read: true });
+  const file = await storage().open(path);
   try {
-    const size = (await file.stat()).size;
+    const size = file.size;
     const readAt = async (pos: number, dst: Uint8Array) => {
-      await file.seek(pos, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < dst.length) {
-        const n = await file.read(dst.subarray(got));
-        if (n === null) throw new Error(`safetensors ${path}: unexpected end of file`);
-        got += n;
-      }
-      return dst;
+      if (pos + dst.length > size) throw new Error(`safetensors ${path}: unexpected end of file`);
+      return await file.read(pos, dst);
     };
     const lenBytes = await readAt(0, new Uint8Array(Math.min(8, size)));
     const n = size >= 8 ? Number(new DataView(lenBytes.buffer).getBigUint64(0, true)) : 0;
@@ -239,7 +242,7 @@ export async function openSafetensors(
 export async function readSafetensors(
   path: string,
 ): Promise<{ tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
-  return parseWithMetadata(await Deno.readFile(path), path);
+  return parseWithMetadata(await storage().read(path), path);
 }
 
 type Ctor<T> = { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number };
@@ -332,7 +335,7 @@ export function serializeSafetensors(
 }
 
 /**
- * Writes a safetensors file atomically (temp file in the same directory, then rename).
+ * Writes a safetensors file atomically (see `Storage.write`: the old file or the new one, never half).
  * @example
  * await writeSafetensors("out.safetensors", { w: { dtype: "F32", shape: [1], data: Float32Array.of(1) } });
  */
@@ -341,15 +344,7 @@ export async function writeSafetensors(
   tensors: Record<string, StTensorInput>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  const bytes = serializeSafetensors(tensors, metadata);
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await storage().write(path, serializeSafetensors(tensors, metadata));
 }
 
 const F = new Float32Array(1), U = new Uint32Array(F.buffer);

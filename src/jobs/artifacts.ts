@@ -11,14 +11,15 @@
  * ```
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "../io/path.ts";
+import { join } from "../io/path.ts";
+import { isNotFound, readStream, readText, storage } from "../io/storage.ts";
 import type { ArtifactInfo } from "./store.ts";
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
- * Write `data` to `path` through a temp sibling and a rename.
+ * Write `data` to `path` atomically (see `Storage.write`: a temp sibling and a rename on a file system).
  *
  * @example
  * ```ts ignore
@@ -26,23 +27,13 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
  * ```
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await storage().write(path, data);
 }
 
 /** SHA-256 (hex) of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
   const h = createHash("sha256");
-  using f = await Deno.open(path);
-  for await (const chunk of f.readable) h.update(chunk);
+  for await (const chunk of await readStream(path)) h.update(chunk);
   return h.digest("hex");
 }
 
@@ -83,31 +74,34 @@ export class ArtifactStore {
 
   /** Read the stored request. */
   async readRequest<T>(id: string): Promise<T> {
-    return JSON.parse(await Deno.readTextFile(join(this.jobDir(id), "request.json"))) as T;
+    return JSON.parse(await readText(join(this.jobDir(id), "request.json"))) as T;
   }
 
   /** Name, size and sha256 of every file in the job's output dir (sorted by name). */
   async describe(id: string): Promise<ArtifactInfo[]> {
     const dir = this.outDir(id);
     const out: ArtifactInfo[] = [];
-    for await (const e of Deno.readDir(dir)) {
+    for (const e of await storage().list(dir)) {
       if (!e.isFile || !NAME_RE.test(e.name)) continue;
       const path = join(dir, e.name);
-      out.push({ name: e.name, size: (await Deno.stat(path)).size, sha256: await sha256File(path) });
+      out.push({ name: e.name, size: (await storage().stat(path))!.size, sha256: await sha256File(path) });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  /** Open an artifact for reading, or undefined when there is no such plain file. */
-  async open(id: string, name: string): Promise<{ file: Deno.FsFile; size: number } | undefined> {
+  /** An artifact as a stream, or undefined when there is no such plain file. */
+  async open(
+    id: string,
+    name: string,
+  ): Promise<{ body: ReadableStream<Uint8Array>; size: number } | undefined> {
     if (!NAME_RE.test(name)) return undefined;
     const path = join(this.outDir(id), name);
     try {
-      const st = await Deno.lstat(path);
-      if (!st.isFile) return undefined;
-      return { file: await Deno.open(path), size: st.size };
+      const st = await storage().stat(path);
+      if (!st?.isFile) return undefined;
+      return { body: await readStream(path), size: st.size };
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return undefined;
+      if (isNotFound(e)) return undefined;
       throw e;
     }
   }
@@ -115,12 +109,12 @@ export class ArtifactStore {
   /** Drop the job's checkpoints (after it ends). */
   async removeCheckpoints(id: string): Promise<void> {
     for (const slot of ["a", "b"]) {
-      await Deno.remove(this.checkpointDir(id, slot), { recursive: true }).catch(() => {});
+      await storage().remove(this.checkpointDir(id, slot), { recursive: true }).catch(() => {});
     }
   }
 
   /** Drop the job's output dir (a job that failed or was canceled keeps nothing). */
   async removeOutput(id: string): Promise<void> {
-    await Deno.remove(this.outDir(id), { recursive: true }).catch(() => {});
+    await storage().remove(this.outDir(id), { recursive: true }).catch(() => {});
   }
 }

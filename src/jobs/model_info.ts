@@ -3,7 +3,8 @@
  * (`model_type` of config.json), the parameter count and the storage dtypes, read from the
  * safetensors headers (one file, or every shard of an index).
  */
-import { join } from "node:path";
+import { join } from "../io/path.ts";
+import { readText } from "../io/storage.ts";
 import { numel, openSafetensors } from "../io/safetensors.ts";
 
 /** A model's family, size and dtype. */
@@ -18,7 +19,7 @@ export interface ModelInfo {
 
 async function shards(dir: string): Promise<string[]> {
   try {
-    const index = JSON.parse(await Deno.readTextFile(join(dir, "model.safetensors.index.json")));
+    const index = JSON.parse(await readText(join(dir, "model.safetensors.index.json")));
     return [...new Set(Object.values(index.weight_map as Record<string, string>))].map((f) => join(dir, f));
   } catch {
     return [join(dir, "model.safetensors")];
@@ -34,7 +35,7 @@ async function shards(dir: string): Promise<string[]> {
  * ```
  */
 export async function modelInfo(dir: string): Promise<ModelInfo> {
-  const config = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  const config = JSON.parse(await readText(join(dir, "config.json")));
   let parameters = 0;
   const dtypes = new Set<string>();
   for (const path of await shards(dir)) {

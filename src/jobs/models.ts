@@ -6,6 +6,7 @@
  * are cached (small LRU) so repeated requests skip the load and the ONNX session build.
  */
 import { join, resolve, sep } from "../io/path.ts";
+import { readText, storage } from "../io/storage.ts";
 import { type DecoderConfig, parseConfig } from "../models/config.ts";
 import type { LoadedModel } from "../models/load.ts";
 import { Generator } from "../models/generate.ts";
@@ -29,7 +30,7 @@ const REF_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
 
 async function isFile(path: string): Promise<boolean> {
   try {
-    return (await Deno.stat(path)).isFile;
+    return (await storage().stat(path))?.isFile ?? false;
   } catch {
     return false;
   }
@@ -99,7 +100,7 @@ export class ModelRegistry {
     const out = [...this.registered].map(([id, path]) => ({ id, path }));
     if (!this.root) return out;
     try {
-      for await (const e of Deno.readDir(this.root)) {
+      for (const e of await storage().list(this.root)) {
         if (e.isDirectory && REF_RE.test(e.name) && !this.registered.has(e.name)) {
           if (await isFile(join(this.root, e.name, "config.json"))) {
             out.push({ id: e.name, path: join(this.root, e.name) });
@@ -141,7 +142,7 @@ export class ModelRegistry {
     const dir = join(this.root, ref);
     let real: string, realRoot: string;
     try {
-      [real, realRoot] = [await Deno.realPath(dir), await Deno.realPath(this.root)];
+      [real, realRoot] = [await storage().realPath(dir), await storage().realPath(this.root)];
     } catch {
       throw new PosttrainError(
         "model_not_found",
@@ -161,7 +162,7 @@ export class ModelRegistry {
   /** The parsed config.json of a model dir. */
   async config(dir: string): Promise<DecoderConfig> {
     const path = join(dir, "config.json");
-    return parseConfig(JSON.parse(await Deno.readTextFile(path)), path);
+    return parseConfig(JSON.parse(await readText(path)), path);
   }
 
   /** The tokenizer of a model dir (cached), or undefined when it has none. */
@@ -227,9 +228,8 @@ export class ModelRegistry {
 
 async function mtime(dir: string): Promise<number> {
   for (const f of ["model.safetensors", "model.safetensors.index.json"]) {
-    try {
-      return (await Deno.stat(join(dir, f))).mtime?.getTime() ?? 0;
-    } catch { /* next */ }
+    const s = await storage().stat(join(dir, f)).catch(() => undefined);
+    if (s) return s.mtimeMs ?? 0;
   }
   return 0;
 }

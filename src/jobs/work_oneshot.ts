@@ -7,6 +7,7 @@
  * kfade: θ_after − θ_before, as `unlearn --save-update` writes it); coreset → `selection.json`.
  */
 import { join } from "../io/path.ts";
+import { storage } from "../io/storage.ts";
 import { saveModel } from "../models/load.ts";
 import { paramSpecs } from "../models/model.ts";
 import { unlearn, type UnlearnOptionsInput } from "../unlearn/unlearn.ts";
@@ -32,10 +33,10 @@ async function writeOutput(out: string, fill: (dir: string) => Promise<void>): P
   const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
     await fill(tmp);
-    await Deno.remove(out, { recursive: true }).catch(() => {});
-    await Deno.rename(tmp, out);
+    await storage().remove(out, { recursive: true }).catch(() => {});
+    await storage().rename(tmp, out);
   } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await storage().remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
 }
@@ -118,7 +119,7 @@ async function coresetJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
   });
   if (!sel) return undefined;
   await writeOutput(ctx.files.outDir(job.id), async (dir) => {
-    await Deno.mkdir(dir, { recursive: true });
+    await storage().mkdir(dir);
     await writeSelection(join(dir, "selection.json"), sel, { method: r.method });
   });
   return { result: { k: sel.indices.length, rows: data.length }, progress: {} };

@@ -6,6 +6,7 @@
  */
 import { basename, dirname, join } from "../io/path.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
+import { isNotFound, readText, storage } from "../io/storage.ts";
 import { type LoraConfig, LoraConfigSchema } from "./lora.ts";
 
 /** A loaded adapter: its config and weights by PEFT key. */
@@ -58,23 +59,24 @@ export async function saveAdapter(
   fanInFanOut: boolean,
 ): Promise<void> {
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const fs = storage();
   try {
-    await Deno.mkdir(tmp, { recursive: true });
+    await fs.mkdir(tmp);
     const tensors = Object.fromEntries(
       [...weights].map(([k, v]) => [k, { dtype: "F32" as const, shape: shapes.get(k)!, data: v }]),
     );
-    await Deno.writeFile(
+    await fs.write(
       join(tmp, "adapter_model.safetensors"),
       serializeSafetensors(tensors, { format: "pt" }),
     );
-    await Deno.writeTextFile(
+    await fs.write(
       join(tmp, "adapter_config.json"),
       JSON.stringify(peftConfig(cfg, baseModel, fanInFanOut), null, 2) + "\n",
     );
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.rename(tmp, dir);
+    await fs.remove(dir, { recursive: true }).catch(() => {});
+    await fs.rename(tmp, dir);
   } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await fs.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
 }
@@ -84,9 +86,9 @@ export async function loadAdapter(dir: string): Promise<Adapter> {
   const path = join(dir, "adapter_config.json");
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(await Deno.readTextFile(path));
+    raw = JSON.parse(await readText(path));
   } catch (e) {
-    throw new Error(`${path}: ${e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message}`);
+    throw new Error(`${path}: ${isNotFound(e) ? "not found" : (e as Error).message}`);
   }
   if (raw.peft_type !== "LORA") {
     throw new Error(`${path}: peft_type must be "LORA", got ${JSON.stringify(raw.peft_type)}`);

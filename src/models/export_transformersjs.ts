@@ -5,6 +5,7 @@
  * folder is built in a temp sibling dir and moved into place, so a failed export leaves nothing.
  */
 import { basename, dirname, join, resolve } from "../io/path.ts";
+import { type FileInfo, isNotFound, readText, storage } from "../io/storage.ts";
 import { lowerGraph } from "../graph/lower.ts";
 import { toHfConfig } from "./config.ts";
 import { loadModel } from "./load.ts";
@@ -27,20 +28,15 @@ type Json = Record<string, unknown>;
 
 async function readJson(path: string): Promise<Json | undefined> {
   try {
-    return JSON.parse(await Deno.readTextFile(path));
+    return JSON.parse(await readText(path));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
+    if (isNotFound(e)) return undefined;
     throw new Error(`${path}: ${(e as Error).message}`);
   }
 }
 
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
+async function statOrNull(path: string): Promise<FileInfo | null> {
+  return (await storage().stat(path)) ?? null;
 }
 
 /**
@@ -75,17 +71,17 @@ export async function specialTokenIds(dir: string): Promise<{ bos?: number; eos?
 
 /** Move the finished files of `tmp` into `out` (a new dir: one rename; an existing one: file by file). */
 async function moveIntoPlace(tmp: string, out: string, files: string[]): Promise<void> {
-  const stat = await statOrNull(out);
-  if (stat === null) return await Deno.rename(tmp, out);
+  const fs = storage(), stat = await statOrNull(out);
+  if (stat === null) return await fs.rename(tmp, out);
   if (!stat.isDirectory) throw new Error(`${out} exists and is not a directory`);
   // The model first and config.json last, so a reader never sees a new config with an old model.
   const order = (f: string) => (f === MODEL_FILE ? 0 : f === "config.json" ? 2 : 1);
   for (const f of [...files].sort((a, b) => order(a) - order(b))) {
-    await Deno.mkdir(dirname(join(out, f)), { recursive: true });
-    await Deno.rename(join(tmp, f), join(out, f));
+    await fs.mkdir(dirname(join(out, f)));
+    await fs.rename(join(tmp, f), join(out, f));
   }
   for (const f of TOKENIZER_FILES) {
-    if (!files.includes(f)) await Deno.remove(join(out, f)).catch(() => {});
+    if (!files.includes(f)) await fs.remove(join(out, f)).catch(() => {});
   }
 }
 
@@ -116,8 +112,9 @@ export async function exportTransformersJs(
     throw new Error(`export: output dir must differ from ${modelDir}`);
   }
   const tmp = join(dirname(outDir), `${basename(outDir)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-  await Deno.mkdir(dirname(outDir), { recursive: true });
-  await Deno.mkdir(join(tmp, "onnx"), { recursive: true });
+  const fs = storage();
+  await fs.mkdir(dirname(outDir));
+  await fs.mkdir(join(tmp, "onnx"));
   try {
     const m = await loadModel(modelDir);
     const weights = new Map(m.weights);
@@ -138,8 +135,7 @@ export async function exportTransformersJs(
 
     const files: string[] = [];
     const write = async (f: string, data: Uint8Array | string) => {
-      if (typeof data === "string") await Deno.writeTextFile(join(tmp, f), data);
-      else await Deno.writeFile(join(tmp, f), data);
+      await fs.write(join(tmp, f), data);
       files.push(f);
     };
     const ids = await specialTokenIds(modelDir);
@@ -166,12 +162,12 @@ export async function exportTransformersJs(
     );
     for (const f of TOKENIZER_FILES) {
       if (!(await statOrNull(join(modelDir, f)))?.isFile) continue;
-      await Deno.copyFile(join(modelDir, f), join(tmp, f));
+      await fs.copy(join(modelDir, f), join(tmp, f));
       files.push(f);
     }
     await moveIntoPlace(tmp, outDir, files);
     return { files };
   } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await fs.remove(tmp, { recursive: true }).catch(() => {});
   }
 }

@@ -8,6 +8,7 @@ import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
 import type { Weights } from "./weights.ts";
 import { join } from "../io/path.ts";
+import { exists, readText } from "../io/storage.ts";
 import type { Backend } from "../runtime/session.ts";
 
 /** A model ready to run: config, weights by HF name, its dir. */
@@ -71,7 +72,7 @@ export async function loadModelFor(dir: string, backend: Backend): Promise<Loade
  * in a lean device's memory), so the weights are never held twice.
  */
 async function loadModelInto(dir: string, place: (numel: number) => Float32Array): Promise<LoadedModel> {
-  const rawConfig = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  const rawConfig = JSON.parse(await readText(join(dir, "config.json")));
   const config = parseConfig(rawConfig, join(dir, "config.json"));
   const { tensors, close } = await openModelWeights(dir);
   try {
@@ -88,12 +89,7 @@ async function loadModelInto(dir: string, place: (numel: number) => Float32Array
       else dst.set(toFloat32({ dtype: t.dtype, shape: t.shape, data: await t.read() }));
       weights.set(s.name, dst);
     }
-    let hasTokenizer = true;
-    try {
-      await Deno.stat(join(dir, "tokenizer.json"));
-    } catch {
-      hasTokenizer = false;
-    }
+    const hasTokenizer = await exists(join(dir, "tokenizer.json"));
     return { config, rawConfig, weights, dir, hasTokenizer };
   } finally {
     close();

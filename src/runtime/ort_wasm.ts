@@ -17,6 +17,7 @@
  *
  * The glue also replaces the global `Worker` with node's `worker_threads` one; it is put back.
  */
+import { host } from "../util/host.ts";
 
 /**
  * Where onnxruntime-web's emscripten glue and binary live (next to its Node entry point), resolved when
@@ -118,7 +119,7 @@ function start(real: Factory, arg: Record<string, unknown>, numThreads: number, 
       fail(e);
       return {};
     }
-    compiled ??= Deno.readFile(dist()!.binary).then((b) => WebAssembly.compile(b));
+    compiled ??= host().readModuleFile(dist()!.binary).then((b) => WebAssembly.compile(b));
     compiled.then(async (module) => done(await WebAssembly.instantiate(module, imports), module))
       .catch(fail);
     return {};

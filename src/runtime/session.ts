@@ -6,6 +6,7 @@
  */
 import type { DType } from "../graph/ir.ts";
 import { type Backend, BACKENDS, DEFAULT_BACKEND, ORT_BACKENDS } from "./backend.ts";
+import { host } from "../util/host.ts";
 import { canGuardWasmStart, configureWasmStart } from "./ort_wasm.ts";
 
 export { wasmThreads, type WasmThreadsReport } from "./ort_wasm.ts";
@@ -14,7 +15,9 @@ export { wasmThreads, type WasmThreadsReport } from "./ort_wasm.ts";
  * How long onnxruntime-web's pool workers may take to start before the runtime falls back to one
  * thread (ms): 10 s, or `POSTTRAIN_WASM_START_TIMEOUT_MS`.
  */
-const WASM_START_TIMEOUT_MS = Number(envVar("POSTTRAIN_WASM_START_TIMEOUT_MS") ?? "") || 10_000;
+function wasmStartTimeoutMs(): number {
+  return Number(host().env("POSTTRAIN_WASM_START_TIMEOUT_MS") ?? "") || 10_000;
+}
 
 export { type Backend, BACKENDS };
 
@@ -42,17 +45,9 @@ export interface SessionOptions {
   lowMemory?: boolean;
 }
 
-function envVar(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env
-  }
-}
-
 /** Whether `POSTTRAIN_LOW_MEMORY=1` asks every session for {@link SessionOptions.lowMemory}. */
 export function lowMemoryFromEnv(): boolean {
-  return envVar("POSTTRAIN_LOW_MEMORY") === "1";
+  return host().env("POSTTRAIN_LOW_MEMORY") === "1";
 }
 
 /** A compiled graph ready to run. */
@@ -83,12 +78,12 @@ async function loadOrt(backend: Backend, threads?: number): Promise<Ort> {
   // POSTTRAIN_WASM_THREADS overrides the default min(2, cores). More than one thread starts
   // through ort_wasm.ts (memory reserved up front, pool start bounded in time, one-thread
   // fallback), which needs the module on the file system; elsewhere the runtime runs on one thread.
-  const fromEnv = Number(envVar("POSTTRAIN_WASM_THREADS") ?? "");
+  const fromEnv = Number(host().env("POSTTRAIN_WASM_THREADS") ?? "");
   const n = threads ?? (fromEnv > 0 ? fromEnv : Math.min(2, navigator.hardwareConcurrency || 1));
   const local = import.meta.url.startsWith("file:") && canGuardWasmStart();
   ort.env.wasm.numThreads = local ? Math.max(1, Math.floor(n)) : 1;
   if (local) {
-    configureWasmStart({ timeoutMs: WASM_START_TIMEOUT_MS, wasmEnv: ort.env.wasm });
+    configureWasmStart({ timeoutMs: wasmStartTimeoutMs(), wasmEnv: ort.env.wasm });
     ort.env.wasm.wasmPaths = { mjs: new URL("./ort_wasm.ts", import.meta.url).href };
   }
   return ort;

@@ -7,6 +7,7 @@ import { basename, dirname, join } from "../io/path.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { Trainer, TrainerState } from "./trainer.ts";
 import { QuantizedWeights } from "../optim/int8_weights.ts";
+import { isNotFound, readText, storage } from "../io/storage.ts";
 
 const WEIGHTS = "weights.safetensors", OPTIM = "optimizer.safetensors", STATE = "trainer_state.json";
 const HOOKS = "hooks.safetensors";
@@ -31,8 +32,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     Object.fromEntries(
       [...m].map(([k, v]) => [prefix + k, { dtype: "F32" as const, shape: [v.length], data: v }]),
     );
+  const fs = storage();
   try {
-    await Deno.mkdir(tmp, { recursive: true });
+    await fs.mkdir(tmp);
     const trainable = trainer.runner.trainable ?? (() => true);
     const qw = trainer.weights instanceof QuantizedWeights ? trainer.weights : undefined;
     // frozen base weights stay out; INT8 weights are saved as their exact codes
@@ -47,9 +49,9 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
         codes[`int8.${part}.${k}`] = { dtype: "F32", shape: [a.length], data: a };
       }
     }
-    await Deno.writeFile(join(tmp, WEIGHTS), serializeSafetensors({ ...f32(own), ...codes }));
+    await fs.write(join(tmp, WEIGHTS), serializeSafetensors({ ...f32(own), ...codes }));
     const opt = trainer.optimizer;
-    await Deno.writeFile(
+    await fs.write(
       join(tmp, OPTIM),
       serializeSafetensors(
         Object.assign({}, ...Object.entries(opt.state()).map(([kind, m]) => flat(m, `${kind}.`))),
@@ -58,7 +60,7 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     );
     const hooks = trainer.hooks.state?.();
     if (hooks) {
-      await Deno.writeFile(
+      await fs.write(
         join(tmp, HOOKS),
         serializeSafetensors(
           Object.fromEntries(
@@ -68,21 +70,21 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
         ),
       );
     }
-    await Deno.writeTextFile(
+    await fs.write(
       join(tmp, STATE),
       JSON.stringify({ state: trainer.state, options: trainer.opts }),
     );
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.rename(tmp, dir);
+    await fs.remove(dir, { recursive: true }).catch(() => {});
+    await fs.rename(tmp, dir);
   } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await fs.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
 }
 
 /** Load a checkpoint from `dir` into `trainer` (weights in place, moments, step, data cursor). */
 export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<TrainerState> {
-  const { state } = JSON.parse(await Deno.readTextFile(join(dir, STATE))) as { state: TrainerState };
+  const { state } = JSON.parse(await readText(join(dir, STATE))) as { state: TrainerState };
   const w = await readSafetensors(join(dir, WEIGHTS));
   const trainable = trainer.runner.trainable ?? (() => true);
   const qw = trainer.weights instanceof QuantizedWeights ? trainer.weights : undefined;
@@ -122,7 +124,7 @@ async function loadHookState(dir: string, trainer: Trainer): Promise<void> {
   try {
     h = await readSafetensors(join(dir, HOOKS));
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!isNotFound(e)) throw e;
   }
   if (!h && load) {
     throw new Error(

@@ -1,10 +1,7 @@
-/** @module Peak resident set size of this process (VmHWM on Linux, else current RSS). */
+/** @module Peak resident set size of this process, as the host measures it (see `host.ts`). */
+import { host } from "./host.ts";
 
-/** Peak RSS in MB, measured (not estimated). */
+/** Peak RSS in MB, measured (not estimated); NaN where the runtime cannot tell (Workers, browsers). */
 export function peakRssMb(): number {
-  try {
-    const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
-    if (m) return Number(m[1]) / 1024;
-  } catch { /* not Linux */ }
-  return Deno.memoryUsage().rss / 2 ** 20;
+  return host().peakRssMb();
 }

@@ -59,7 +59,7 @@ Deno.test("ArtifactStore: atomic writes, checked ids and names, sha256 listing",
   }
   const f = (await files.open("job_1", "b.bin"))!;
   assert.equal(f.size, 2);
-  f.file.close();
+  assert.deepEqual([...new Uint8Array(await new Response(f.body).arrayBuffer())], [4, 5]);
   const left = [];
   for await (const e of Deno.readDir(files.outDir("job_1"))) left.push(e.name);
   assert.deepEqual(left.sort(), ["a.json", "b.bin"]); // no temp files

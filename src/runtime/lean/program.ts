@@ -17,17 +17,14 @@ import "./fused.ts";
 import { concreteShapes, schedule } from "./schedule.ts";
 import { type MemoryLayout, planMemory } from "./plan.ts";
 import { LeanDevice } from "./device.ts";
+import { host } from "../../util/host.ts";
 
 let shared: Promise<LeanDevice> | undefined;
 
 /** Time per op kind when `POSTTRAIN_LEAN_PROFILE=1` (printed to stderr at exit by bench programs). */
 export const profile: { add(op: string, ms: number): void; table(): [string, number, number][] } | undefined =
   (() => {
-    try {
-      if (Deno.env.get("POSTTRAIN_LEAN_PROFILE") !== "1") return undefined;
-    } catch {
-      return undefined;
-    }
+    if (host().env("POSTTRAIN_LEAN_PROFILE") !== "1") return undefined;
     const t = new Map<string, [number, number]>();
     return {
       add: (op, ms) => {
@@ -38,9 +35,27 @@ export const profile: { add(op: string, ms: number): void; table(): [string, num
         [...t].map(([op, [ms, n]]) => [op, ms, n] as [string, number, number]).sort((a, b) => b[1] - a[1]),
     };
   })();
+let sharedOptions: { source?: WebAssembly.Module; reserve?: number } = {};
+
+/**
+ * How the process-wide device will be created, before its first use: from a precompiled kernels module
+ * (Workers refuse to compile bytes) and with `reserve` bytes of linear memory (default 4 GiB less a page:
+ * untouched pages cost no resident memory in Deno, workerd or Chromium, but a runtime that counts the
+ * reservation against its limit needs it sized to the job).
+ *
+ * @example
+ * ```ts ignore
+ * configureSharedDevice({ reserve: 256 << 20 });
+ * ```
+ */
+export function configureSharedDevice(opts: { source?: WebAssembly.Module; reserve?: number }): void {
+  if (shared) throw new Error("configureSharedDevice: the shared lean device exists already");
+  sharedOptions = opts;
+}
+
 /** The process-wide lean device (one WASM memory for every lean program). */
 export function sharedDevice(): Promise<LeanDevice> {
-  return shared ??= LeanDevice.create();
+  return shared ??= LeanDevice.create(sharedOptions);
 }
 
 /** Options of {@link compileLean} beyond {@link CompileOptions}. */
