@@ -15,6 +15,7 @@
  * | POSTTRAIN_CHUNK_STEPS | 20 | optimizer steps per checkpointed chunk |
  * | POSTTRAIN_BACKEND | wasm | backend of requests that name none: wasm, webgpu, node |
  * | POSTTRAIN_MEMORY_BUDGET | — | MiB; a job whose memory plan does not fit is refused at submit (422) |
+ * | POSTTRAIN_LEASE_MS | 15000 | job lease: an instance silent this long loses its jobs to the others sharing the store |
  * @module
  */
 import { z } from "npm:zod@4.6.7";
@@ -34,6 +35,7 @@ const Env = z.object({
   POSTTRAIN_CHUNK_STEPS: int(1).default(20),
   POSTTRAIN_BACKEND: z.enum(BACKENDS).default(DEFAULT_BACKEND),
   POSTTRAIN_MEMORY_BUDGET: z.coerce.number().positive().optional(),
+  POSTTRAIN_LEASE_MS: int(100).default(15_000),
 });
 
 const parsed = Env.safeParse(Deno.env.toObject());
@@ -86,8 +88,8 @@ function underDenoServe(): boolean {
   }
 }
 
-// `deno run`: take the port first, then the data dir (createService locks it), and only then touch
-// any job, so a second server on a busy port or a held data dir fails without changing anything.
+// `deno run`: take the port first, and only then touch any job, so a second server on a busy port fails
+// without changing anything (servers on other ports may share the data dir: jobs move under leases).
 const { promise: ready, resolve: started } = Promise.withResolvers<Service>();
 let port: number | undefined;
 if (import.meta.main && !underDenoServe()) {
@@ -112,6 +114,7 @@ createService({
   chunkSteps: env.POSTTRAIN_CHUNK_STEPS,
   defaultBackend: env.POSTTRAIN_BACKEND,
   memoryBudgetMb: env.POSTTRAIN_MEMORY_BUDGET,
+  leaseMs: env.POSTTRAIN_LEASE_MS,
   port,
   playground: {
     script: async () => await Deno.readFile(`${await webDir()}/posttrain.js`),

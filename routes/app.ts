@@ -3,8 +3,9 @@
  * generated from the same zod schemas the CLI and the library use. Guards apply to every route:
  * a bearer token on mutating methods (when configured), a body-size limit (413), JSON errors.
  * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
- * `createService` also holds the data dir (a lock: a second server on it fails before touching any
- * job), sweeps what killed writes left there, opens a Deno KV store and resumes interrupted jobs.
+ * `createService` also registers this process in the data dir (several may share it and one KV store:
+ * jobs move between them under leases), sweeps what killed writes left there, opens a Deno KV store
+ * and resumes interrupted jobs.
  */
 import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
@@ -18,7 +19,8 @@ import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
 import { withHistory } from "../src/jobs/history.ts";
-import { lockDataDir, sweepTemps } from "../src/jobs/data_dir.ts";
+import { instanceGone, registerInstance, sweepTemps } from "../src/jobs/data_dir.ts";
+import { DEFAULT_LEASE_MS } from "../src/jobs/lease.ts";
 import type { Executor } from "../src/jobs/executor.ts";
 import { WorkerExecutor } from "../src/jobs/executor_worker.ts";
 import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
@@ -68,6 +70,16 @@ export interface AppOptions {
   executor?: "worker" | "inline" | Executor;
   /** The library bundled for a browser tab, served at /playground (none: the page says how to build it). */
   playground?: PlaygroundAssets;
+  /** This instance's name in job leases (default: a new random one). */
+  instance?: string;
+  /** Job lease length in ms (default 15,000; POSTTRAIN_LEASE_MS): a holder silent this long loses its jobs. */
+  leaseMs?: number;
+  /** Look for queued jobs and expired leases in the store at this interval (default 0: never). */
+  pollMs?: number;
+  /** Whether a lease holder is known to be gone. */
+  gone?: (holder: string) => Promise<boolean>;
+  /** Called before this instance starts on a job. */
+  onTake?: (id: string) => Promise<unknown>;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
@@ -82,6 +94,11 @@ export function createRunner(opts: AppOptions = {}): JobRunner {
     concurrency: opts.concurrency,
     chunkSteps,
     defaultBackend,
+    instance: opts.instance,
+    leaseMs: opts.leaseMs,
+    pollMs: opts.pollMs,
+    gone: opts.gone,
+    onTake: opts.onTake,
     executor: kind === "inline" ? undefined : kind === "worker"
       ? new WorkerExecutor({
         dataDir,
@@ -204,9 +221,15 @@ export interface Service {
  */
 export async function createService(opts: ServiceOptions = {}): Promise<Service> {
   const dataDir = opts.dataDir ?? ".posttrain";
-  const lock = await lockDataDir(dataDir, opts.port === undefined ? {} : { port: opts.port });
+  const me = await registerInstance(
+    dataDir,
+    opts.port === undefined ? {} : { port: opts.port },
+    opts.instance,
+  );
   try {
-    const swept = await sweepTemps(dataDir);
+    // temp files of killed writes: all of them when this is the only instance, else per job taken
+    const alone = (await me.others()).length === 0;
+    const swept = alone ? await sweepTemps(dataDir) : [];
     if (swept.length) console.error(`posttrain: removed ${swept.length} temp file(s) left by killed writes`);
     let store = opts.store;
     if (!store && opts.kv) {
@@ -218,7 +241,18 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
         : opts.kv;
       store = await KvJobStore.open(path);
     }
-    const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
+    const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    const runner = opts.runner ?? createRunner({
+      ...opts,
+      dataDir,
+      store,
+      instance: me.id,
+      leaseMs,
+      // a shared store (KV): look for jobs other instances left
+      pollMs: opts.pollMs ?? (store ? Math.round(leaseMs / 3) : 0),
+      gone: opts.gone ?? ((h) => instanceGone(dataDir, h)),
+      onTake: opts.onTake ?? ((id) => sweepTemps(dataDir, id)),
+    });
     await runner.start();
     const app = createApp({ ...opts, runner });
     return {
@@ -228,11 +262,11 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
         await runner.stop(); // closes the executor
         runner.store.close();
         runner.models.close();
-        lock.release();
+        me.release();
       },
     };
   } catch (e) {
-    lock.release();
+    me.release();
     throw e;
   }
 }

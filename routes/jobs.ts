@@ -51,12 +51,14 @@ export const JobSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), step: z.number().int().optional() }).optional(),
   artifacts: z.array(ArtifactSchema).optional(),
   cancel_requested: z.boolean().optional(),
-  resumes: z.number().int().optional().describe("times the job was resumed after a restart"),
+  resumes: z.number().int().optional().describe(
+    "times the job was resumed after a restart or taken over by another instance",
+  ),
 }).openapi("Job");
 
 /** The public view of a record (runner bookkeeping dropped). */
 export function jobView(j: JobRecord): z.infer<typeof JobSchema> {
-  const { state: _s, version: _v, history: _h, ...rest } = j;
+  const { state: _s, version: _v, history: _h, lease: _l, ...rest } = j;
   return { ...rest, result: j.result ?? {} };
 }
 
