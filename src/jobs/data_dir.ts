@@ -13,6 +13,8 @@ import { newInstanceId } from "./lease.ts";
 /** The name of a temp sibling of an atomic write (`out.tmp-1a2b3c4d`, `.ckpt-a.tmp-…`). */
 const TEMP_RE = /\.tmp-[0-9a-f]{8}$/;
 const INSTANCE_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Lock files of instances found dead (ids are random: one never comes back). */
+const GONE = new Set<string>();
 
 /** This process's registration in a data dir; {@link Instance.release} (or the process ending) ends it. */
 export interface Instance {
@@ -88,6 +90,7 @@ export async function registerInstance(
 export async function instanceGone(dir: string, id: string): Promise<boolean> {
   if (!INSTANCE_RE.test(id)) return false;
   const path = join(dir, "instances", `${id}.lock`);
+  if (GONE.has(path)) return true;
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true, write: true });
@@ -96,6 +99,7 @@ export async function instanceGone(dir: string, id: string): Promise<boolean> {
   }
   try {
     if (!(await file.tryLock(true))) return false;
+    GONE.add(path); // its file goes now: remember the answer
     await Deno.remove(path).catch(() => {});
     return true;
   } finally {
