@@ -24,6 +24,7 @@ import { DEFAULT_LEASE_MS } from "../src/jobs/lease.ts";
 import type { Executor } from "../src/jobs/executor.ts";
 import { WorkerExecutor } from "../src/jobs/executor_worker.ts";
 import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
+import { type RateLimit, rateLimit, requireJson, securityHeaders } from "./limits.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
 import { jobsRoutes } from "./jobs.ts";
@@ -44,8 +45,16 @@ export interface AppOptions {
   models?: ReadonlyMap<string, string>;
   /** Model dirs under this root are accepted by relative path. */
   modelsRoot?: string;
-  /** Bearer token required on mutating routes (POST, DELETE); none: open. */
+  /** Bearer token required on mutating routes (POST, DELETE) and, unless `publicReads`, on `/v1` reads; none: open. */
   token?: string;
+  /** With a token: leave `/v1` reads (models, jobs, events, history, artifacts) open (POSTTRAIN_PUBLIC_READS=1). */
+  publicReads?: boolean;
+  /** Mutating requests per client (remote address) and window; none: no limit (POSTTRAIN_RATE_LIMIT). */
+  rateLimit?: RateLimit;
+  /** The backends a request may name (default: all; POSTTRAIN_BACKENDS). */
+  backends?: readonly Backend[];
+  /** Finished jobs are removed this many ms after they end (default: kept; POSTTRAIN_RETENTION). */
+  retentionMs?: number;
   /** Largest request body in bytes (default 10 MiB); larger → 413. */
   maxBodyBytes?: number;
   /** A job runner to serve; default: a new one over `store` (default in-memory) and `dataDir`. */
@@ -99,6 +108,8 @@ export function createRunner(opts: AppOptions = {}): JobRunner {
     pollMs: opts.pollMs,
     gone: opts.gone,
     onTake: opts.onTake,
+    backends: opts.backends,
+    retentionMs: opts.retentionMs,
     executor: kind === "inline" ? undefined : kind === "worker"
       ? new WorkerExecutor({
         dataDir,
@@ -127,7 +138,10 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   const app = new OpenAPIHono();
   app.onError(onError);
   app.notFound(notFound);
-  app.use("*", bearerGuard(opts.token));
+  app.use("*", securityHeaders());
+  if (opts.rateLimit) app.use("*", rateLimit(opts.rateLimit));
+  app.use("*", bearerGuard(opts.token, { publicReads: opts.publicReads }));
+  app.use("*", requireJson());
   app.use(
     "*",
     bodyLimit({
@@ -162,7 +176,8 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",
-    description: "POSTTRAIN_TOKEN; required on POST and DELETE when the server sets one",
+    description: "POSTTRAIN_TOKEN; when the server sets one: required on POST and DELETE, and on every " +
+      "/v1 read unless the server makes reads public (POSTTRAIN_PUBLIC_READS=1)",
   });
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
@@ -175,7 +190,7 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
     },
     // the server that answers this document, wherever it is mounted
     servers: [{ url: c.req.path.replace(/\/openapi\.json$/, "") || "/", description: "this server" }],
-    // a token is needed on POST and DELETE when the server sets one; reads are open
+    // a token is needed when the server sets one (on reads too unless they are public)
     security: [{ Bearer: [] }, {}] as Record<string, string[]>[],
     tags: [
       {

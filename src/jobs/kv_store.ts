@@ -88,6 +88,12 @@ export class KvJobStore implements JobStore {
     });
   }
 
+  async remove(id: string): Promise<boolean> {
+    const cur = await unlocked(() => this.kv.get(key(id)));
+    if (!cur.value) return false;
+    return (await unlocked(() => this.kv.atomic().check(cur).delete(key(id)).commit())).ok;
+  }
+
   async *watch(id: string, signal?: AbortSignal): AsyncIterable<JobRecord> {
     if (this.#closed || signal?.aborted) return;
     const reader = this.kv.watch([key(id)]).getReader();

@@ -59,6 +59,10 @@ export interface RunnerOptions {
   gone?: (holder: string) => Promise<boolean>;
   /** Called before this instance starts on a job (e.g. to sweep the temp files a dead holder left). */
   onTake?: (id: string) => Promise<unknown>;
+  /** The backends a request may name (default: all); another one is refused naming the field. */
+  backends?: readonly Backend[];
+  /** Finished jobs older than this (ms since they ended) are removed, record and files (default: kept). */
+  retentionMs?: number;
 }
 
 const now = () => new Date().toISOString();
@@ -137,6 +141,10 @@ export class JobRunner {
   readonly pollMs: number;
   readonly #gone?: (holder: string) => Promise<boolean>;
   readonly #onTake?: (id: string) => Promise<unknown>;
+  /** The backends a request may name (undefined: all). */
+  readonly backends?: readonly Backend[];
+  readonly retentionMs?: number;
+  #retention?: ReturnType<typeof setInterval>;
   #poll?: ReturnType<typeof setInterval>;
   #polling = false;
   #queue: string[] = [];
@@ -159,6 +167,8 @@ export class JobRunner {
     this.pollMs = Math.max(0, o.pollMs ?? 0);
     this.#gone = o.gone;
     this.#onTake = o.onTake;
+    this.backends = o.backends;
+    this.retentionMs = o.retentionMs;
     this.executor = o.executor ?? new InlineExecutor({
       files: this.files,
       models: this.models,
@@ -173,6 +183,7 @@ export class JobRunner {
    */
   async submit(body: unknown): Promise<JobRecord> {
     const req = parseJobRequest(body);
+    if ("backend" in req) this.checkBackend(req.backend as Backend | undefined);
     const refs = await resolveRefs(req, this.models, (j, m) => this.resolveAdapter(j, m));
     const id = newJobId();
     const steps = await this.executor.accept(id, req, refs);
@@ -217,8 +228,49 @@ export class JobRunner {
     return { kind: j.method === "lora" ? "adapter" : "model", dir: this.files.outDir(jobId) };
   }
 
+  /** Throw (naming the field `backend`) when a request names a backend the operator did not allow. */
+  checkBackend(backend: Backend | undefined): void {
+    if (backend === undefined || !this.backends || this.backends.includes(backend)) return;
+    throw new PosttrainError(
+      "backend_not_allowed",
+      `backend: ${backend} is not allowed on this server (allowed: ${this.backends.join(", ")}; POSTTRAIN_BACKENDS)`,
+      "backend",
+    );
+  }
+
+  /**
+   * Remove a finished job: its record and all its files. Returns the record as it was, undefined when
+   * there is none; throws (409 over HTTP) when the job has not ended.
+   */
+  async remove(id: string): Promise<JobRecord | undefined> {
+    const j = await this.store.get(id);
+    if (!j) return undefined;
+    if (!TERMINAL.includes(j.status)) {
+      throw new PosttrainError("job_not_finished", `job ${id} is ${j.status}: cancel it first`, "id");
+    }
+    await this.store.remove(id);
+    await this.files.removeJob(id);
+    return j;
+  }
+
+  /** Remove the finished jobs that ended more than `retentionMs` ago; returns their ids. */
+  async sweepRetention(now = Date.now()): Promise<string[]> {
+    if (this.retentionMs === undefined) return [];
+    const cut = new Date(now - this.retentionMs).toISOString();
+    const gone: string[] = [];
+    for (const j of await this.store.list({ status: TERMINAL })) {
+      if ((j.finished_at ?? j.updated_at) >= cut) continue;
+      await this.store.remove(j.id);
+      await this.files.removeJob(j.id);
+      gone.push(j.id);
+    }
+    if (gone.length) console.error(`posttrain: retention removed ${gone.length} finished job(s)`);
+    return gone;
+  }
+
   /** Continue a prompt (`POST /v1/generate`) on the executor; the model and adapter resolve here. */
   async generate(r: GenerateRequest): Promise<{ text: string }> {
+    this.checkBackend(r.backend);
     const refs = await resolveRefs(
       { type: "generate", ...r },
       this.models,
@@ -270,6 +322,11 @@ export class JobRunner {
     this.#started = true;
     await this.#scan();
     if (this.pollMs > 0) this.#poll = setInterval(() => this.#scan().catch(() => {}), this.pollMs);
+    if (this.retentionMs !== undefined) {
+      await this.sweepRetention();
+      const every = Math.min(3_600_000, Math.max(1_000, Math.round(this.retentionMs / 10)));
+      this.#retention = setInterval(() => this.sweepRetention().catch(() => {}), every);
+    }
   }
 
   /** Queue what the store has for this instance to take. */
@@ -297,6 +354,7 @@ export class JobRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#poll);
+    clearInterval(this.#retention);
     for (const { ac } of this.#active.values()) ac.abort("shutdown");
     await Promise.all([...this.#active.values()].map((a) => a.done));
     await this.release();

@@ -102,6 +102,8 @@ export interface JobStore {
   update(id: string, fn: (job: JobRecord) => JobRecord | undefined): Promise<JobRecord | undefined>;
   /** Records, newest first. */
   list(opts?: ListOptions): Promise<JobRecord[]>;
+  /** Delete the record (watchers end); false when there was none. */
+  remove(id: string): Promise<boolean>;
   /** The record now and after every change, until `signal` aborts or the record is gone. */
   watch(id: string, signal?: AbortSignal): AsyncIterable<JobRecord>;
   /** Release resources. */
