@@ -132,3 +132,56 @@ Deno.test("lease: a runner whose job is taken stops writing; the taker resumes f
   await b.stop();
   store.close();
 });
+
+Deno.test("lease: a cancel asked on another instance stops the job where it runs", async () => {
+  const dir = await Deno.makeTempDir();
+  const tiny = await tinyModelDir(join(dir, "tiny"));
+  const models = new ModelRegistry({ models: new Map([["tiny", tiny]]) });
+  const files = new ArtifactStore(join(dir, "data"));
+  const store = new MemoryJobStore();
+  const make = (instance: string) =>
+    new JobRunner({ store, files, models, chunkSteps: 1000, instance, leaseMs: 300 });
+  const a = make("a"), b = make("b");
+  await a.start();
+  const job = await a.submit(
+    JobRequestSchema.parse({ type: "finetune", model: "tiny", data: ROWS, steps: 100_000, backend: "node" }),
+  );
+  for (let i = 0; i < 2000 && (await store.get(job.id))!.progress.step < 2; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const t0 = Date.now();
+  const rec = await b.cancel(job.id); // b does not run it: it asks, and waits for a to stop
+  assert.equal(rec?.status, "canceled");
+  assert.equal(rec?.lease?.holder, "a", "the holder wrote the end");
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.ok(rec!.progress.step < 100_000);
+  await a.stop();
+  await b.stop();
+  store.close();
+});
+
+Deno.test("lease: a KV watch sees the writes made through another handle on the same file", async () => {
+  const path = join(await Deno.makeTempDir(), "jobs.kv");
+  const one = await KvJobStore.open(path), two = await KvJobStore.open(path);
+  try {
+    const j = record();
+    await one.create(j);
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const watching = (async () => {
+      for await (const r of one.watch(j.id, ac.signal)) {
+        seen.push(r.version);
+        if (r.status === "succeeded") break;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    await two.update(j.id, (r) => ({ ...r, status: "succeeded" }));
+    const timer = setTimeout(() => ac.abort(), 5_000);
+    await watching;
+    clearTimeout(timer);
+    assert.deepEqual([seen[0], seen.at(-1)], [0, 1]);
+  } finally {
+    one.close();
+    two.close();
+  }
+});

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { finetune } from "../../src/api.ts";
 import type { JobRecord } from "../../src/jobs/store.ts";
 import { ROWS, tinyModelDir } from "./_app.ts";
-import { type Server, startServer } from "./_server.ts";
+import { followSse, type Server, startServer } from "./_server.ts";
 
 const JOBS = 30, STEPS = 8;
 const LRS = [0.01, 0.012, 0.014, 0.016, 0.018, 0.02, 0.022, 0.024, 0.026, 0.028];
@@ -52,6 +52,10 @@ Deno.test("multi-instance: 3 servers on one store, one SIGKILLed mid-job: 30 job
       assert.equal(res.status, 202, await res.clone().text());
       ids.push((await res.json()).id);
     }
+    // server 1 streams the events of the jobs submitted to server 2, wherever they run
+    const followed = ids.filter((_, i) => i % 3 === 2).map((id) =>
+      followSse(`${servers[1].url}/v1/jobs/${id}/events`)
+    );
     kv = await Deno.openKv(kvPath);
     // kill server 0 while it holds a running job past its first checkpoint
     const victim = servers[0], mark = `-${victim.proc.pid}-`;
