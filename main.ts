@@ -46,7 +46,9 @@ const Env = z.object({
     if (!s?.trim()) return undefined;
     const list = s.split(",").map((b) => b.trim()).filter(Boolean);
     const bad = list.find((b) => !(BACKENDS as readonly string[]).includes(b));
-    if (bad) ctx.addIssue({ code: "custom", message: `unknown backend ${bad} (known: ${BACKENDS.join(", ")})` });
+    if (bad) {
+      ctx.addIssue({ code: "custom", message: `unknown backend ${bad} (known: ${BACKENDS.join(", ")})` });
+    }
     return list as (typeof BACKENDS)[number][];
   }),
   POSTTRAIN_RATE_LIMIT: z.string().default("off").transform((s, ctx) => {
@@ -59,7 +61,12 @@ const Env = z.object({
   POSTTRAIN_RETENTION: z.string().optional().transform((s, ctx) => {
     if (!s?.trim()) return undefined;
     const m = s.trim().match(/^(\d+(?:\.\d+)?)\s*(d|h|m|s)?$/);
-    if (!m) return void ctx.addIssue({ code: "custom", message: `expected an age like 30d, 12h, 90m or 600s, got ${s}` });
+    if (!m) {
+      return void ctx.addIssue({
+        code: "custom",
+        message: `expected an age like 30d, 12h, 90m or 600s, got ${s}`,
+      });
+    }
     return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 }[(m[2] ?? "s") as "d"];
   }),
 });

@@ -142,7 +142,10 @@ const API_READ = /\/v1(?:\/|$)/;
  * app.use("*", bearerGuard("s3cret", { publicReads: false }));
  * ```
  */
-export function bearerGuard(token: string | undefined, opts: { publicReads?: boolean } = {}): MiddlewareHandler {
+export function bearerGuard(
+  token: string | undefined,
+  opts: { publicReads?: boolean } = {},
+): MiddlewareHandler {
   return async (c, next) => {
     const guarded = MUTATING.has(c.req.method) || (!opts.publicReads && API_READ.test(c.req.path));
     if (!token || !guarded) return await next();

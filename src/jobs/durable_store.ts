@@ -13,7 +13,7 @@ import type { JobRecord, JobStore, ListOptions } from "./store.ts";
 export interface DurableRecords {
   put(entries: Record<string, unknown>): Promise<void>;
   list<T = unknown>(opts: { prefix: string }): Promise<Map<string, T>>;
-  delete(key: string): Promise<boolean>;
+  delete(keys: string[]): Promise<number>;
 }
 
 const PREFIX = "job:";
@@ -61,7 +61,7 @@ export class DurableJobStore implements JobStore {
 
   async remove(id: string): Promise<boolean> {
     const had = await this.#mem.remove(id);
-    if (had) await this.kv.delete(PREFIX + id);
+    if (had) await this.kv.delete([PREFIX + id]);
     return had;
   }
 

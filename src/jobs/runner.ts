@@ -233,7 +233,9 @@ export class JobRunner {
     if (backend === undefined || !this.backends || this.backends.includes(backend)) return;
     throw new PosttrainError(
       "backend_not_allowed",
-      `backend: ${backend} is not allowed on this server (allowed: ${this.backends.join(", ")}; POSTTRAIN_BACKENDS)`,
+      `backend: ${backend} is not allowed on this server (allowed: ${
+        this.backends.join(", ")
+      }; POSTTRAIN_BACKENDS)`,
       "backend",
     );
   }
@@ -254,7 +256,7 @@ export class JobRunner {
   }
 
   /** Remove the finished jobs that ended more than `retentionMs` ago; returns their ids. */
-  async sweepRetention(now = Date.now()): Promise<string[]> {
+  async sweepRetention(now: number = Date.now()): Promise<string[]> {
     if (this.retentionMs === undefined) return [];
     const cut = new Date(now - this.retentionMs).toISOString();
     const gone: string[] = [];

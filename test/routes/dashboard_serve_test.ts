@@ -46,7 +46,10 @@ Deno.test("docs: /docs is Swagger UI over /openapi.json from the module's own co
     // no inline script: the page's CSP allows scripts from this origin only
     assert.doesNotMatch(html, /<script>/);
     assert.match(ui.headers.get("content-security-policy")!, /script-src 'self'/);
-    assert.match(await (await t.app.request("/dashboard/docs.js")).text(), /SwaggerUIBundle\(\{ url: "openapi.json"/);
+    assert.match(
+      await (await t.app.request("/dashboard/docs.js")).text(),
+      /SwaggerUIBundle\(\{ url: "openapi.json"/,
+    );
     assert.doesNotMatch(html, /cdn|https?:\/\//);
     const js = await t.app.request("/dashboard/swagger-ui.js");
     assert.equal(js.status, 200);

@@ -72,11 +72,12 @@ Deno.test({
       assert.ok(result.loss_end < result.loss_start, JSON.stringify(result));
       const job = await (await fetch(`${srv.url}/v1/jobs/${id}`, { headers: read })).json();
       assert.equal(job.status, "succeeded");
-      const list = (await (await fetch(`${srv.url}/v1/jobs/${id}/artifacts`, { headers: read })).json()).data as {
-        name: string;
-        size: number;
-        sha256: string;
-      }[];
+      const list = (await (await fetch(`${srv.url}/v1/jobs/${id}/artifacts`, { headers: read })).json())
+        .data as {
+          name: string;
+          size: number;
+          sha256: string;
+        }[];
       const dl = join(data, "download");
       await Deno.mkdir(dl);
       for (const a of list) {

@@ -339,7 +339,8 @@ Deno.test({
             accepted++;
             const id = JSON.parse(text).id;
             const c = await t.app.request(`/v1/jobs/${id}`, { method: "DELETE" });
-            assert.equal(c.status, 200, await c.text());
+            // 409: it ended on its own first (steps: 1)
+            assert.ok(c.status === 200 || c.status === 409, `${c.status} ${await c.text()}`);
           }
         }),
         { numRuns: RUNS, seed: SEED, endOnFailure: true },

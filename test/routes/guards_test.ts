@@ -34,7 +34,11 @@ Deno.test("guards: malformed JSON 400, wrong content type 415, a POST with no bo
       headers: { "content-type": "text/plain" },
     });
     await expectError(res, 415, "unsupported_media_type");
-    const msg = await expectError(await t.app.request("/v1/jobs", { method: "POST" }), 415, "unsupported_media_type");
+    const msg = await expectError(
+      await t.app.request("/v1/jobs", { method: "POST" }),
+      415,
+      "unsupported_media_type",
+    );
     assert.match(msg, /Content-Type: none/);
     await expectError(
       await t.app.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" } }),

@@ -130,6 +130,14 @@ Deno.test("multi-instance: 3 servers on one store, one SIGKILLed mid-job: 30 job
     for (const s of servers.slice(1)) {
       assert.equal((await (await fetch(`${s.url}/health`)).json()).status, "ok");
     }
+    // SSE through another instance than the one running the job: it ends with the job
+    const streams = await Promise.all(followed);
+    for (const ev of streams) assert.equal(ev.at(-1)!.event, "succeeded", JSON.stringify(ev.at(-1)));
+    const s1 = `-${servers[1].proc.pid}-`;
+    const elsewhere = ids.filter((_, i) => i % 3 === 2).filter((id) =>
+      !all.find((j) => j.id === id)!.lease!.holder.includes(s1)
+    );
+    assert.ok(elsewhere.length > 0, "some followed job ran on another instance");
     console.log(
       `multi-instance: 3 instances, ${JOBS} jobs, 1 SIGKILL (job ${killedIn.id} at checkpoint ` +
         `${killedIn.progress.checkpoint_step}/${STEPS}), ${taken.length} job(s) taken over, ` +
