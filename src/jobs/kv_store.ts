@@ -5,12 +5,23 @@
  * updates (progress vs. cancel) never lose each other, and the job leases of several server processes
  * (`lease.ts`) are compare-and-set too; `watch` streams changes for SSE. Several processes may open one
  * SQLite file: a write that meets another process's lock ("database is locked") is retried, and `watch`
- * also re-reads the record every second (a local KV only hears its own process's writes).
+ * also re-reads the record every second (a local KV only hears its own process's writes). The jobs not yet
+ * ended are indexed under `["posttrain", "active", id]` (written in the same atomic operation as the
+ * record), so the runners' scans for work read those, not every record ever kept.
  */
-import { checkRecordSize, type JobRecord, type JobStore, type ListOptions } from "./store.ts";
+import { checkRecordSize, type JobRecord, type JobStore, type ListOptions, TERMINAL } from "./store.ts";
 
 const PREFIX = ["posttrain", "jobs"] as const;
+const ACTIVE = ["posttrain", "active"] as const;
+/** Set once the active index covers every record (files written before it existed are indexed once). */
+const INDEXED: Deno.KvKey = ["posttrain", "meta", "active_index"];
 const key = (id: string): Deno.KvKey => [...PREFIX, id];
+const activeKey = (id: string): Deno.KvKey => [...ACTIVE, id];
+
+/** Keep the active index of `job` in the atomic operation that writes it. */
+function indexed(op: Deno.AtomicOperation, job: JobRecord): Deno.AtomicOperation {
+  return TERMINAL.includes(job.status) ? op.delete(activeKey(job.id)) : op.set(activeKey(job.id), true);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `fn`, retrying while another process holds the SQLite file's lock (up to ~10 s). */
@@ -37,6 +48,7 @@ async function unlocked<T>(fn: () => Promise<T>): Promise<T> {
  */
 export class KvJobStore implements JobStore {
   #closed = false;
+  #index?: Promise<void>;
 
   constructor(readonly kv: Deno.Kv) {}
 
@@ -53,7 +65,8 @@ export class KvJobStore implements JobStore {
   async create(job: JobRecord): Promise<void> {
     checkRecordSize(job);
     const r = await unlocked(() =>
-      this.kv.atomic().check({ key: key(job.id), versionstamp: null }).set(key(job.id), job).commit()
+      indexed(this.kv.atomic().check({ key: key(job.id), versionstamp: null }).set(key(job.id), job), job)
+        .commit()
     );
     if (!r.ok) throw new Error(`job ${job.id} exists`);
   }
@@ -70,13 +83,16 @@ export class KvJobStore implements JobStore {
       if (!next) return cur.value;
       const stored = { ...next, version: cur.value.version + 1, updated_at: new Date().toISOString() };
       checkRecordSize(stored);
-      const r = await unlocked(() => this.kv.atomic().check(cur).set(key(id), stored).commit());
+      const r = await unlocked(() =>
+        indexed(this.kv.atomic().check(cur).set(key(id), stored), stored).commit()
+      );
       if (r.ok) return stored;
     }
     throw new Error(`job ${id}: too many concurrent updates`);
   }
 
   async list(opts: ListOptions = {}): Promise<JobRecord[]> {
+    if (opts.status && opts.status.every((st) => !TERMINAL.includes(st))) return await this.#listActive(opts);
     return await unlocked(async () => {
       const out: JobRecord[] = [];
       for await (const e of this.kv.list<JobRecord>({ prefix: [...PREFIX] }, { reverse: true })) {
@@ -88,10 +104,45 @@ export class KvJobStore implements JobStore {
     });
   }
 
+  /** Jobs not yet ended, through the active index. */
+  async #listActive(opts: ListOptions): Promise<JobRecord[]> {
+    await (this.#index ??= this.#buildIndex().catch((e) => {
+      this.#index = undefined;
+      throw e;
+    }));
+    return await unlocked(async () => {
+      const ids: string[] = [];
+      for await (const e of this.kv.list({ prefix: [...ACTIVE] }, { reverse: true })) {
+        ids.push(e.key.at(-1) as string);
+      }
+      const out: JobRecord[] = [];
+      for (let i = 0; i < ids.length; i += 10) {
+        for (const e of await this.kv.getMany<JobRecord[]>(ids.slice(i, i + 10).map(key))) {
+          if (!e.value || !opts.status!.includes(e.value.status)) continue;
+          out.push(e.value);
+          if (opts.limit !== undefined && out.length >= opts.limit) return out;
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Index the records of a file written before the index existed (once per file). */
+  async #buildIndex(): Promise<void> {
+    if ((await unlocked(() => this.kv.get(INDEXED))).value) return;
+    for await (const e of this.kv.list<JobRecord>({ prefix: [...PREFIX] })) {
+      if (!TERMINAL.includes(e.value.status)) {
+        await unlocked(() => this.kv.set(activeKey(e.value.id), true));
+      }
+    }
+    await unlocked(() => this.kv.set(INDEXED, true));
+  }
+
   async remove(id: string): Promise<boolean> {
     const cur = await unlocked(() => this.kv.get(key(id)));
     if (!cur.value) return false;
-    return (await unlocked(() => this.kv.atomic().check(cur).delete(key(id)).commit())).ok;
+    return (await unlocked(() => this.kv.atomic().check(cur).delete(key(id)).delete(activeKey(id)).commit()))
+      .ok;
   }
 
   async *watch(id: string, signal?: AbortSignal): AsyncIterable<JobRecord> {

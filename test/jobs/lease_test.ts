@@ -185,3 +185,30 @@ Deno.test("lease: a KV watch sees the writes made through another handle on the 
     two.close();
   }
 });
+
+Deno.test("lease: the KV store finds work through its active index, also in a file written before the index", async () => {
+  const path = join(await Deno.makeTempDir(), "jobs.kv");
+  const old = record("running");
+  const raw = await Deno.openKv(path);
+  await raw.set(["posttrain", "jobs", old.id], old); // as an older version wrote it: no index entry
+  raw.close();
+  const store = await KvJobStore.open(path);
+  try {
+    const q = record();
+    await store.create(q);
+    assert.deepEqual(
+      (await store.list({ status: ["running", "queued"] })).map((j) => j.id).sort(),
+      [old.id, q.id].sort(),
+    );
+    await store.update(q.id, (j) => ({ ...j, status: "succeeded" }));
+    assert.deepEqual((await store.list({ status: ["running", "queued"] })).map((j) => j.id), [old.id]);
+    assert.equal(
+      (await store.kv.get(["posttrain", "active", q.id])).value,
+      null,
+      "an ended job leaves the index",
+    );
+    assert.equal((await store.list()).length, 2);
+  } finally {
+    store.close();
+  }
+});
