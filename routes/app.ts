@@ -89,6 +89,8 @@ export interface AppOptions {
   gone?: (holder: string) => Promise<boolean>;
   /** Called before this instance starts on a job. */
   onTake?: (id: string) => Promise<unknown>;
+  /** Log each job's end with the instance's name (createService: on). */
+  logEnds?: boolean;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
@@ -110,6 +112,7 @@ export function createRunner(opts: AppOptions = {}): JobRunner {
     onTake: opts.onTake,
     backends: opts.backends,
     retentionMs: opts.retentionMs,
+    logEnds: opts.logEnds,
     executor: kind === "inline" ? undefined : kind === "worker"
       ? new WorkerExecutor({
         dataDir,
@@ -267,6 +270,7 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
       pollMs: opts.pollMs ?? (store ? Math.round(leaseMs / 3) : 0),
       gone: opts.gone ?? ((h) => instanceGone(dataDir, h)),
       onTake: opts.onTake ?? ((id) => sweepTemps(dataDir, id)),
+      logEnds: opts.logEnds ?? true,
     });
     await runner.start();
     const app = createApp({ ...opts, runner });

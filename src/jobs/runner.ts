@@ -63,6 +63,8 @@ export interface RunnerOptions {
   backends?: readonly Backend[];
   /** Finished jobs older than this (ms since they ended) are removed, record and files (default: kept). */
   retentionMs?: number;
+  /** Log each job's end with this instance's name to stderr (the servers' logs; default false). */
+  logEnds?: boolean;
 }
 
 const now = () => new Date().toISOString();
@@ -144,6 +146,7 @@ export class JobRunner {
   /** The backends a request may name (undefined: all). */
   readonly backends?: readonly Backend[];
   readonly retentionMs?: number;
+  readonly #logEnds: boolean;
   #retention?: ReturnType<typeof setInterval>;
   #poll?: ReturnType<typeof setInterval>;
   #polling = false;
@@ -169,6 +172,7 @@ export class JobRunner {
     this.#onTake = o.onTake;
     this.backends = o.backends;
     this.retentionMs = o.retentionMs;
+    this.#logEnds = o.logEnds ?? false;
     this.executor = o.executor ?? new InlineExecutor({
       files: this.files,
       models: this.models,
@@ -403,7 +407,9 @@ export class JobRunner {
         const w = await writeHeld(this.store, id, this.instance, this.leaseMs, (j) => applyPatch(j, patch));
         if (!w.ok) return (await this.#lost(id, w.rec), false);
         rec = w.rec;
-        if (patch.status) console.error(`posttrain: job ${id} ${patch.status} (instance ${this.instance})`);
+        if (patch.status && this.#logEnds) {
+          console.error(`posttrain: job ${id} ${patch.status} (instance ${this.instance})`);
+        }
       }
       if (outcome === "canceled" || (outcome !== "done" && rec?.cancel_requested)) {
         await this.#finishCanceled(id);
