@@ -12,13 +12,14 @@
  * Several runners (server processes, isolates) may share one store: each job is worked on under a
  * lease (`lease.ts`) renewed at every step, chunk and heartbeat; a runner with `pollMs` looks for
  * queued jobs and expired leases in the store, so the jobs of an instance that died are taken over
- * from their last checkpoint.
+ * from their last checkpoint. (Past 400 lines: the queue, the leases, cancel and shutdown are one state
+ * machine; the record writes and the retention sweep live in `record_writes.ts` and `retention.ts`.)
  */
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { PosttrainError } from "../errors.ts";
 import { parseJobRequest } from "./spec.ts";
 import { resolveRefs } from "./submit.ts";
-import { type JobProgress, type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
+import { type JobRecord, type JobStore, newJobId, TERMINAL } from "./store.ts";
 import {
   claimJob,
   DEFAULT_LEASE_MS,
@@ -30,7 +31,8 @@ import {
 } from "./lease.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { ModelRegistry } from "./models.ts";
-import type { RecordPatch } from "./work.ts";
+import { applyPatch, progressWriter } from "./record_writes.ts";
+import { removeFinished, sweepFinished } from "./retention.ts";
 import { type Executor, type GenerateRequest, InlineExecutor } from "./executor.ts";
 
 /** Options of {@link JobRunner}. */
@@ -69,55 +71,6 @@ export interface RunnerOptions {
 
 const now = () => new Date().toISOString();
 const tick = () => new Promise((r) => setTimeout(r, 0));
-
-/**
- * Progress merged and written one write at a time, so a slow store never queues them up; each write
- * renews the lease and tells `seen` what the record says (a cancel, a lost lease).
- */
-function progressWriter(
-  store: JobStore,
-  id: string,
-  lease: { holder: string; ms: number },
-  seen: (rec: JobRecord | undefined, ok: boolean) => void,
-) {
-  let pending: Partial<JobProgress> | undefined, writing: Promise<void> | undefined;
-  const drain = async () => {
-    while (pending) {
-      const p = pending;
-      pending = undefined;
-      const { rec, ok } = await writeHeld(
-        store,
-        id,
-        lease.holder,
-        lease.ms,
-        (j) => ({ ...j, progress: { ...j.progress, ...p } }),
-      );
-      seen(rec, ok);
-    }
-  };
-  return {
-    push(p: Partial<JobProgress>): void {
-      pending = { ...pending, ...p };
-      writing ??= drain().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`))
-        .finally(() => (writing = undefined));
-    },
-    async flush(): Promise<void> {
-      while (writing) await writing;
-    },
-  };
-}
-
-/** A record with a chunk's patch applied. */
-function applyPatch(j: JobRecord, p: RecordPatch): JobRecord {
-  return {
-    ...j,
-    ...(p.status ? { status: p.status, finished_at: now() } : {}),
-    ...(p.result ? { result: p.result } : {}),
-    ...(p.artifacts ? { artifacts: p.artifacts } : {}),
-    ...(p.state ? { state: { ...j.state, ...p.state } } : {}),
-    progress: { ...j.progress, ...p.progress },
-  };
-}
 
 /**
  * Queue + chunked execution of jobs over a store and an artifact dir.
@@ -248,28 +201,14 @@ export class JobRunner {
    * Remove a finished job: its record and all its files. Returns the record as it was, undefined when
    * there is none; throws (409 over HTTP) when the job has not ended.
    */
-  async remove(id: string): Promise<JobRecord | undefined> {
-    const j = await this.store.get(id);
-    if (!j) return undefined;
-    if (!TERMINAL.includes(j.status)) {
-      throw new PosttrainError("job_not_finished", `job ${id} is ${j.status}: cancel it first`, "id");
-    }
-    await this.store.remove(id);
-    await this.files.removeJob(id);
-    return j;
+  remove(id: string): Promise<JobRecord | undefined> {
+    return removeFinished(this.store, this.files, id);
   }
 
   /** Remove the finished jobs that ended more than `retentionMs` ago; returns their ids. */
   async sweepRetention(now: number = Date.now()): Promise<string[]> {
     if (this.retentionMs === undefined) return [];
-    const cut = new Date(now - this.retentionMs).toISOString();
-    const gone: string[] = [];
-    for (const j of await this.store.list({ status: TERMINAL })) {
-      if ((j.finished_at ?? j.updated_at) >= cut) continue;
-      await this.store.remove(j.id);
-      await this.files.removeJob(j.id);
-      gone.push(j.id);
-    }
+    const gone = await sweepFinished(this.store, this.files, now - this.retentionMs);
     if (gone.length) console.error(`posttrain: retention removed ${gone.length} finished job(s)`);
     return gone;
   }
