@@ -212,3 +212,36 @@ Deno.test("lease: the KV store finds work through its active index, also in a fi
     store.close();
   }
 });
+
+Deno.test("lease: a runner that stops lets its job go at once; a polling runner continues it from the checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const tiny = await tinyModelDir(join(dir, "tiny"));
+  const models = new ModelRegistry({ models: new Map([["tiny", tiny]]) });
+  const files = new ArtifactStore(join(dir, "data"));
+  const store = new MemoryJobStore();
+  const make = (instance: string) =>
+    new JobRunner({ store, files, models, chunkSteps: 2, instance, leaseMs: 60_000, pollMs: 20 });
+  const a = make("a"), b = make("b");
+  await a.start();
+  await b.start(); // b idles, polling the store
+  const job = await a.submit(
+    JobRequestSchema.parse({ type: "finetune", model: "tiny", data: ROWS, steps: 10, backend: "node" }),
+  );
+  for (let i = 0; i < 2000; i++) {
+    const j = (await store.get(job.id))!;
+    if (j.lease?.holder === "a" && (j.progress.checkpoint_step ?? 0) >= 2) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await a.stop(); // a shutdown: checkpoint, release the lease (not waiting 60 s for it to expire)
+  for (let i = 0; i < 2000 && (await store.get(job.id))!.status !== "succeeded"; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await b.idle();
+  const done = (await store.get(job.id))!;
+  assert.equal(done.status, "succeeded");
+  assert.equal(done.lease?.holder, "b");
+  assert.equal(done.resumes, 1);
+  assert.equal(done.result!.steps, 10);
+  await b.stop();
+  store.close();
+});
