@@ -6,7 +6,8 @@
  * | variable | default | meaning |
  * |---|---|---|
  * | PORT | 8000 | port (`deno run`; `deno serve` takes `--port`) |
- * | POSTTRAIN_TOKEN | — | bearer token required on POST/DELETE |
+ * | POSTTRAIN_TOKEN | — | bearer token required on POST/DELETE and on `/v1` reads |
+ * | POSTTRAIN_PUBLIC_READS | 0 | 1: with a token, `/v1` reads (models, jobs, events, artifacts) stay open |
  * | POSTTRAIN_DATA_DIR | ./.posttrain | Deno KV file (job records) + job files and artifacts |
  * | POSTTRAIN_KV | `<data dir>/posttrain.kv` | KV path; `runtime`: `Deno.openKv()` (Deno Deploy); `memory`: no KV |
  * | POSTTRAIN_MODELS_ROOT | — | model dirs under it are accepted by relative path |
@@ -15,10 +16,15 @@
  * | POSTTRAIN_CHUNK_STEPS | 20 | optimizer steps per checkpointed chunk |
  * | POSTTRAIN_BACKEND | wasm | backend of requests that name none: wasm, webgpu, node |
  * | POSTTRAIN_MEMORY_BUDGET | — | MiB; a job whose memory plan does not fit is refused at submit (422) |
+ * | POSTTRAIN_LEASE_MS | 15000 | job lease: an instance silent this long loses its jobs to the others sharing the store |
+ * | POSTTRAIN_BACKENDS | all | comma list of the backends a request may name (another: 422 naming `backend`) |
+ * | POSTTRAIN_RATE_LIMIT | off | `<requests>/<seconds>` of POST/DELETE per client address (past it: 429 + Retry-After) |
+ * | POSTTRAIN_RETENTION | — | age (`30d`, `12h`, `90m`, `600s`) after which finished jobs are removed, record and files |
  * @module
  */
 import { z } from "npm:zod@4.6.7";
 import { createService, type Service } from "./routes/app.ts";
+import { parseRateLimit } from "./routes/limits.ts";
 import { BACKENDS, DEFAULT_BACKEND } from "./src/runtime/backend.ts";
 import { defaultModelDir } from "./src/api.ts";
 
@@ -34,6 +40,35 @@ const Env = z.object({
   POSTTRAIN_CHUNK_STEPS: int(1).default(20),
   POSTTRAIN_BACKEND: z.enum(BACKENDS).default(DEFAULT_BACKEND),
   POSTTRAIN_MEMORY_BUDGET: z.coerce.number().positive().optional(),
+  POSTTRAIN_LEASE_MS: int(100).default(15_000),
+  POSTTRAIN_PUBLIC_READS: z.enum(["0", "1", "true", "false"]).default("0"),
+  POSTTRAIN_BACKENDS: z.string().optional().transform((s, ctx) => {
+    if (!s?.trim()) return undefined;
+    const list = s.split(",").map((b) => b.trim()).filter(Boolean);
+    const bad = list.find((b) => !(BACKENDS as readonly string[]).includes(b));
+    if (bad) {
+      ctx.addIssue({ code: "custom", message: `unknown backend ${bad} (known: ${BACKENDS.join(", ")})` });
+    }
+    return list as (typeof BACKENDS)[number][];
+  }),
+  POSTTRAIN_RATE_LIMIT: z.string().default("off").transform((s, ctx) => {
+    try {
+      return parseRateLimit(s);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+    }
+  }),
+  POSTTRAIN_RETENTION: z.string().optional().transform((s, ctx) => {
+    if (!s?.trim()) return undefined;
+    const m = s.trim().match(/^(\d+(?:\.\d+)?)\s*(d|h|m|s)?$/);
+    if (!m) {
+      return void ctx.addIssue({
+        code: "custom",
+        message: `expected an age like 30d, 12h, 90m or 600s, got ${s}`,
+      });
+    }
+    return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 }[(m[2] ?? "s") as "d"];
+  }),
 });
 
 const parsed = Env.safeParse(Deno.env.toObject());
@@ -43,6 +78,10 @@ if (!parsed.success) {
   Deno.exit(1);
 }
 const env = parsed.data;
+if (env.POSTTRAIN_BACKENDS && !env.POSTTRAIN_BACKENDS.includes(env.POSTTRAIN_BACKEND)) {
+  console.error(`error: POSTTRAIN_BACKEND: ${env.POSTTRAIN_BACKEND} is not in POSTTRAIN_BACKENDS`);
+  Deno.exit(1);
+}
 
 const models = new Map<string, string>();
 const builtIn = defaultModelDir();
@@ -86,15 +125,16 @@ function underDenoServe(): boolean {
   }
 }
 
-// `deno run`: take the port first, then the data dir (createService locks it), and only then touch
-// any job, so a second server on a busy port or a held data dir fails without changing anything.
+// `deno run`: take the port first, and only then touch any job, so a second server on a busy port fails
+// without changing anything (servers on other ports may share the data dir: jobs move under leases).
 const { promise: ready, resolve: started } = Promise.withResolvers<Service>();
 let port: number | undefined;
 if (import.meta.main && !underDenoServe()) {
   try {
     port = Deno.serve(
       { port: env.PORT, onListen: ({ port }) => console.error(`posttrain: listening on :${port}`) },
-      async (req) => (await ready).app.fetch(req),
+      // the connection info goes along as the app's env (the rate limit keys on the remote address)
+      async (req, info) => (await ready).app.fetch(req, info),
     ).addr.port;
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) fail(`port ${env.PORT} is in use (PORT)`);
@@ -105,6 +145,10 @@ createService({
   models,
   modelsRoot: env.POSTTRAIN_MODELS_ROOT,
   token: env.POSTTRAIN_TOKEN,
+  publicReads: env.POSTTRAIN_PUBLIC_READS === "1" || env.POSTTRAIN_PUBLIC_READS === "true",
+  rateLimit: env.POSTTRAIN_RATE_LIMIT,
+  backends: env.POSTTRAIN_BACKENDS,
+  retentionMs: env.POSTTRAIN_RETENTION,
   dataDir: env.POSTTRAIN_DATA_DIR,
   kv: env.POSTTRAIN_KV === "memory" ? false : env.POSTTRAIN_KV ?? true,
   maxBodyBytes: env.POSTTRAIN_MAX_BODY,
@@ -112,6 +156,7 @@ createService({
   chunkSteps: env.POSTTRAIN_CHUNK_STEPS,
   defaultBackend: env.POSTTRAIN_BACKEND,
   memoryBudgetMb: env.POSTTRAIN_MEMORY_BUDGET,
+  leaseMs: env.POSTTRAIN_LEASE_MS,
   port,
   playground: {
     script: async () => await Deno.readFile(`${await webDir()}/posttrain.js`),
@@ -121,7 +166,7 @@ createService({
 await ready;
 
 /** The request handler, for `deno serve main.ts`. */
-const server: Deno.ServeDefaultExport = { fetch: async (req) => (await ready).app.fetch(req) };
+const server: Deno.ServeDefaultExport = { fetch: async (req, info) => (await ready).app.fetch(req, info) };
 export default server;
 
 for (const sig of ["SIGINT", "SIGTERM"] as const) {

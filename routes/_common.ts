@@ -2,7 +2,8 @@
  * @module Shared route plumbing: the error body schema, the HTTP status of each error code the
  * library throws (`PosttrainError`, no status of its own), sub-apps whose validation failures
  * become `422 {"error":{"code":"invalid_request","message","path"}}` naming the field, the
- * bearer-token guard for mutating methods, and the error / not-found handlers.
+ * bearer-token guard (mutating methods, and job reads unless reads are public), and the error /
+ * not-found handlers.
  */
 import { OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import type { Context, MiddlewareHandler } from "npm:hono@4.13.19";
@@ -20,8 +21,10 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   model_not_found: 404,
   artifact_not_found: 404,
   job_finished: 409,
+  job_not_finished: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
 };
 
 /**
@@ -45,7 +48,7 @@ export class ApiError extends PosttrainError {
    * ```
    */
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503,
     code: string,
     message: string,
     path?: string,
@@ -76,8 +79,9 @@ export function errorResponse(description: string): {
 export const BODY_ERRORS = {
   400: errorResponse("malformed JSON"),
   401: errorResponse("missing or wrong bearer token (when POSTTRAIN_TOKEN is set)"),
+  415: errorResponse("the body is not declared application/json (an empty POST included)"),
+  429: errorResponse("too many requests from this client (POSTTRAIN_RATE_LIMIT); see Retry-After"),
   413: errorResponse("body larger than the limit (POSTTRAIN_MAX_BODY)"),
-  415: errorResponse("body is not application/json"),
   422: errorResponse(
     "a field is missing, of the wrong type or out of range, or names an unknown type, method or option value",
   ),
@@ -126,10 +130,25 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return d === 0;
 }
 
-/** 401 on mutating methods unless `Authorization: Bearer <token>` matches (no-op without a token). */
-export function bearerGuard(token: string | undefined): MiddlewareHandler {
+/** The API's reads (models, job list, record, events, history, artifacts): private when a token is set. */
+const API_READ = /\/v1(?:\/|$)/;
+
+/**
+ * 401 unless `Authorization: Bearer <token>` matches, on mutating methods and, unless `publicReads`,
+ * on every `/v1` read (no-op without a token). The dashboard, /docs, /openapi.json and /health stay open.
+ *
+ * @example
+ * ```ts ignore
+ * app.use("*", bearerGuard("s3cret", { publicReads: false }));
+ * ```
+ */
+export function bearerGuard(
+  token: string | undefined,
+  opts: { publicReads?: boolean } = {},
+): MiddlewareHandler {
   return async (c, next) => {
-    if (!token || !MUTATING.has(c.req.method)) return await next();
+    const guarded = MUTATING.has(c.req.method) || (!opts.publicReads && API_READ.test(c.req.path));
+    if (!token || !guarded) return await next();
     const m = (c.req.header("authorization") ?? "").match(/^Bearer\s+(.+)$/i);
     if (!m || !(await sameSecret(m[1].trim(), token))) {
       c.header("WWW-Authenticate", 'Bearer realm="posttrain"');

@@ -3,8 +3,9 @@
  * generated from the same zod schemas the CLI and the library use. Guards apply to every route:
  * a bearer token on mutating methods (when configured), a body-size limit (413), JSON errors.
  * `createApp` is synchronous (embed it in another Hono app with `app.route("/", createApp(…))`);
- * `createService` also holds the data dir (a lock: a second server on it fails before touching any
- * job), sweeps what killed writes left there, opens a Deno KV store and resumes interrupted jobs.
+ * `createService` also registers this process in the data dir (several may share it and one KV store:
+ * jobs move between them under leases), sweeps what killed writes left there, opens a Deno KV store
+ * and resumes interrupted jobs.
  */
 import { OpenAPIHono } from "npm:@hono/zod-openapi@1.6.3";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
@@ -18,10 +19,12 @@ import type { JobStore } from "../src/jobs/store.ts";
 import { MemoryJobStore } from "../src/jobs/memory_store.ts";
 import { KvJobStore } from "../src/jobs/kv_store.ts";
 import { withHistory } from "../src/jobs/history.ts";
-import { lockDataDir, sweepTemps } from "../src/jobs/data_dir.ts";
+import { instanceGone, registerInstance, sweepTemps } from "../src/jobs/data_dir.ts";
+import { DEFAULT_LEASE_MS } from "../src/jobs/lease.ts";
 import type { Executor } from "../src/jobs/executor.ts";
 import { WorkerExecutor } from "../src/jobs/executor_worker.ts";
 import { ApiError, bearerGuard, notFound, onError, sendError } from "./_common.ts";
+import { type RateLimit, rateLimit, requireJson, securityHeaders } from "./limits.ts";
 import { health } from "./health.ts";
 import { modelsRoutes } from "./models.ts";
 import { jobsRoutes } from "./jobs.ts";
@@ -42,8 +45,16 @@ export interface AppOptions {
   models?: ReadonlyMap<string, string>;
   /** Model dirs under this root are accepted by relative path. */
   modelsRoot?: string;
-  /** Bearer token required on mutating routes (POST, DELETE); none: open. */
+  /** Bearer token required on mutating routes (POST, DELETE) and, unless `publicReads`, on `/v1` reads; none: open. */
   token?: string;
+  /** With a token: leave `/v1` reads (models, jobs, events, history, artifacts) open (POSTTRAIN_PUBLIC_READS=1). */
+  publicReads?: boolean;
+  /** Mutating requests per client (remote address) and window; none: no limit (POSTTRAIN_RATE_LIMIT). */
+  rateLimit?: RateLimit;
+  /** The backends a request may name (default: all; POSTTRAIN_BACKENDS). */
+  backends?: readonly Backend[];
+  /** Finished jobs are removed this many ms after they end (default: kept; POSTTRAIN_RETENTION). */
+  retentionMs?: number;
   /** Largest request body in bytes (default 10 MiB); larger → 413. */
   maxBodyBytes?: number;
   /** A job runner to serve; default: a new one over `store` (default in-memory) and `dataDir`. */
@@ -68,6 +79,18 @@ export interface AppOptions {
   executor?: "worker" | "inline" | Executor;
   /** The library bundled for a browser tab, served at /playground (none: the page says how to build it). */
   playground?: PlaygroundAssets;
+  /** This instance's name in job leases (default: a new random one). */
+  instance?: string;
+  /** Job lease length in ms (default 15,000; POSTTRAIN_LEASE_MS): a holder silent this long loses its jobs. */
+  leaseMs?: number;
+  /** Look for queued jobs and expired leases in the store at this interval (default 0: never). */
+  pollMs?: number;
+  /** Whether a lease holder is known to be gone. */
+  gone?: (holder: string) => Promise<boolean>;
+  /** Called before this instance starts on a job. */
+  onTake?: (id: string) => Promise<unknown>;
+  /** Log each job's end with the instance's name (createService: on). */
+  logEnds?: boolean;
 }
 
 /** Build the default runner of {@link createApp} from its options. */
@@ -82,6 +105,14 @@ export function createRunner(opts: AppOptions = {}): JobRunner {
     concurrency: opts.concurrency,
     chunkSteps,
     defaultBackend,
+    instance: opts.instance,
+    leaseMs: opts.leaseMs,
+    pollMs: opts.pollMs,
+    gone: opts.gone,
+    onTake: opts.onTake,
+    backends: opts.backends,
+    retentionMs: opts.retentionMs,
+    logEnds: opts.logEnds,
     executor: kind === "inline" ? undefined : kind === "worker"
       ? new WorkerExecutor({
         dataDir,
@@ -110,7 +141,10 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   const app = new OpenAPIHono();
   app.onError(onError);
   app.notFound(notFound);
-  app.use("*", bearerGuard(opts.token));
+  app.use("*", securityHeaders());
+  if (opts.rateLimit) app.use("*", rateLimit(opts.rateLimit));
+  app.use("*", bearerGuard(opts.token, { publicReads: opts.publicReads }));
+  app.use("*", requireJson());
   app.use(
     "*",
     bodyLimit({
@@ -145,7 +179,8 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",
-    description: "POSTTRAIN_TOKEN; required on POST and DELETE when the server sets one",
+    description: "POSTTRAIN_TOKEN; when the server sets one: required on POST and DELETE, and on every " +
+      "/v1 read unless the server makes reads public (POSTTRAIN_PUBLIC_READS=1)",
   });
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
@@ -158,7 +193,7 @@ export function createApp(opts: AppOptions = {}): OpenAPIHono {
     },
     // the server that answers this document, wherever it is mounted
     servers: [{ url: c.req.path.replace(/\/openapi\.json$/, "") || "/", description: "this server" }],
-    // a token is needed on POST and DELETE when the server sets one; reads are open
+    // a token is needed when the server sets one (on reads too unless they are public)
     security: [{ Bearer: [] }, {}] as Record<string, string[]>[],
     tags: [
       {
@@ -204,9 +239,15 @@ export interface Service {
  */
 export async function createService(opts: ServiceOptions = {}): Promise<Service> {
   const dataDir = opts.dataDir ?? ".posttrain";
-  const lock = await lockDataDir(dataDir, opts.port === undefined ? {} : { port: opts.port });
+  const me = await registerInstance(
+    dataDir,
+    opts.port === undefined ? {} : { port: opts.port },
+    opts.instance,
+  );
   try {
-    const swept = await sweepTemps(dataDir);
+    // temp files of killed writes: all of them when this is the only instance, else per job taken
+    const alone = (await me.others()).length === 0;
+    const swept = alone ? await sweepTemps(dataDir) : [];
     if (swept.length) console.error(`posttrain: removed ${swept.length} temp file(s) left by killed writes`);
     let store = opts.store;
     if (!store && opts.kv) {
@@ -218,7 +259,19 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
         : opts.kv;
       store = await KvJobStore.open(path);
     }
-    const runner = opts.runner ?? createRunner({ ...opts, dataDir, store });
+    const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    const runner = opts.runner ?? createRunner({
+      ...opts,
+      dataDir,
+      store,
+      instance: me.id,
+      leaseMs,
+      // a shared store (KV): look for jobs other instances left
+      pollMs: opts.pollMs ?? (store ? Math.round(leaseMs / 3) : 0),
+      gone: opts.gone ?? ((h) => instanceGone(dataDir, h)),
+      onTake: opts.onTake ?? ((id) => sweepTemps(dataDir, id)),
+      logEnds: opts.logEnds ?? true,
+    });
     await runner.start();
     const app = createApp({ ...opts, runner });
     return {
@@ -228,11 +281,11 @@ export async function createService(opts: ServiceOptions = {}): Promise<Service>
         await runner.stop(); // closes the executor
         runner.store.close();
         runner.models.close();
-        lock.release();
+        me.release();
       },
     };
   } catch (e) {
-    lock.release();
+    me.release();
     throw e;
   }
 }

@@ -27,6 +27,7 @@ export function historyRoutes(runner: JobRunner): OpenAPIHono {
       },
       responses: {
         200: { description: "the points", content: { "application/json": { schema: History } } },
+        401: errorResponse("missing or wrong bearer token (POSTTRAIN_TOKEN set, reads not public)"),
         404: errorResponse("no such job"),
       },
     }),

@@ -1,7 +1,8 @@
 /**
- * @module Jobs: `POST /v1/jobs` (202), `GET /v1/jobs`, `GET /v1/jobs/:id`, `DELETE /v1/jobs/:id`
- * (cancel) and `GET /v1/jobs/:id/events` (server-sent events: one `progress` event per change,
- * then one named after the terminal status, then the stream ends).
+ * @module Jobs: `POST /v1/jobs` (202), `GET /v1/jobs` (with the disk the jobs use), `GET /v1/jobs/:id`,
+ * `DELETE /v1/jobs/:id` (cancels a queued or running job; removes a finished one, record and files) and
+ * `GET /v1/jobs/:id/events` (server-sent events: one `progress` event per change, then one named after
+ * the terminal status, then the stream ends).
  */
 import { createRoute, type OpenAPIHono, z } from "npm:@hono/zod-openapi@1.6.3";
 import { streamSSE } from "npm:hono@4.13.19/streaming";
@@ -51,12 +52,14 @@ export const JobSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), step: z.number().int().optional() }).optional(),
   artifacts: z.array(ArtifactSchema).optional(),
   cancel_requested: z.boolean().optional(),
-  resumes: z.number().int().optional().describe("times the job was resumed after a restart"),
+  resumes: z.number().int().optional().describe(
+    "times the job was resumed after a restart or taken over by another instance",
+  ),
 }).openapi("Job");
 
 /** The public view of a record (runner bookkeeping dropped). */
 export function jobView(j: JobRecord): z.infer<typeof JobSchema> {
-  const { state: _s, version: _v, history: _h, ...rest } = j;
+  const { state: _s, version: _v, history: _h, lease: _l, ...rest } = j;
   return { ...rest, result: j.result ?? {} };
 }
 
@@ -77,6 +80,14 @@ async function getJob(runner: JobRunner, id: string): Promise<JobRecord> {
 /** Job routes over a runner. */
 export function jobsRoutes(runner: JobRunner): OpenAPIHono {
   const app = newApp();
+  // walking every job's files on each list is not cheap: one walk at a time, reused for 5 s
+  let usage: { at: number; bytes: Promise<number> } | undefined;
+  const diskBytes = () => {
+    if (!usage || Date.now() - usage.at > 5_000) {
+      usage = { at: Date.now(), bytes: runner.files.diskUsage().then((u) => u.bytes, () => 0) };
+    }
+    return usage.bytes;
+  };
   app.openapi(
     createRoute({
       method: "post",
@@ -113,7 +124,16 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
         }),
       },
       responses: {
-        200: json(z.object({ data: z.array(JobSchema) }), "jobs"),
+        200: json(
+          z.object({
+            data: z.array(JobSchema),
+            disk_bytes: z.number().int().describe(
+              "bytes the jobs' files use on this server (requests, checkpoints, artifacts; POSTTRAIN_RETENTION removes old ones)",
+            ),
+          }),
+          "jobs",
+        ),
+        401: BODY_ERRORS[401],
         422: errorResponse("bad query"),
       },
     }),
@@ -123,7 +143,7 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
         status: q.status ? [q.status as JobStatus] : undefined,
         limit: q.limit,
       });
-      return c.json({ data: jobs.map(jobView) }, 200);
+      return c.json({ data: jobs.map(jobView), disk_bytes: await diskBytes() }, 200);
     },
   );
 
@@ -135,7 +155,11 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
       tags: ["jobs"],
       summary: "A job's status, progress and result",
       request: { params: IdParam },
-      responses: { 200: json(JobSchema, "the job"), 404: errorResponse("no such job") },
+      responses: {
+        200: json(JobSchema, "the job"),
+        401: BODY_ERRORS[401],
+        404: errorResponse("no such job"),
+      },
     }),
     async (c) => c.json(jobView(await getJob(runner, c.req.valid("param").id)), 200),
   );
@@ -146,19 +170,23 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
       path: "/v1/jobs/{id}",
       operationId: "cancelJob",
       tags: ["jobs"],
-      summary: "Cancel a job (a running one stops at its next step)",
+      summary: "Cancel a queued or running job (it stops at its next step); remove a finished one",
+      description: "On a queued or running job: cancels it and answers it canceled. On a job that has " +
+        "ended (succeeded, failed, canceled): removes its record and every file of it (request, " +
+        "checkpoints, artifacts) and answers the record as it was; the job is then gone (404).",
       security: [{ Bearer: [] }],
       request: { params: IdParam },
       responses: {
-        200: json(JobSchema, "the job, canceled"),
+        200: json(JobSchema, "the job, canceled (or, when it had ended, as it was before its removal)"),
         401: BODY_ERRORS[401],
         404: errorResponse("no such job"),
-        409: errorResponse("the job already succeeded or failed"),
+        409: errorResponse("the job succeeded or failed while it was being canceled"),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await getJob(runner, id);
+      const before = await getJob(runner, id);
+      if (TERMINAL.includes(before.status)) return c.json(jobView((await runner.remove(id)) ?? before), 200);
       const j = (await runner.cancel(id))!;
       if (j.status === "succeeded" || j.status === "failed") {
         throw new ApiError(409, "job_finished", `job ${id} already ${j.status}`, "id");
@@ -179,6 +207,7 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
       request: { params: IdParam },
       responses: {
         200: { description: "event stream", content: { "text/event-stream": { schema: z.string() } } },
+        401: BODY_ERRORS[401],
         404: errorResponse("no such job"),
       },
     }),

@@ -14,6 +14,7 @@ import { join } from "../src/io/path.ts";
 import { storage } from "../src/io/storage.ts";
 import type { ModelRegistry } from "../src/jobs/models.ts";
 import { ApiError, sendError } from "./_common.ts";
+import { contentSecurityPolicy, inlineScripts } from "./limits.ts";
 
 /** Where the page's script and kernels come from. */
 export interface PlaygroundAssets {
@@ -137,6 +138,8 @@ $("go").onclick = async () => {
 </body>
 </html>
 `;
+/** The page's policy: its one inline script by hash. */
+const PAGE_CSP = contentSecurityPolicy(inlineScripts(PAGE));
 
 /**
  * The playground page and its files; `assets` missing: the page says how to get them (404 on the script).
@@ -154,7 +157,7 @@ export function playgroundRoutes(models: ModelRegistry, assets?: PlaygroundAsset
       "not_built",
       "the playground's script is not built into this server (deno task build:web)",
     );
-  app.get("/playground", (c) => c.html(PAGE));
+  app.get("/playground", (c) => c.html(PAGE, 200, { "content-security-policy": PAGE_CSP }));
   app.get("/playground/posttrain.js", async (c) => {
     if (!assets) return sendError(c, missing());
     return c.body(await assets.script() as Uint8Array<ArrayBuffer>, 200, {

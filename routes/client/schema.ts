@@ -70,7 +70,10 @@ export interface paths {
         get: operations["getJob"];
         put?: never;
         post?: never;
-        /** Cancel a job (a running one stops at its next step) */
+        /**
+         * Cancel a queued or running job (it stops at its next step); remove a finished one
+         * @description On a queued or running job: cancels it and answers it canceled. On a job that has ended (succeeded, failed, canceled): removes its record and every file of it (request, checkpoints, artifacts) and answers the record as it was; the job is then gone (404).
+         */
         delete: operations["cancelJob"];
         options?: never;
         head?: never;
@@ -203,14 +206,22 @@ export interface components {
         ModelInfo: {
             /** @description model reference accepted by the API ('default' or a registered name) */
             id: string;
-            /** @description model directory on the server */
-            path: string;
             /** @description model_type of its config.json (llama, gpt2, qwen2, …) */
             family?: string;
             /** @description parameters stored in its weights files */
             parameters?: number;
             /** @description storage dtype of the weights (F32, BF16, …) */
             dtype?: string;
+        };
+        Error: {
+            error: {
+                /** @description stable machine-readable code, e.g. invalid_request, model_not_found */
+                code: string;
+                /** @description what is wrong, naming the field */
+                message: string;
+                /** @description the offending field, dotted (data.3.completion) */
+                path?: string;
+            };
         };
         Job: {
             id: string;
@@ -250,7 +261,7 @@ export interface components {
             };
             artifacts?: components["schemas"]["Artifact"][];
             cancel_requested?: boolean;
-            /** @description times the job was resumed after a restart */
+            /** @description times the job was resumed after a restart or taken over by another instance */
             resumes?: number;
         };
         Artifact: {
@@ -260,16 +271,6 @@ export interface components {
             size: number;
             /** @description hex SHA-256 of the file */
             sha256: string;
-        };
-        Error: {
-            error: {
-                /** @description stable machine-readable code, e.g. invalid_request, model_not_found */
-                code: string;
-                /** @description what is wrong, naming the field */
-                message: string;
-                /** @description the offending field, dotted (data.3.completion) */
-                path?: string;
-            };
         };
         /** @description A job: its type, the model, the data and the options */
         JobRequest: components["schemas"]["FinetuneJob"] | components["schemas"]["EvalJob"] | components["schemas"]["UnlearnJob"] | components["schemas"]["CoresetJob"];
@@ -1282,6 +1283,15 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
+            /** @description missing or wrong bearer token (POSTTRAIN_TOKEN set, reads not public) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listJobs: {
@@ -1306,7 +1316,18 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["Job"][];
+                        /** @description bytes the jobs' files use on this server (requests, checkpoints, artifacts; POSTTRAIN_RETENTION removes old ones) */
+                        disk_bytes: number;
                     };
+                };
+            };
+            /** @description missing or wrong bearer token (when POSTTRAIN_TOKEN is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description bad query */
@@ -1378,7 +1399,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description body is not application/json */
+            /** @description the body is not declared application/json (an empty POST included) */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1389,6 +1410,15 @@ export interface operations {
             };
             /** @description a field is missing, of the wrong type or out of range, or names an unknown type, method or option value */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests from this client (POSTTRAIN_RATE_LIMIT); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1418,6 +1448,15 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            /** @description missing or wrong bearer token (when POSTTRAIN_TOKEN is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no such job */
             404: {
                 headers: {
@@ -1440,7 +1479,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the job, canceled */
+            /** @description the job, canceled (or, when it had ended, as it was before its removal) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1467,7 +1506,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the job already succeeded or failed */
+            /** @description the job succeeded or failed while it was being canceled */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1496,6 +1535,15 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description missing or wrong bearer token (when POSTTRAIN_TOKEN is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description no such job */
@@ -1531,6 +1579,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description missing or wrong bearer token (POSTTRAIN_TOKEN set, reads not public) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no such job */
             404: {
                 headers: {
@@ -1561,6 +1618,15 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": string;
+                };
+            };
+            /** @description missing or wrong bearer token (POSTTRAIN_TOKEN set, reads not public) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description no such job or artifact */
@@ -1632,7 +1698,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description body is not application/json */
+            /** @description the body is not declared application/json (an empty POST included) */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1643,6 +1709,15 @@ export interface operations {
             };
             /** @description a field is missing, of the wrong type or out of range, or names an unknown type, method or option value */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests from this client (POSTTRAIN_RATE_LIMIT); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1713,7 +1788,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description body is not application/json */
+            /** @description the body is not declared application/json (an empty POST included) */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1724,6 +1799,15 @@ export interface operations {
             };
             /** @description a field is missing, of the wrong type or out of range, or names an unknown type, method or option value */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests from this client (POSTTRAIN_RATE_LIMIT); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1751,6 +1835,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobHistory"];
+                };
+            };
+            /** @description missing or wrong bearer token (POSTTRAIN_TOKEN set, reads not public) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description no such job */

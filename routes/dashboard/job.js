@@ -2,7 +2,7 @@
 // stream, the result figures, a coreset's selection summary, artifacts (downloaded with their
 // sha256 checked in the browser), cancel, and a generate box comparing the base model with the
 // job's result side by side.
-import { api, events, url } from "./api.js";
+import { api, events, token, url } from "./api.js";
 import { badge, fmtBytes, fmtNum, fmtSeconds, fmtTime, h, progressBar, section, sha256Hex } from "./ui.js";
 import { QUICKSTART } from "./quickstart.js";
 
@@ -270,7 +270,15 @@ async function drawArtifacts(box, job, signal) {
     return h(
       "tr",
       {},
-      h("td", {}, h("a", { href: url(`v1/jobs/${job.id}/artifacts/${encodeURIComponent(a.name)}`) }, a.name)),
+      h(
+        "td",
+        {},
+        h("a", {
+          href: url(`v1/jobs/${job.id}/artifacts/${encodeURIComponent(a.name)}`),
+          // with a token, reads need it too: the button's download sends it
+          onclick: (e) => token() && (e.preventDefault(), btn.click()),
+        }, a.name),
+      ),
       h("td", { class: "num" }, fmtBytes(a.size)),
       h("td", {}, h("code", { class: "sha", title: a.sha256 }, a.sha256.slice(0, 16) + "…")),
       h("td", {}, btn, " ", state),

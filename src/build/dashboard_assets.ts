@@ -28,7 +28,17 @@ const TYPES: Record<string, string> = {
 async function sources(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (
-    const f of ["index.html", "docs.html", "style.css", "app.js", "api.js", "ui.js", "form.js", "job.js"]
+    const f of [
+      "index.html",
+      "docs.html",
+      "docs.js",
+      "style.css",
+      "app.js",
+      "api.js",
+      "ui.js",
+      "form.js",
+      "job.js",
+    ]
   ) {
     files.set(f, await Deno.readTextFile(join(SRC, f)));
   }

@@ -111,6 +111,8 @@ export class PosttrainJobs {
       maxBodyBytes: int(text("POSTTRAIN_MAX_BODY"), DEFAULT_MAX_BODY),
       chunkSteps: int(text("POSTTRAIN_CHUNK_STEPS"), 5),
       defaultBackend: "lean" as const,
+      // one Durable Object is the only holder of its jobs by construction: the same name across evictions
+      instance: "durable-object",
       // the memory budget (MiB) jobs are planned against at submit, where the app checks one
       memoryBudgetMb: int(text("POSTTRAIN_MEMORY_BUDGET"), 0) || undefined,
     };

@@ -117,4 +117,33 @@ export class ArtifactStore {
   async removeOutput(id: string): Promise<void> {
     await storage().remove(this.outDir(id), { recursive: true }).catch(() => {});
   }
+
+  /** Drop everything of the job (its request, checkpoints and artifacts). */
+  async removeJob(id: string): Promise<void> {
+    await storage().remove(this.jobDir(id), { recursive: true }).catch(() => {});
+  }
+
+  /** Bytes and files under `<root>/jobs` (every job's request, checkpoints and artifacts). */
+  async diskUsage(): Promise<{ bytes: number; files: number }> {
+    let bytes = 0, files = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await storage().list(dir);
+      } catch (e) {
+        if (isNotFound(e)) return;
+        throw e;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory) await walk(p);
+        else if (e.isFile) {
+          const st = await storage().stat(p).catch(() => undefined);
+          if (st) (bytes += st.size, files++);
+        }
+      }
+    };
+    await walk(join(this.root, "jobs"));
+    return { bytes, files };
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * @module Job records in a Cloudflare Durable Object's storage (workerd keeps it on local disk): the
  * store of the Workers deployment (`src/edge/worker.ts`). One key per job, `job:<id>`. A Durable Object
- * runs one event at a time, so a read-modify-write in memory needs no compare-and-set: records are held
+ * runs one event at a time, so a read-modify-write in memory needs no compare-and-set (and it is the one
+ * holder of its jobs' leases by construction, `lease.ts`): records are held
  * in a {@link MemoryJobStore} (which also gives `watch` for SSE) and every change is written through to
  * the storage before the call returns.
  */
@@ -12,6 +13,7 @@ import type { JobRecord, JobStore, ListOptions } from "./store.ts";
 export interface DurableRecords {
   put(entries: Record<string, unknown>): Promise<void>;
   list<T = unknown>(opts: { prefix: string }): Promise<Map<string, T>>;
+  delete(keys: string[]): Promise<number>;
 }
 
 const PREFIX = "job:";
@@ -55,6 +57,12 @@ export class DurableJobStore implements JobStore {
 
   list(opts?: ListOptions): Promise<JobRecord[]> {
     return this.#mem.list(opts);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const had = await this.#mem.remove(id);
+    if (had) await this.kv.delete([PREFIX + id]);
+    return had;
   }
 
   watch(id: string, signal?: AbortSignal): AsyncIterable<JobRecord> {

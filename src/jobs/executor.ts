@@ -55,7 +55,10 @@ export interface ModelRefs {
 
 /** Options of one {@link Executor.chunk} call. */
 export interface ChunkCall {
-  /** Aborted with reason "cancel" (stop, nothing kept) or "shutdown" (checkpoint, resume later). */
+  /**
+   * Aborted with reason "cancel" (stop, nothing kept), "shutdown" (checkpoint, resume later) or "lost"
+   * (another instance took the job: stop, write nothing).
+   */
   signal?: AbortSignal;
   /** Progress of the running chunk, as it happens. */
   onProgress?: (p: Partial<JobProgress>) => void;

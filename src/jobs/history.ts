@@ -70,6 +70,7 @@ export function withHistory(inner: JobStore): JobStore {
         return next && withPoint(j, next);
       }),
     list: (opts?: ListOptions) => inner.list(opts),
+    remove: (id: string) => inner.remove(id),
     watch: (id: string, signal?: AbortSignal) => inner.watch(id, signal),
     close: () => inner.close(),
   };

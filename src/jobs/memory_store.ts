@@ -54,6 +54,13 @@ export class MemoryJobStore implements JobStore {
     return all.slice(0, opts.limit ?? all.length).map((j) => structuredClone(j));
   }
 
+  // deno-lint-ignore require-await
+  async remove(id: string): Promise<boolean> {
+    const had = this.#jobs.delete(id);
+    if (had) this.#notify(id);
+    return had;
+  }
+
   async *watch(id: string, signal?: AbortSignal): AsyncIterable<JobRecord> {
     let wake: (() => void) | undefined;
     let dirty = true;

@@ -33,6 +33,17 @@ export interface ArtifactInfo {
   sha256: string;
 }
 
+/**
+ * Who works on a job, until when (see `lease.ts`): taken with a compare-and-set on the record, renewed
+ * at every step and chunk; every write of the holder checks it still holds it.
+ */
+export interface JobLease {
+  /** The instance (server process or isolate) that holds the job. */
+  holder: string;
+  /** Epoch ms after which another instance may take the job over. */
+  expires: number;
+}
+
 /** Why a job failed. */
 export interface JobError {
   code: string;
@@ -59,8 +70,10 @@ export interface JobRecord {
   artifacts?: ArtifactInfo[];
   /** Set by a cancel request; the runner stops at the next step. */
   cancel_requested?: boolean;
-  /** Times the job was picked up again after a restart. */
+  /** Times the job was picked up again after a restart or by another instance. */
   resumes?: number;
+  /** The lease of the instance working on it (kept after the end: who finished it). */
+  lease?: JobLease;
   /** Progress points so far (history.ts: step, loss, lr, grad_norm, tokens_per_s, forget_loss). */
   history?: { stride: number; points: (number | null)[][] };
   /** Runner bookkeeping (checkpoint slot, partial eval sums); not shown over HTTP. */
@@ -89,6 +102,8 @@ export interface JobStore {
   update(id: string, fn: (job: JobRecord) => JobRecord | undefined): Promise<JobRecord | undefined>;
   /** Records, newest first. */
   list(opts?: ListOptions): Promise<JobRecord[]>;
+  /** Delete the record (watchers end); false when there was none. */
+  remove(id: string): Promise<boolean>;
   /** The record now and after every change, until `signal` aborts or the record is gone. */
   watch(id: string, signal?: AbortSignal): AsyncIterable<JobRecord>;
   /** Release resources. */

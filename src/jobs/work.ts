@@ -102,6 +102,11 @@ export async function loadWork(ctx: WorkContext, job: JobRecord, backend: Backen
     if (slot) {
       try {
         await loadCheckpoint(ctx.files.checkpointDir(job.id, slot), p.trainer);
+        // a holder that lost its lease may have written this slot late: trust only the recorded step
+        const want = job.progress.checkpoint_step;
+        if (want !== undefined && p.trainer.state.step !== want) {
+          throw new Error(`it holds step ${p.trainer.state.step}, the record says ${want}`);
+        }
         return { kind: "finetune", p, slot };
       } catch (e) {
         console.error(
@@ -155,6 +160,8 @@ export async function finetuneChunk(
       await macrotask();
     }
     if (signal?.aborted && signal.reason === "cancel") return { outcome: "canceled" };
+    // another instance holds the job now: its checkpoint slots are not ours to write
+    if (signal?.aborted && signal.reason === "lost") return { outcome: "paused" };
     if (t.state.step < steps || signal?.aborted) {
       const slot = w.slot === "a" ? "b" : "a";
       await saveCheckpoint(ctx.files.checkpointDir(id, slot), t);

@@ -19,10 +19,14 @@ import { camelKeys, type CoresetJob, type UnlearnJob } from "./spec.ts";
 import type { JobRecord } from "./store.ts";
 import type { ChunkResult, OneShotWork, WorkContext } from "./work.ts";
 
-/** A signal that aborts only when `signal` aborts with reason "cancel" (not on a shutdown). */
+/** Whether the job was stopped for good here: canceled, or its lease went to another instance. */
+const stopped = (signal?: AbortSignal) =>
+  signal?.aborted && (signal.reason === "cancel" || signal.reason === "lost");
+
+/** A signal that aborts only when `signal` aborts with reason "cancel" or "lost" (not on a shutdown). */
 function cancelOnly(signal: AbortSignal): AbortSignal {
   const c = new AbortController();
-  const on = () => signal.reason === "cancel" && c.abort("cancel");
+  const on = () => stopped(signal) && c.abort(signal.reason);
   if (signal.aborted) on();
   else signal.addEventListener("abort", on, { once: true });
   return c.signal;
@@ -63,10 +67,10 @@ async function unlearnJob(ctx: WorkContext, job: JobRecord, w: OneShotWork, sign
     // a cancel stops the run before its next step; a shutdown lets it finish
     signal: signal && cancelOnly(signal),
   }).catch((e) => {
-    if (signal?.aborted && signal.reason === "cancel") return undefined;
+    if (stopped(signal)) return undefined;
     throw e;
   });
-  if (!res || (signal?.aborted && signal.reason === "cancel")) return undefined;
+  if (!res || stopped(signal)) return undefined;
   const shapes = new Map(paramSpecs(m.config).map((p) => [p.name, p.shape]));
   await writeOutput(ctx.files.outDir(job.id), async (dir) => {
     await saveModel(dir, m);

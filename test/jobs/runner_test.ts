@@ -22,8 +22,8 @@ async function setup() {
   const models = new ModelRegistry({ models: new Map([["tiny", tiny]]) });
   const files = new ArtifactStore(join(dir, "data"));
   const ref = join(dir, "ref");
-  const make = (store: JobStore, chunkSteps = 3, concurrency = 1) =>
-    new JobRunner({ store, files, models, chunkSteps, concurrency });
+  const make = (store: JobStore, chunkSteps = 3, concurrency = 1, instance?: string) =>
+    new JobRunner({ store, files, models, chunkSteps, concurrency, instance });
   return { dir, tiny, models, files, ref, make };
 }
 
@@ -88,7 +88,8 @@ Deno.test("runner: edge mode — one chunk per invocation, each in a fresh runne
   const job = await s.make(store).submit(request());
   let calls = 0;
   const step = async (id = job.id, chunk = 3) => {
-    const r = s.make(store, chunk); // a fresh isolate: nothing warm, the checkpoint is reloaded
+    // a fresh isolate (nothing warm, the checkpoint is reloaded) of the one holder (a Durable Object)
+    const r = s.make(store, chunk, 1, "edge");
     try {
       return await r.advance(id);
     } finally {

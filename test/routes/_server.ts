@@ -65,8 +65,11 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
 }
 
 /** Follow `GET /v1/jobs/:id/events` to its end; returns the events in order. */
-export async function followSse(url: string): Promise<{ event: string; data: Record<string, unknown> }[]> {
-  const res = await fetch(url);
+export async function followSse(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  const res = await fetch(url, { headers });
   if (!res.ok || res.headers.get("content-type") !== "text/event-stream") {
     throw new Error(`${url}: ${res.status} ${await res.text()}`);
   }

@@ -61,7 +61,11 @@ Deno.test("app: /openapi.json is OpenAPI 3.1 from the zod schemas and covers eve
     const ui = await t.app.request("/docs");
     assert.equal(ui.status, 200);
     assert.match(ui.headers.get("content-type")!, /text\/html/);
-    assert.match(await ui.text(), /SwaggerUIBundle\(\{ url: "openapi.json"/);
+    assert.match(await ui.text(), /<script src="dashboard\/docs.js"><\/script>/);
+    assert.match(
+      await (await t.app.request("/dashboard/docs.js")).text(),
+      /SwaggerUIBundle\(\{ url: "openapi.json"/,
+    );
   } finally {
     await t.close();
   }

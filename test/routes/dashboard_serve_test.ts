@@ -41,8 +41,15 @@ Deno.test("docs: /docs is Swagger UI over /openapi.json from the module's own co
     const ui = await t.app.request("/docs");
     assert.equal(ui.status, 200);
     const html = await ui.text();
-    assert.match(html, /SwaggerUIBundle\(\{ url: "openapi.json"/);
     assert.match(html, /src="dashboard\/swagger-ui.js"/);
+    assert.match(html, /src="dashboard\/docs.js"/);
+    // no inline script: the page's CSP allows scripts from this origin only
+    assert.doesNotMatch(html, /<script>/);
+    assert.match(ui.headers.get("content-security-policy")!, /script-src 'self'/);
+    assert.match(
+      await (await t.app.request("/dashboard/docs.js")).text(),
+      /SwaggerUIBundle\(\{ url: "openapi.json"/,
+    );
     assert.doesNotMatch(html, /cdn|https?:\/\//);
     const js = await t.app.request("/dashboard/swagger-ui.js");
     assert.equal(js.status, 200);

@@ -30,7 +30,12 @@ Deno.test({
     });
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     try {
-      const models = await (await fetch(`${srv.url}/v1/models`)).json();
+      // with a token, reads need it too
+      const closed = await fetch(`${srv.url}/v1/models`);
+      assert.equal(closed.status, 401);
+      await closed.body?.cancel();
+      const read = { authorization: `Bearer ${token}` };
+      const models = await (await fetch(`${srv.url}/v1/models`, { headers: read })).json();
       assert.ok(models.data.some((m: { id: string }) => m.id === "default"));
       const body = {
         type: "finetune",
@@ -57,7 +62,7 @@ Deno.test({
       assert.equal(res.status, 202);
       const { id, status } = await res.json();
       assert.equal(status, "queued");
-      const events = await followSse(`${srv.url}/v1/jobs/${id}/events`);
+      const events = await followSse(`${srv.url}/v1/jobs/${id}/events`, read);
       const last = events.at(-1)!;
       assert.equal(last.event, "succeeded", JSON.stringify(last.data.error ?? last.data));
       const steps = events.map((e) => (e.data.progress as { step: number }).step);
@@ -65,17 +70,18 @@ Deno.test({
       const result = last.data.result as Record<string, number>;
       assert.equal(result.steps, 10);
       assert.ok(result.loss_end < result.loss_start, JSON.stringify(result));
-      const job = await (await fetch(`${srv.url}/v1/jobs/${id}`)).json();
+      const job = await (await fetch(`${srv.url}/v1/jobs/${id}`, { headers: read })).json();
       assert.equal(job.status, "succeeded");
-      const list = (await (await fetch(`${srv.url}/v1/jobs/${id}/artifacts`)).json()).data as {
-        name: string;
-        size: number;
-        sha256: string;
-      }[];
+      const list = (await (await fetch(`${srv.url}/v1/jobs/${id}/artifacts`, { headers: read })).json())
+        .data as {
+          name: string;
+          size: number;
+          sha256: string;
+        }[];
       const dl = join(data, "download");
       await Deno.mkdir(dl);
       for (const a of list) {
-        const r = await fetch(`${srv.url}/v1/jobs/${id}/artifacts/${a.name}`);
+        const r = await fetch(`${srv.url}/v1/jobs/${id}/artifacts/${a.name}`, { headers: read });
         assert.equal(r.status, 200);
         const bytes = new Uint8Array(await r.arrayBuffer());
         assert.equal(bytes.length, a.size, a.name);

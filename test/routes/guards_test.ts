@@ -23,7 +23,7 @@ async function expectError(res: Response, status: number, code: string, path?: s
   return body.error.message;
 }
 
-Deno.test("guards: malformed JSON 400, wrong content type 415, empty body 422", async () => {
+Deno.test("guards: malformed JSON 400, wrong content type 415, a POST with no body and no content type 415", async () => {
   const t = await testApp();
   try {
     await expectError(await post(t.app, "/v1/jobs", '{"type": "finetune",'), 400, "invalid_json");
@@ -34,7 +34,17 @@ Deno.test("guards: malformed JSON 400, wrong content type 415, empty body 422", 
       headers: { "content-type": "text/plain" },
     });
     await expectError(res, 415, "unsupported_media_type");
-    await expectError(await t.app.request("/v1/jobs", { method: "POST" }), 422, "invalid_request");
+    const msg = await expectError(
+      await t.app.request("/v1/jobs", { method: "POST" }),
+      415,
+      "unsupported_media_type",
+    );
+    assert.match(msg, /Content-Type: none/);
+    await expectError(
+      await t.app.request("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" } }),
+      400,
+      "invalid_json",
+    );
     await expectError(await post(t.app, "/v1/jobs", "[]"), 422, "invalid_request");
   } finally {
     await t.close();
@@ -176,7 +186,7 @@ Deno.test("guards: unknown model 404, path traversal refused, rows too long or u
   }
 });
 
-Deno.test("guards: bearer token on mutating routes (401), reads stay open; body limit 413", async () => {
+Deno.test("guards: bearer token on mutating routes and /v1 reads (401), the pages stay open; body limit 413", async () => {
   const t = await testApp({ token: "s3cret", maxBodyBytes: 2048 });
   try {
     let msg = await expectError(await post(t.app, "/v1/jobs", job()), 401, "unauthorized");
@@ -189,9 +199,12 @@ Deno.test("guards: bearer token on mutating routes (401), reads stay open; body 
     assert.match(msg, /wrong bearer token/);
     await expectError(await post(t.app, "/v1/generate", { model: "tiny", prompt: "x" }), 401, "unauthorized");
     await expectError(await t.app.request("/v1/jobs/job_x", { method: "DELETE" }), 401, "unauthorized");
-    assert.equal((await t.app.request("/health")).status, 200);
-    assert.equal((await t.app.request("/v1/jobs")).status, 200);
+    for (const open of ["/health", "/", "/docs", "/openapi.json"]) {
+      assert.equal((await t.app.request(open)).status, 200, open);
+    }
+    await expectError(await t.app.request("/v1/jobs"), 401, "unauthorized");
     const auth = { authorization: "Bearer s3cret" };
+    assert.equal((await t.app.request("/v1/jobs", { headers: auth })).status, 200);
     const big = job({ data: [{ text: "x".repeat(4000) }] });
     msg = await expectError(await post(t.app, "/v1/jobs", big, auth), 413, "payload_too_large");
     assert.match(msg, /2048 bytes/);

@@ -162,7 +162,7 @@ Deno.test("jobs: lora fine-tune writes a PEFT adapter; generate and eval merge i
   }
 });
 
-Deno.test("jobs: cancel stops a running job within a chunk, a queued one at once; no artifacts; 404/409", async () => {
+Deno.test("jobs: cancel stops a running job within a chunk, a queued one at once; no artifacts; 404; DELETE removes a finished job", async () => {
   const t = await testApp({ chunkSteps: 1000, concurrency: 1 });
   try {
     const long = await (await post(t.app, "/v1/jobs", { ...FT, steps: 100_000 })).json();
@@ -184,11 +184,16 @@ Deno.test("jobs: cancel stops a running job within a chunk, a queued one at once
     assert.ok(canceled.progress.step < 100_000);
     assert.deepEqual((await (await t.app.request(`/v1/jobs/${long.id}/artifacts`)).json()).data, []);
     assert.equal((await t.app.request(`/v1/jobs/${long.id}/artifacts/model.safetensors`)).status, 404);
-    assert.equal((await t.app.request(`/v1/jobs/${long.id}`, { method: "DELETE" })).status, 200); // idempotent
     const dir = join(t.dir, "data", "jobs", long.id);
     const left = [];
     for await (const e of Deno.readDir(dir)) left.push(e.name);
     assert.deepEqual(left, ["request.json"]);
+    // a second DELETE on the canceled job removes it, record and files
+    const removed = await t.app.request(`/v1/jobs/${long.id}`, { method: "DELETE" });
+    assert.equal(removed.status, 200);
+    assert.equal((await removed.json()).status, "canceled");
+    assert.equal((await t.app.request(`/v1/jobs/${long.id}`)).status, 404);
+    await assert.rejects(Deno.stat(dir));
     assert.equal((await t.app.request("/v1/jobs/job_nope", { method: "DELETE" })).status, 404);
     assert.equal((await t.app.request("/v1/jobs/job_nope")).status, 404);
     assert.equal((await t.app.request("/v1/jobs/job_nope/events")).status, 404);
@@ -196,9 +201,14 @@ Deno.test("jobs: cancel stops a running job within a chunk, a queued one at once
     assert.equal((await t.app.request("/v1/jobs/" + "x".repeat(3000))).status, 404);
     const ok = await (await post(t.app, "/v1/jobs", { ...FT, steps: 1 })).json();
     await waitJob(t.app, ok.id);
-    const again = await t.app.request(`/v1/jobs/${ok.id}`, { method: "DELETE" });
-    assert.equal(again.status, 409);
     assert.equal((await t.app.request(`/v1/jobs/${ok.id}/artifacts/..%2Frequest.json`)).status, 404);
+    // DELETE on a succeeded job removes it with its artifacts
+    const gone = await t.app.request(`/v1/jobs/${ok.id}`, { method: "DELETE" });
+    assert.equal(gone.status, 200);
+    assert.equal((await gone.json()).status, "succeeded");
+    assert.equal((await t.app.request(`/v1/jobs/${ok.id}/artifacts`)).status, 404);
+    await assert.rejects(Deno.stat(join(t.dir, "data", "jobs", ok.id)));
+    assert.equal((await t.app.request(`/v1/jobs/${ok.id}`, { method: "DELETE" })).status, 404);
   } finally {
     await t.close();
   }

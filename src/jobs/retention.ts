@@ -1,0 +1,56 @@
+/**
+ * @module Removing finished jobs: one on request (`DELETE /v1/jobs/:id` on a job that has ended), or every
+ * job that ended before a cut-off (`POSTTRAIN_RETENTION`), record and files. Several instances may sweep
+ * at once: a removal that finds nothing left is a no-op.
+ */
+import { PosttrainError } from "../errors.ts";
+import type { ArtifactStore } from "./artifacts.ts";
+import { type JobRecord, type JobStore, TERMINAL } from "./store.ts";
+
+/**
+ * Remove a job that has ended, record and files; undefined when there is none; a job not yet ended is a
+ * `job_not_finished` error (cancel it first).
+ *
+ * @example
+ * ```ts ignore
+ * await removeFinished(store, files, "job_mhx3k2a0_9f2c41d7"); // the record as it was
+ * ```
+ */
+export async function removeFinished(
+  store: JobStore,
+  files: ArtifactStore,
+  id: string,
+): Promise<JobRecord | undefined> {
+  const j = await store.get(id);
+  if (!j) return undefined;
+  if (!TERMINAL.includes(j.status)) {
+    throw new PosttrainError("job_not_finished", `job ${id} is ${j.status}: cancel it first`, "id");
+  }
+  await store.remove(id);
+  await files.removeJob(id);
+  return j;
+}
+
+/**
+ * Remove every job that ended before `before` (epoch ms), record and files; returns their ids.
+ *
+ * @example
+ * ```ts ignore
+ * await sweepFinished(store, files, Date.now() - 7 * 86_400_000); // older than a week
+ * ```
+ */
+export async function sweepFinished(
+  store: JobStore,
+  files: ArtifactStore,
+  before: number,
+): Promise<string[]> {
+  const cut = new Date(before).toISOString();
+  const gone: string[] = [];
+  for (const j of await store.list({ status: TERMINAL })) {
+    if ((j.finished_at ?? j.updated_at) >= cut) continue;
+    await store.remove(j.id);
+    await files.removeJob(j.id);
+    gone.push(j.id);
+  }
+  return gone;
+}
