@@ -49,8 +49,16 @@ export interface UnlearnSettings {
   evalEvery?: number;
   /** K-FADE: uphill Gauss-Newton steps (default 3). */
   kfadeSteps?: number;
-  /** K-FADE: retain KL one step may cause (default 0.05). */
+  /** K-FADE: retain KL one step may cause (default 0.05; with targetForgetLoss a cap on each step). */
   klBudget?: number;
+  /** K-FADE with targetForgetLoss: steps at most when klBudget shortens steps (default 2 × kfadeSteps). */
+  kfadeMaxSteps?: number;
+  /** K-FADE: retain corrections after each step (default 1; 0 = none). */
+  corrections?: number;
+  /** K-FADE: retain rows the correction's KL gradient is taken on (default 128). */
+  correctionRows?: number;
+  /** K-FADE: temperature the curvature's labels are sampled at (default 1). */
+  fisherTemperature?: number;
   /** K-FADE: plain K-FAC eigenvalues instead of EK-FAC's refit. */
   plainKfac?: boolean;
   /** K-FADE: damping = scale × mean eigenvalue (default 0.01). */
