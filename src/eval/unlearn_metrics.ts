@@ -20,7 +20,7 @@ import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { ModelRunner } from "../models/runner.ts";
 import type { Weights } from "../models/weights.ts";
-import { Generator } from "../models/generate.ts";
+import type { Generator } from "../models/generate.ts";
 import { exactMemorization, extractionStrength, rougeL } from "./memorization.ts";
 import { miaAuc, minKppScore, minKppToken, privleak } from "./mia.ts";
 import { auc, harmonicMean, ksTest, truthRatio, truthRatioAggregates } from "./unlearn_stats.ts";
