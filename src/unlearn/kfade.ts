@@ -82,6 +82,8 @@ export interface KfadeStep {
   retainKl: number;
   /** Forget NLL after the step (and its correction). */
   forgetLoss: number;
+  /** Forget NLL gained by the step (and its correction); NaN when not measured. */
+  gain?: number;
   /** The retain-KL cap ε shortened the step. */
   capped?: boolean;
   /** KL_retain(original ‖ θ) on the probe rows after the step, before and after its correction. */
@@ -226,7 +228,7 @@ export async function kfade(
   const klToOriginal = async () => klBetween(atOrigin, await probeOutputs());
   const update = new Map([...names].map((n) => [n, new Float32Array(weights.get(n)!.length)]));
   const steps: KfadeStep[] = [];
-  const target = run.targetForgetLoss;
+  const target = run.targetForgetLoss, start = await forgetLoss();
   const maxSteps = target === undefined ? o.kfadeSteps : o.kfadeMaxSteps ?? 2 * o.kfadeSteps;
   try {
     let fittedAt = 0;
@@ -234,7 +236,9 @@ export async function kfade(
       run.signal?.throwIfAborted();
       const { loss, grads } = await forgetGradient(runner, weights, forget, bs);
       if (target !== undefined && loss >= target) break;
-      if (steps.length > fittedAt && !o.noRefit) {
+      // a top-up (what corrections gave back, < 10 % of the gap) keeps the last fit: it moves too little to age it
+      const topUp = target !== undefined && steps.length > 0 && target - loss < 0.1 * (target - start);
+      if (steps.length > fittedAt && !o.noRefit && !topUp) {
         run.signal?.throwIfAborted();
         const t1 = performance.now();
         await pre.release();
@@ -305,6 +309,7 @@ export async function kfade(
         addScaled(update, fix.dir, fix.eta);
       }
       step.forgetLoss = await forgetLoss();
+      step.gain = step.forgetLoss - loss;
       steps.push(step);
       run.onStep?.(steps.length, step);
       log(
