@@ -204,6 +204,8 @@ export interface CoresetSettings {
   align?: "row" | "class";
   /** cld: equal share per matched validation row ("matched", default), top-k over all rows ("global"), or per source ("proportional"). */
   budget?: "matched" | "global" | "proportional";
+  /** colm: per-row feature, "grad" (the last value projection's gradient, default) or "zo" (zeroth-order). */
+  feature?: "grad" | "zo";
   /** colm: zeroth-order perturbation ε (default 1e-3). */
   eps?: number;
   /** colm: random directions per estimate (default 1). */
