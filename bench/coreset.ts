@@ -5,7 +5,8 @@
  * loss = mean token NLL on the eval rows.
  * 1. CLD: a 30 % coreset (one proxy trajectory, seed 0, default options; scored with align row, our
  *    default, and align class, the paper's) vs a 30 % random subset (one per seed) vs all rows.
- * 2. CoLM: batch 16 drawn, CoLM keeps 8 (ratio 0.5) vs training on the full batch of 16.
+ * 2. CoLM: batch 16 drawn; CoLM keeps 8 (ratio 0.5; last-layer gradient features, and the paper's
+ *    zeroth-order ones) vs a random 8 of the same 16 vs training on all 16.
  * 3. `--parts oracle` (calibration): a 30 % random subset of the bio and qa rows only, i.e. an
  *    oracle that knows which sources the eval is about.
  * Seeds are first-seed, first-seed + 1, … (default 1: the Trainer's shuffle maps seeds 0 and 1 to
@@ -155,15 +156,37 @@ if (parts.includes("oracle")) {
 }
 
 if (parts.includes("colm")) {
-  const full: { loss: number; seconds: number }[] = [], colm: typeof full = [];
+  // every arm draws the same 16 rows per step (the Trainer's seeded order) and trains on all or half of them
+  const full: { loss: number; seconds: number }[] = [], rand: typeof full = [];
+  const colm: typeof full = [], zo: typeof full = [];
+  const randomHalf = (seed: number): TrainerHooks => {
+    let s = (seed * 2654435761) >>> 0 || 1;
+    const u = () => ((s ^= s << 13, s ^= s >>> 17, s ^= s << 5) >>> 0) / 4294967296;
+    return {
+      selectBatch: (c) =>
+        c.map((e) => ({ e, k: u() })).sort((x, y) => x.k - y.k).slice(0, c.length / 2).map((x) => x.e),
+    };
+  };
   for (const seed of seeds) {
     full.push(await run(train, seed, 16));
-    const { hooks, selector } = colmHooks(base.config, train, sources, { ratio: 0.5, seed }, backend);
-    colm.push(await run(train, seed, 16, hooks));
-    await selector.release();
+    rand.push(await run(train, seed, 16, randomHalf(seed)));
+    for (const [feature, out] of [["grad", colm], ["zo", zo]] as const) {
+      const { hooks, selector } = colmHooks(
+        base.config,
+        train,
+        sources,
+        { ratio: 0.5, seed, feature },
+        backend,
+      );
+      out.push(await run(train, seed, 16, hooks));
+      await selector.release();
+    }
   }
+  const kept = [...smallSources(sources)].join(", ");
   report("full batch 16", "all", full);
-  report("CoLM 8 of 16", `all (kept whole: ${[...smallSources(sources)].join(", ")})`, colm);
+  report("random 8 of 16", "all", rand);
+  report("CoLM 8 of 16, last-layer gradients (default)", `all (kept whole: ${kept})`, colm);
+  report("CoLM 8 of 16, zeroth-order features (the paper's estimator)", `all (kept whole: ${kept})`, zo);
 }
 
 console.log(
