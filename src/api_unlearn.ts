@@ -53,7 +53,7 @@ export interface UnlearnSettings {
   klBudget?: number;
   /** K-FADE with targetForgetLoss: steps at most when klBudget shortens steps (default 2 × kfadeSteps). */
   kfadeMaxSteps?: number;
-  /** K-FADE: retain corrections after each step (default 1; 0 = none). */
+  /** K-FADE: retain corrections after each step (default 2; 0 = none). */
   corrections?: number;
   /** K-FADE: retain rows the correction's KL gradient is taken on (default 128). */
   correctionRows?: number;

@@ -6,7 +6,7 @@
  * the step's share of `targetForgetLoss` (the rest of the gap over the steps left) capped at the measured
  * retain KL ε, or (no target) the largest η within ε; then a retain correction (retain_correction.ts), and F̂
  * is refit before the next step. Where ε binds, more steps follow (up to `kfadeMaxSteps`). Why each part:
- * README "Unlearning". [inferred] (§6.4). Defaults: 3 steps, ε 0.05, λ = 0.01·mean(Λ), T 1, 1 correction.
+ * README "Unlearning". [inferred] (§6.4). Defaults: 3 steps, ε 0.05, λ = 0.01·mean(Λ), T 1, 2 corrections.
  */
 import { z } from "npm:zod@4.6.7";
 import { batchesOf } from "../data/batch.ts";
@@ -41,7 +41,7 @@ export const KfadeOptionsSchema = z.object({
   kfadeMaxSteps: z.number().int().positive().max(100).optional().describe(
     "with --target-forget-loss: steps at most when ε shortens steps (default 2 × kfade-steps)",
   ),
-  corrections: z.number().int().nonnegative().max(10).default(1).describe(
+  corrections: z.number().int().nonnegative().max(10).default(2).describe(
     "retain corrections after each step (Gauss-Newton steps back towards the original retain outputs " +
       "that keep the step's first-order forget gain); 0 = none",
   ),

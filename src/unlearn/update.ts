@@ -138,7 +138,9 @@ export async function loadKfadeFactors(
     },
     damping: new Map(Object.entries(JSON.parse(metadata.damping) as Record<string, number>)),
     stepKl: JSON.parse(metadata.steps) as number[],
-    stepGain: metadata.gains ? (JSON.parse(metadata.gains) as (number | null)[]).map((g) => g ?? NaN) : undefined,
+    stepGain: metadata.gains
+      ? (JSON.parse(metadata.gains) as (number | null)[]).map((g) => g ?? NaN)
+      : undefined,
   };
 }
 
@@ -182,8 +184,16 @@ export async function reapplyKfade(
       : Math.sqrt((2 * kl) / Math.max(quad, 1e-30));
     addScaled(weights, dir, eta);
     const after = await forgetLoss();
-    steps.push({ eta, predictedKl: 0.5 * eta * eta * quad, retainKl: NaN, forgetLoss: after, gain: after - loss });
-    o.log?.(`reapply step ${k + 1}: forget NLL ${loss.toFixed(4)} → ${after.toFixed(4)}, η ${eta.toExponential(3)}`);
+    steps.push({
+      eta,
+      predictedKl: 0.5 * eta * eta * quad,
+      retainKl: NaN,
+      forgetLoss: after,
+      gain: after - loss,
+    });
+    o.log?.(
+      `reapply step ${k + 1}: forget NLL ${loss.toFixed(4)} → ${after.toFixed(4)}, η ${eta.toExponential(3)}`,
+    );
   }
   await plain.release();
   await pre.release();
