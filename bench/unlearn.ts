@@ -7,9 +7,10 @@
  * extraction strength, exact memorization, ROUGE-L; then a relearning attack on every unlearned model
  * (fine-tune on half the forget rows, measure the other half) and, at the first level, every method's stored
  * update re-applied after a further fine-tune of the original (K-FADE also recomputed with its stored
- * factors). Prints markdown tables to stderr, one JSON line to stdout, writes `results.json` to `--out`.
+ * factors). Prints markdown tables to stderr, one JSON line to stdout, writes `results.json` to `--out`/<name>.
  * Usage: deno task eval:unlearn [--benchmark people] [--levels 0.5,1] [--methods ga,graddiff,npo,wagle-graddiff,wagle-npo,kfade]
  *   [--options '{"kfade":{"corrections":0}}'] [--out .tmp/unlearn-bench] [--backend lean] [--no-reapply]
+ *   [--results results.json]
  *   people only: [--forget 10] [--retrain-steps 1200] [--tofu DIR --retrained DIR --model DIR]
  */
 import { parseArgs } from "node:util";
@@ -50,6 +51,7 @@ const { values: a } = parseArgs({
     out: { type: "string", default: new URL("../.tmp/unlearn-bench", import.meta.url).pathname },
     backend: { type: "string", default: "lean" },
     "no-reapply": { type: "boolean", default: false },
+    results: { type: "string", default: "results.json" },
     forget: { type: "string" },
     "retrain-steps": { type: "string" },
     tofu: { type: "string" },
@@ -275,7 +277,7 @@ await runner.release();
 await gen.release();
 const dir = join(a.out!, task.name);
 await Deno.writeTextFile(
-  join(dir, "results.json"),
+  join(dir, a.results!),
   JSON.stringify(
     {
       benchmark: task.name,
