@@ -65,6 +65,9 @@ const composition = (idx: number[]) => {
   for (const i of idx) c[sources[i] ?? "-"] = (c[sources[i] ?? "-"] ?? 0) + 1;
   return Object.entries(c).map(([s, n]) => `${s} ${n}`).join(", ");
 };
+const load = () => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
+const loadStart = load();
+console.error(`load average ${loadStart} at the start`);
 console.error(
   `mixture: ${train.length} rows (${composition(train.map((_, i) => i))}); eval before ${before.toFixed(4)}`,
 );
@@ -221,5 +224,6 @@ for (const r of table) {
       `${r.losses.map((x) => x.toFixed(4)).join(", ")} | ${mean(r.seconds).toFixed(0)} |`,
   );
 }
-console.log(JSON.stringify({ before, steps, k, arms: table }));
+console.error(`load average ${loadStart} at the start, ${load()} at the end`);
+console.log(JSON.stringify({ before, steps, k, arms: table, load: { start: loadStart, end: load() } }));
 await evalRunner.release();

@@ -10,7 +10,7 @@
  * factors). Prints markdown tables to stderr, one JSON line to stdout, writes `results.json` to `--out`/<name>.
  * Usage: deno task eval:unlearn [--benchmark people] [--levels 0.5,1] [--methods ga,graddiff,npo,wagle-graddiff,wagle-npo,kfade]
  *   [--options '{"kfade":{"corrections":0}}'] [--out .tmp/unlearn-bench] [--backend lean] [--no-reapply]
- *   [--results results.json]
+ *   [--results results.json]; `--from FILE` reprints the tables of a results file and exits
  *   people only: [--forget 10] [--retrain-steps 1200] [--tofu DIR --retrained DIR --model DIR]
  */
 import { parseArgs } from "node:util";
@@ -33,9 +33,9 @@ import {
   klBetween,
   type ModelEval,
   rowOutputs,
-  type UnlearnMetrics,
   unlearnMetrics,
 } from "../src/eval/unlearn_metrics.ts";
+import { type ReappliedRow, type ResultRow, type UnlearnResults, unlearnTables } from "./unlearn_tables.ts";
 import {
   loadUnlearnTask,
   UNLEARN_BENCHMARKS,
@@ -52,6 +52,7 @@ const { values: a } = parseArgs({
     backend: { type: "string", default: "lean" },
     "no-reapply": { type: "boolean", default: false },
     results: { type: "string", default: "results.json" },
+    from: { type: "string" },
     forget: { type: "string" },
     "retrain-steps": { type: "string" },
     tofu: { type: "string" },
@@ -59,6 +60,10 @@ const { values: a } = parseArgs({
     model: { type: "string" },
   },
 });
+if (a.from) {
+  console.log(unlearnTables(JSON.parse(await Deno.readTextFile(a.from)) as UnlearnResults).join("\n"));
+  Deno.exit(0);
+}
 const name = a.benchmark as UnlearnBenchmarkName;
 if (!UNLEARN_BENCHMARKS.includes(name)) {
   throw new Error(`--benchmark: one of ${UNLEARN_BENCHMARKS.join(", ")}`);
@@ -68,8 +73,9 @@ const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
-const load = () => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
-log(`${name}: load average ${load()} at the start`);
+const loadStart = Deno.loadavg();
+const load = (l = Deno.loadavg()) => l.map((x) => x.toFixed(1)).join(" ");
+log(`${name}: load average ${load(loadStart)} at the start`);
 const task = await loadUnlearnTask(name, {
   out: a.out!,
   backend,
@@ -111,19 +117,7 @@ async function fineTuned(w: Weights, rows: Example[], opts: TrainOptionsInput): 
   return c;
 }
 
-type Row = UnlearnMetrics & {
-  method: string;
-  level: number;
-  steps: number;
-  seconds: number;
-  cpuSeconds: number;
-  /** NLL of the measured forget half before and after the relearning attack. */
-  relearnBefore: number;
-  relearnAfter: number;
-  /** Forget NLL of the unlearning rows, and whether it reached the level's target. */
-  forgetLoss: number;
-  reached: boolean;
-};
+type Row = ResultRow;
 const results: Row[] = [];
 const metricsOf = (e: ModelEval) => unlearnMetrics(e, orig, gold);
 const relearnRef = { original: await relearned(task.original), retrained: await relearned(task.retrained) };
@@ -233,13 +227,7 @@ for (const level of levels) {
 }
 
 // ── stored updates re-applied after a further fine-tune of the original ──
-type Reapplied = {
-  method: string;
-  forgetNll: number;
-  gainShare: number;
-  retainKl: number;
-  furtherNll: number;
-};
+type Reapplied = ReappliedRow;
 const reapplied: Reapplied[] = [];
 if (!a["no-reapply"]) {
   const tuned = await fineTuned(task.original, task.further.rows, task.further.opts);
@@ -276,63 +264,19 @@ if (!a["no-reapply"]) {
 await runner.release();
 await gen.release();
 const dir = join(a.out!, task.name);
-await Deno.writeTextFile(
-  join(dir, a.results!),
-  JSON.stringify(
-    {
-      benchmark: task.name,
-      about: task.about,
-      forgetNll: { original: lo, retrained: hi },
-      results,
-      reapplied,
-    },
-    null,
-    1,
-  ),
-);
-log(`${name}: load average ${load()} at the end`);
-
-// ── tables ──
-const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
-const e = (
-  x: number,
-) => (!Number.isFinite(x) ? "–" : Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(1) : x.toFixed(3));
-log(
-  "\n| method | level | forget NLL | KL to retrained, forget | **retain KL to original** | KL to retrained, retain | general KL to original | steps | time s (CPU s) |",
-);
-log("|---|---|---|---|---|---|---|---|---|");
-for (const r of results) {
-  log(
-    `| ${r.method} | ${r.level} | ${f(r.forgetNll)} | ${e(r.klForgetToRetrain)} | ${e(r.klRetainToOrig)} | ` +
-      `${e(r.klRetainToRetrain)} | ${e(r.klStoriesToOrig)} | ${r.steps} | ${Math.round(r.seconds)} (${
-        Math.round(r.cpuSeconds)
-      }) |`,
-  );
-}
-log(
-  "\n| method | level | forget quality (KS p) | model utility | privleak | extraction strength | exact memorization | forget ROUGE-L | relearned forget NLL (before → after) |",
-);
-log("|---|---|---|---|---|---|---|---|---|");
-for (const r of results) {
-  log(
-    `| ${r.method} | ${r.level} | ${
-      r.forgetQuality === undefined ? "–" : r.forgetQuality.toExponential(1)
-    } | ` +
-      `${f(r.modelUtility)} | ${f(r.privleak, 1)} | ${f(r.extractionStrength)} | ${
-        f(r.exactMemorization)
-      } | ` +
-      `${f(r.forgetRouge)} | ${f(r.relearnBefore)} → ${f(r.relearnAfter)} |`,
-  );
-}
-if (reapplied.length) {
-  log(
-    "\n| update re-applied after a further fine-tune | forget NLL | share of the original forget gain | retain KL to the fine-tuned model | new rows' NLL |",
-  );
-  log("|---|---|---|---|---|");
-  for (const r of reapplied) {
-    log(`| ${r.method} | ${f(r.forgetNll)} | ${f(r.gainShare, 2)} | ${e(r.retainKl)} | ${f(r.furtherNll)} |`);
-  }
-}
+const stored: UnlearnResults = {
+  benchmark: task.name,
+  about: task.about,
+  forgetNll: { original: lo, retrained: hi },
+  results,
+  reapplied,
+  load: { start: loadStart, end: Deno.loadavg() },
+};
+const tmp = join(dir, `.${a.results!}.tmp`);
+await Deno.writeTextFile(tmp, JSON.stringify(stored, null, 1));
+await Deno.rename(tmp, join(dir, a.results!));
+log(`${name}: load average ${load(stored.load!.start)} at the start, ${load(stored.load!.end)} at the end`);
+log("\n" + unlearnTables(stored).join("\n"));
 console.log(
   JSON.stringify({
     benchmark: task.name,
