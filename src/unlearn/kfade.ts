@@ -4,9 +4,10 @@
  *   maximise ∇L_fᵀΔ  s.t.  KL_retain(θ ‖ θ + Δ) ≤ ε   ⇒   Δ = η (F_r + λI)⁻¹ ∇L_f,
  * F_r the retain Fisher as EK-FAC (kfac.ts) with labels sampled at `fisherTemperature`. Each step: η reaches
  * the step's share of `targetForgetLoss` (the rest of the gap over the steps left) capped at the measured
- * retain KL ε, or (no target) the largest η within ε; then a retain correction (retain_correction.ts), and F̂
- * is refit before the next step. Where ε binds, more steps follow (up to `kfadeMaxSteps`). Why each part:
- * README "Unlearning". [inferred] (§6.4). Defaults: 3 steps, ε 0.05, λ = 0.01·mean(Λ), T 1, 2 corrections.
+ * retain KL ε, or (no target) the largest η within ε; then retain corrections (retain_correction.ts), and F̂
+ * is refit before the next step. Where ε binds, more steps follow (up to `kfadeMaxSteps`, then one top-up).
+ * Why each part: README "Unlearning". [inferred] (§6.4). Defaults: 3 steps, ε 0.05, λ = 0.01·mean(Λ), T 1,
+ * 2 corrections.
  */
 import { z } from "npm:zod@4.6.7";
 import { batchesOf } from "../data/batch.ts";
@@ -39,7 +40,8 @@ export const KfadeOptionsSchema = z.object({
       "before its correction (with --target-forget-loss: a cap on each step)",
   ),
   kfadeMaxSteps: z.number().int().positive().max(100).optional().describe(
-    "with --target-forget-loss: steps at most when ε shortens steps (default 2 × kfade-steps)",
+    "with --target-forget-loss: steps at most when ε shortens steps (default 2 × kfade-steps), then one " +
+      "top-up if the corrections gave back < 10 % of the forget gap",
   ),
   corrections: z.number().int().nonnegative().max(10).default(2).describe(
     "retain corrections after each step (Gauss-Newton steps back towards the original retain outputs " +
@@ -232,12 +234,14 @@ export async function kfade(
   const maxSteps = target === undefined ? o.kfadeSteps : o.kfadeMaxSteps ?? 2 * o.kfadeSteps;
   try {
     let fittedAt = 0;
-    while (steps.length < maxSteps) {
+    // with a target, one top-up may follow the last step
+    while (steps.length < maxSteps + (target === undefined ? 0 : 1)) {
       run.signal?.throwIfAborted();
       const { loss, grads } = await forgetGradient(runner, weights, forget, bs);
       if (target !== undefined && loss >= target) break;
       // a top-up (what corrections gave back, < 10 % of the gap) keeps the last fit: it moves too little to age it
       const topUp = target !== undefined && steps.length > 0 && target - loss < 0.1 * (target - start);
+      if (steps.length >= maxSteps && !topUp) break;
       if (steps.length > fittedAt && !o.noRefit && !topUp) {
         run.signal?.throwIfAborted();
         const t1 = performance.now();
