@@ -5,12 +5,15 @@
  * loss = mean token NLL on the eval rows.
  * 1. CLD: a 30 % coreset (one proxy trajectory, seed 0, default options; scored with align row, our
  *    default, and align class, the paper's) vs a 30 % random subset (one per seed) vs all rows.
- * 2. CoLM: batch 16 drawn, CoLM keeps 8 (ratio 0.5) vs training on the full batch of 16.
+ * 2. CoLM: batch 16 drawn; CoLM keeps 8 (ratio 0.5; last-layer gradient features, and the paper's
+ *    zeroth-order ones) vs a random 8 of the same 16 vs training on all 16.
  * 3. `--parts oracle` (calibration): a 30 % random subset of the bio and qa rows only, i.e. an
  *    oracle that knows which sources the eval is about.
+ * 4. `--parts colm-dup`: as 2 on the mixture with the Q/A rows of 4 of the 12 people repeated 5 more times
+ *    (redundant rows in the drawn batches).
  * Seeds are first-seed, first-seed + 1, … (default 1: the Trainer's shuffle maps seeds 0 and 1 to
  * the same order). `--selection F` reuses a CLD selection file (written there on the first run).
- * Usage: deno task bench:coreset [--steps 30] [--seeds 3] [--parts cld,colm,oracle] [--selection F] [--first-seed 1]
+ * Usage: deno task bench:coreset [--steps 30] [--seeds 3] [--parts cld,colm,colm-dup,oracle] [--selection F] [--first-seed 1]
  *        [--backend node]
  */
 import { parseArgs } from "node:util";
@@ -62,6 +65,9 @@ const composition = (idx: number[]) => {
   for (const i of idx) c[sources[i] ?? "-"] = (c[sources[i] ?? "-"] ?? 0) + 1;
   return Object.entries(c).map(([s, n]) => `${s} ${n}`).join(", ");
 };
+const load = () => Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
+const loadStart = load();
+console.error(`load average ${loadStart} at the start`);
 console.error(
   `mixture: ${train.length} rows (${composition(train.map((_, i) => i))}); eval before ${before.toFixed(4)}`,
 );
@@ -154,16 +160,58 @@ if (parts.includes("oracle")) {
   report(`oracle: random ${fraction * 100} % of the bio + qa rows`, `${k}`, oracle);
 }
 
-if (parts.includes("colm")) {
-  const full: { loss: number; seconds: number }[] = [], colm: typeof full = [];
+/** Random `c.length / 2` of the drawn rows (seeded), the baseline of every CoLM arm. */
+const randomHalf = (seed: number): TrainerHooks => {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const u = () => ((s ^= s << 13, s ^= s >>> 17, s ^= s << 5) >>> 0) / 4294967296;
+  return {
+    selectBatch: (c) =>
+      c.map((e) => ({ e, k: u() })).sort((x, y) => x.k - y.k).slice(0, c.length / 2).map((x) => x.e),
+  };
+};
+/** Full batch, random half and CoLM halves (both features) of the same drawn batches of `rows`. */
+async function colmArms(rows: Example[], rowSrc: (string | undefined)[], label: string, withFull: boolean) {
+  const full: { loss: number; seconds: number }[] = [], rand: typeof full = [];
+  const colm: typeof full = [], zo: typeof full = [];
   for (const seed of seeds) {
-    full.push(await run(train, seed, 16));
-    const { hooks, selector } = colmHooks(base.config, train, sources, { ratio: 0.5, seed }, backend);
-    colm.push(await run(train, seed, 16, hooks));
-    await selector.release();
+    if (withFull) full.push(await run(rows, seed, 16));
+    rand.push(await run(rows, seed, 16, randomHalf(seed)));
+    for (const [feature, out] of [["grad", colm], ["zo", zo]] as const) {
+      const { hooks, selector } = colmHooks(
+        base.config,
+        rows,
+        rowSrc,
+        { ratio: 0.5, seed, feature },
+        backend,
+      );
+      out.push(await run(rows, seed, 16, hooks));
+      await selector.release();
+    }
   }
-  report("full batch 16", "all", full);
-  report("CoLM 8 of 16", `all (kept whole: ${[...smallSources(sources)].join(", ")})`, colm);
+  const kept = [...smallSources(rowSrc)].join(", ");
+  if (withFull) report(`${label}full batch 16`, "all", full);
+  report(`${label}random 8 of 16`, "all", rand);
+  report(`${label}CoLM 8 of 16, last-layer gradients (default)`, `all (kept whole: ${kept})`, colm);
+  report(
+    `${label}CoLM 8 of 16, zeroth-order features (the paper's estimator)`,
+    `all (kept whole: ${kept})`,
+    zo,
+  );
+}
+
+if (parts.includes("colm")) {
+  // every arm draws the same 16 rows per step (the Trainer's seeded order) and trains on all or half of them
+  await colmArms(train, sources, "", true);
+}
+
+if (parts.includes("colm-dup")) {
+  // redundancy: the Q/A rows of the first 4 of the 12 people repeated 5 more times (rows of a source grouped
+  // by person, 9 each), so a random half batch over-samples those people; the eval covers all 12
+  const qa = train.map((_, i) => i).filter((i) => sources[i] === "qa").slice(0, 36);
+  const dup = [...train, ...Array.from({ length: 5 }, () => qa.map((i) => train[i])).flat()];
+  const dupSources = [...sources, ...Array.from({ length: 5 }, () => qa.map((i) => sources[i])).flat()];
+  console.error(`mixture + duplicates: ${dup.length} rows`);
+  await colmArms(dup, dupSources, "duplicated Q/A: ", false);
 }
 
 console.log(
@@ -176,5 +224,6 @@ for (const r of table) {
       `${r.losses.map((x) => x.toFixed(4)).join(", ")} | ${mean(r.seconds).toFixed(0)} |`,
   );
 }
-console.log(JSON.stringify({ before, steps, k, arms: table }));
+console.error(`load average ${loadStart} at the start, ${load()} at the end`);
+console.log(JSON.stringify({ before, steps, k, arms: table, load: { start: loadStart, end: load() } }));
 await evalRunner.release();

@@ -16,7 +16,8 @@ import { ModelRunner } from "../src/models/runner.ts";
 import { addScaled, type Weights } from "../src/models/weights.ts";
 import { fromLogical, type KfacEigen, toLogical } from "../src/unlearn/kfac.ts";
 import { Preconditioner } from "../src/unlearn/precondition.ts";
-import { fitCurvature, forgetGradient, kfadeLayers, searchStep } from "../src/unlearn/kfade.ts";
+import { fitCurvature, forgetGradient, kfadeLayers } from "../src/unlearn/kfade.ts";
+import { searchStep } from "../src/unlearn/step_search.ts";
 import { klBetween, rowOutputs } from "../src/eval/unlearn_metrics.ts";
 import { evaluateLoss } from "../src/eval/loss.ts";
 

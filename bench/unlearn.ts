@@ -1,146 +1,161 @@
 /**
- * The unlearning benchmark (`deno task eval:unlearn`): the default model's fictitious people, TOFU-style
- * (src/build/unlearn_data.ts): forget = the Q/A rows of the last `--forget` people, retain = everyone else's,
- * holdout = never-seen people, stories = held-out corpus stories. The gold model is the default model's recipe
- * retrained without the forget people (cached in `--out`/retrain; `--retrain-steps` shortens it). Every method
- * unlearns the same original weights to the same forget effect: it stops (first-order) or sizes its steps
- * (K-FADE) when the mean forget NLL reaches `orig + level·(retrain − orig)` for each `--levels` value, so the
- * methods are compared at equal forget NLL. Metrics: src/eval/unlearn_metrics.ts. Prints markdown tables to
- * stderr and one JSON line to stdout; writes `results.json` to `--out`.
- * Usage: deno task eval:unlearn [--forget 10] [--levels 0.5,1] [--methods ga,graddiff,npo,wagle-graddiff,wagle-npo,kfade]
- *   [--retrain-steps 1200] [--options '{"kfade":{"dampingScale":0.01}}'] [--out .tmp/unlearn-bench] [--backend node]
- *   [--tofu DIR (forget.jsonl, retain.jsonl, holdout.jsonl in TOFU format) --retrained DIR --model DIR]
+ * The unlearning benchmarks (`deno task eval:unlearn --benchmark people|verbmem|facts`; the tasks:
+ * src/build/unlearn_tasks.ts). Every method unlearns the same original weights to the same forget effect: it
+ * stops (first-order) or sizes its steps (K-FADE) when the mean forget NLL reaches
+ * `orig + level·(retrained − orig)` for each `--levels` value. Metrics (src/eval/unlearn_metrics.ts): KL to
+ * the original and to the retrained model, open-unlearning's forget quality, model utility, privleak,
+ * extraction strength, exact memorization, ROUGE-L; then a relearning attack on every unlearned model
+ * (fine-tune on half the forget rows, measure the other half) and, at the first level, every method's stored
+ * update re-applied after a further fine-tune of the original (K-FADE also recomputed with its stored
+ * factors). Prints markdown tables to stderr, one JSON line to stdout, writes `results.json` to `--out`/<name>.
+ * Usage: deno task eval:unlearn [--benchmark people] [--levels 0.5,1] [--methods ga,graddiff,npo,wagle-graddiff,wagle-npo,kfade]
+ *   [--options '{"kfade":{"corrections":0}}'] [--out .tmp/unlearn-bench] [--backend lean] [--no-reapply]
+ *   [--results results.json]; `--from FILE` reprints the tables of a results file and exits
+ *   people only: [--forget 10] [--retrain-steps 1200] [--tofu DIR --retrained DIR --model DIR]
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { join } from "node:path";
-import { loadModel } from "../src/models/load.ts";
 import { ModelRunner } from "../src/models/runner.ts";
-import { loadTokenizer } from "../src/data/tokenize.ts";
+import { Generator } from "../src/models/generate.ts";
+import type { Weights } from "../src/models/weights.ts";
+import type { Example } from "../src/data/example.ts";
 import type { Backend } from "../src/runtime/backend.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import type { TrainOptionsInput } from "../src/train/options.ts";
+import { evaluateLoss } from "../src/eval/loss.ts";
 import { unlearn, type UnlearnOptionsInput } from "../src/unlearn/unlearn.ts";
-import { fitCurvature, kfadeLayers, KfadeOptionsSchema } from "../src/unlearn/kfade.ts";
+import { fitCurvature, kfadeLayers, KfadeOptionsSchema, type KfadeResult } from "../src/unlearn/kfade.ts";
 import type { KfacEigen } from "../src/unlearn/kfac.ts";
-import {
-  encodeEvalRows,
-  readTofu,
-  retrainWithout,
-  type TofuRow,
-  toPromptRow,
-  unlearnBenchmark,
-} from "../src/build/unlearn_data.ts";
+import { applyDelta, reapplyKfade } from "../src/unlearn/update.ts";
 import {
   evaluateUnlearnModel,
-  meanNll,
+  klBetween,
   type ModelEval,
-  type UnlearnMetrics,
+  rowOutputs,
   unlearnMetrics,
 } from "../src/eval/unlearn_metrics.ts";
-import { encodeRows } from "../src/data/tokenize.ts";
+import { type ReappliedRow, type ResultRow, type UnlearnResults, unlearnTables } from "./unlearn_tables.ts";
+import {
+  loadUnlearnTask,
+  UNLEARN_BENCHMARKS,
+  type UnlearnBenchmarkName,
+} from "../src/build/unlearn_tasks.ts";
 
 const { values: a } = parseArgs({
   options: {
-    forget: { type: "string", default: "10" },
+    benchmark: { type: "string", default: "people" },
     levels: { type: "string", default: "0.5,1" },
     methods: { type: "string", default: "ga,graddiff,npo,wagle-graddiff,wagle-npo,kfade" },
-    "retrain-steps": { type: "string" },
     options: { type: "string", default: "{}" },
     out: { type: "string", default: new URL("../.tmp/unlearn-bench", import.meta.url).pathname },
-    backend: { type: "string", default: "node" },
+    backend: { type: "string", default: "lean" },
+    "no-reapply": { type: "boolean", default: false },
+    results: { type: "string", default: "results.json" },
+    from: { type: "string" },
+    forget: { type: "string" },
+    "retrain-steps": { type: "string" },
     tofu: { type: "string" },
     retrained: { type: "string" },
-    model: { type: "string", default: new URL("../models/default", import.meta.url).pathname },
-    "retain-eval-every": { type: "string", default: "10" },
+    model: { type: "string" },
   },
 });
-const backend = a.backend as Backend, out = a.out!, log = (s: string) => console.error(s);
-await Deno.mkdir(out, { recursive: true });
-const tok = await loadTokenizer(a.model!);
+if (a.from) {
+  console.log(unlearnTables(JSON.parse(await Deno.readTextFile(a.from)) as UnlearnResults).join("\n"));
+  Deno.exit(0);
+}
+const name = a.benchmark as UnlearnBenchmarkName;
+if (!UNLEARN_BENCHMARKS.includes(name)) {
+  throw new Error(`--benchmark: one of ${UNLEARN_BENCHMARKS.join(", ")}`);
+}
+const backend = a.backend as Backend, log = (s: string) => console.error(s);
 const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
-
-// ── data: the project's benchmark, or TOFU-format files ──
-let split: { forget: TofuRow[]; retain: TofuRow[]; holdout: TofuRow[]; stories: string[] };
-let retrainedDir = a.retrained;
-if (a.tofu) {
-  split = {
-    forget: await readTofu(join(a.tofu, "forget.jsonl")),
-    retain: await readTofu(join(a.tofu, "retain.jsonl")),
-    holdout: await readTofu(join(a.tofu, "holdout.jsonl")),
-    stories: [],
-  };
-  if (!retrainedDir) throw new Error("--tofu needs --retrained (a model trained without the forget rows)");
-} else {
-  const b = unlearnBenchmark({ forget: Number(a.forget) });
-  split = b;
-  const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
-  for (const [name, rows] of [["forget", b.forget], ["retain", b.retain], ["holdout", b.holdout]] as const) {
-    await Deno.writeTextFile(join(out, `${name}.tofu.jsonl`), jsonl(rows));
-    await Deno.writeTextFile(join(out, `${name}.jsonl`), jsonl(rows.map((r) => toPromptRow(r))));
-  }
-  if (!retrainedDir) {
-    retrainedDir = join(out, "retrain");
-    const recipe = JSON.stringify({
-      forget: b.forgetPeople.map((p) => p.id),
-      steps: a["retrain-steps"] ?? "default",
-    });
-    const have = await Deno.readTextFile(join(out, "retrain.recipe.json")).catch(() => "");
-    const exists = await Deno.stat(join(retrainedDir, "model.safetensors")).then(() => true, () => false);
-    if (have !== recipe || !exists) {
-      log(`retraining the gold model without ${b.forgetPeople.length} people (the default model's recipe)…`);
-      const r = await retrainWithout(b.forgetPeople, a.model!, retrainedDir, {
-        tokenizer: tok,
-        backend,
-        log,
-        steps: a["retrain-steps"] ? Number(a["retrain-steps"]) : undefined,
-      });
-      log(`retrained: ${r.steps} steps, final train loss ${r.loss.toFixed(3)}, ${Math.round(r.seconds)} s`);
-      await Deno.writeTextFile(join(out, "retrain.recipe.json"), recipe);
-    }
-  }
-}
-const every = Number(a["retain-eval-every"]);
-const people = [...new Set(split.retain.map((r, i) => r.person ?? String(Math.floor(i / 9))))];
-const evalPeople = new Set(people.filter((_, i) => i % every === 0));
-const retainEval = split.retain.filter((r, i) => evalPeople.has(r.person ?? String(Math.floor(i / 9))));
-const base = await loadModel(a.model!);
-const maxLength = base.config.maxPositions;
-const rows = encodeEvalRows({ ...split, retain: retainEval }, tok, maxLength);
-const forgetEx = encodeRows(split.forget.map((r) => toPromptRow(r)), { tokenizer: tok, maxLength });
-const retainEx = encodeRows(split.retain.map((r) => toPromptRow(r)), { tokenizer: tok, maxLength });
+const loadStart = Deno.loadavg();
+const load = (l = Deno.loadavg()) => l.map((x) => x.toFixed(1)).join(" ");
+log(`${name}: load average ${load(loadStart)} at the start`);
+const task = await loadUnlearnTask(name, {
+  out: a.out!,
+  backend,
+  log,
+  forget: a.forget ? Number(a.forget) : undefined,
+  retrainSteps: a["retrain-steps"] ? Number(a["retrain-steps"]) : undefined,
+  model: a.model,
+  tofu: a.tofu,
+  retrained: a.retrained,
+});
+const { config } = task;
+const copy = (w: Weights): Weights => new Map([...w].map(([k, v]) => [k, Float32Array.from(v)]));
+const runner = new ModelRunner(config, backend), gen = new Generator(config, backend);
+const nll = async (w: Weights, rows: Example[]) => (await evaluateLoss(runner, w, rows, 16)).loss;
 log(
-  `forget ${forgetEx.length} rows, retain ${retainEx.length} (eval ${rows.retain.length}), holdout ${rows.holdout.length}`,
+  `${task.name} (${task.about}): forget ${task.forget.length} rows, retain ${task.retain.length} ` +
+    `(eval ${task.eval.retain.length}), holdout ${task.eval.holdout.length}`,
 );
 
 // ── references ──
-const runner = new ModelRunner(base.config, backend);
-const orig = await evaluateUnlearnModel(runner, base.weights, rows);
-const retrained = await loadModel(retrainedDir!);
-const gold = await evaluateUnlearnModel(runner, retrained.weights, rows);
-const lo = meanNll(orig.forget), hi = meanNll(gold.forget);
-log(`forget NLL: original ${lo.toFixed(4)}, retrained ${hi.toFixed(4)}`);
+const evaluate = (w: Weights) => evaluateUnlearnModel(runner, w, task.eval, gen);
+const orig = await evaluate(task.original), gold = await evaluate(task.retrained);
+const lo = await nll(task.original, task.forget), hi = await nll(task.retrained, task.forget);
+log(`forget NLL (unlearning rows): original ${lo.toFixed(4)}, retrained ${hi.toFixed(4)}`);
+
+/** Relearning attack: fine-tune a copy on the attack half of the forget rows, NLL of the other half. */
+async function relearned(w: Weights): Promise<number> {
+  const c = copy(w);
+  const t = new Trainer(config, c, task.relearn.train, task.relearn.opts, backend);
+  await t.run();
+  await t.release();
+  return await nll(c, task.relearn.test);
+}
+async function fineTuned(w: Weights, rows: Example[], opts: TrainOptionsInput): Promise<Weights> {
+  const c = copy(w);
+  const t = new Trainer(config, c, rows, opts, backend);
+  await t.run();
+  await t.release();
+  return c;
+}
+
+type Row = ResultRow;
+const results: Row[] = [];
+const metricsOf = (e: ModelEval) => unlearnMetrics(e, orig, gold);
+const relearnRef = { original: await relearned(task.original), retrained: await relearned(task.retrained) };
+for (
+  const [method, w, e] of [["original", task.original, orig], ["retrained", task.retrained, gold]] as const
+) {
+  results.push({
+    method,
+    level: method === "original" ? 0 : 1,
+    steps: 0,
+    seconds: 0,
+    cpuSeconds: 0,
+    relearnBefore: await nll(w, task.relearn.test),
+    relearnAfter: relearnRef[method],
+    forgetLoss: method === "original" ? lo : hi,
+    reached: true,
+    ...metricsOf(e),
+  });
+}
 
 // ── methods ──
 const overrides = JSON.parse(a.options!) as Record<string, UnlearnOptionsInput>;
-type Row =
-  & { method: string; level: number; steps: number; seconds: number; cpuSeconds: number }
-  & UnlearnMetrics;
-const results: Row[] = [];
-const metricsOf = (e: ModelEval) => unlearnMetrics(e, orig, gold);
-results.push({ method: "original", level: 0, steps: 0, seconds: 0, cpuSeconds: 0, ...metricsOf(orig) });
-results.push({ method: "retrained", level: 1, steps: 0, seconds: 0, cpuSeconds: 0, ...metricsOf(gold) });
-/** Variants by name: K-FADE without refits, and with plain K-FAC eigenvalues. */
+/** Variants by name: K-FADE without refits / corrections, plain K-FAC, and the previous design (3 equal steps). */
 const ALIASES: Record<string, UnlearnOptionsInput> = {
   "kfade-static": { method: "kfade", noRefit: true },
   "kfade-kfac": { method: "kfade", noRefit: true, plainKfac: true },
+  "kfade-nocorr": { method: "kfade", corrections: 0 },
+  "kfade-t1": { method: "kfade", fisherTemperature: 1 },
+  "kfade-t2": { method: "kfade", fisherTemperature: 2 },
+  "kfade-v1": { method: "kfade", corrections: 0, klBudget: 1e9 },
 };
 const fits = new Map<string, { eig: KfacEigen; seconds: number; cpu: number }>();
-for (const level of a.levels!.split(",").map(Number)) {
+const updates = new Map<string, { update: Map<string, Float32Array>; kfade?: KfadeResult; gain: number }>();
+const levels = a.levels!.split(",").map(Number);
+for (const level of levels) {
   const target = lo + level * (hi - lo);
   for (const method of a.methods!.split(",")) {
-    const m = await loadModel(a.model!);
+    const m = copy(task.original);
     const o = {
       method,
       steps: 300,
@@ -152,14 +167,20 @@ for (const level of a.levels!.split(",").map(Number)) {
     if (o.method === "kfade") {
       // the first retain curvature depends only on the original weights: fit once, charge it to every run
       const ko = KfadeOptionsSchema.parse(o);
-      const key = JSON.stringify([ko.fitRows, ko.plainKfac, ko.modules, ko.fisherSamples]);
+      const key = JSON.stringify([
+        ko.fitRows,
+        ko.plainKfac,
+        ko.modules,
+        ko.fisherSamples,
+        ko.fisherTemperature,
+      ]);
       if (!fits.has(key)) {
         const [t0, c0] = [performance.now(), cpu()];
         const eig = await fitCurvature(
-          m.config,
-          m.weights,
-          retainEx.slice(0, ko.fitRows),
-          kfadeLayers(m.config, ko.modules),
+          config,
+          m,
+          task.retain.slice(0, ko.fitRows),
+          kfadeLayers(config, ko.modules),
           ko,
           {
             backend,
@@ -176,59 +197,91 @@ for (const level of a.levels!.split(",").map(Number)) {
       fit = fits.get(key);
     }
     const c0 = cpu();
-    const r = await unlearn(m.config, m.weights, forgetEx, retainEx, o, {
+    const r = await unlearn(config, m, task.forget, task.retain, o, {
       backend,
       log: (s) => s.startsWith("unlearn step") || log(`[${method} ${level}] ${s}`),
       evalRetain: [],
       eig: fit?.eig,
     });
     const extra = fit ? [fit.seconds, fit.cpu] : [0, 0];
-    const e = await evaluateUnlearnModel(runner, m.weights, rows);
+    const seconds = r.seconds + extra[0], cpuSeconds = cpu() - c0 + extra[1];
+    const e = await evaluate(m);
+    if (level === levels[0]) {
+      updates.set(method, { update: r.update, kfade: r.kfade, gain: r.forgetLossAfter - lo });
+    }
     results.push({
       method,
       level,
       steps: r.steps,
-      seconds: r.seconds + extra[0],
-      cpuSeconds: cpu() - c0 + extra[1],
+      seconds,
+      cpuSeconds,
+      relearnBefore: await nll(m, task.relearn.test),
+      relearnAfter: await relearned(m),
+      forgetLoss: r.forgetLossAfter,
+      // within 1 % of the gap of the target (K-FADE's line search lands just above or below it)
+      reached: r.forgetLossAfter >= target - 0.01 * (hi - lo),
       ...metricsOf(e),
     });
     log(JSON.stringify(results.at(-1)));
   }
 }
-await runner.release();
-await Deno.writeTextFile(
-  join(out, "results.json"),
-  JSON.stringify({ forgetNll: { original: lo, retrained: hi }, results }, null, 1),
-);
 
-const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
-const e = (x: number) => (x < 0.01 ? x.toExponential(1) : x.toFixed(3));
-log(
-  "\n| method | level | forget NLL | gap closed (NLL) | gap closed (KL) | KL to retrained, forget | retain KL to original | KL to retrained, retain | stories KL to original | steps | time s (CPU s) |",
-);
-log("|---|---|---|---|---|---|---|---|---|---|---|");
-for (const r of results) {
-  log(
-    `| ${r.method} | ${r.level} | ${f(r.forgetNll)} | ${f(r.gapClosedNll, 2)} | ${f(r.gapClosedKl, 2)} | ${
-      e(r.klForgetToRetrain)
-    } | ` +
-      `${e(r.klRetainToOrig)} | ${e(r.klRetainToRetrain)} | ${e(r.klStoriesToOrig)} | ${r.steps} | ${
-        Math.round(r.seconds)
-      } (${Math.round(r.cpuSeconds)}) |`,
-  );
+// ── stored updates re-applied after a further fine-tune of the original ──
+type Reapplied = ReappliedRow;
+const reapplied: Reapplied[] = [];
+if (!a["no-reapply"]) {
+  const tuned = await fineTuned(task.original, task.further.rows, task.further.opts);
+  const base = await rowOutputs(runner, tuned, task.eval.retain, { keepDist: true });
+  const f0 = await nll(tuned, task.forget);
+  const row = async (method: string, w: Weights, gain: number) => {
+    const fl = await nll(w, task.forget);
+    reapplied.push({
+      method,
+      forgetNll: fl,
+      gainShare: gain > 0 ? (fl - f0) / gain : NaN,
+      retainKl: klBetween(base, await rowOutputs(runner, w, task.eval.retain, { keepDist: true })),
+      furtherNll: await nll(w, task.further.rows.slice(0, task.further.newRows)),
+    });
+    log(JSON.stringify(reapplied.at(-1)));
+  };
+  await row("fine-tuned original", tuned, NaN);
+  for (const [method, u] of updates) {
+    const w = copy(tuned);
+    applyDelta(w, u.update);
+    await row(method, w, u.gain);
+    if (u.kfade) {
+      const w2 = copy(tuned);
+      await reapplyKfade(config, w2, task.forget, {
+        eig: u.kfade.eig,
+        damping: u.kfade.damping,
+        stepKl: u.kfade.steps.map((s) => s.predictedKl),
+        stepGain: u.kfade.steps.map((s) => s.gain ?? NaN),
+      }, { backend });
+      await row(`${method} (recomputed with its stored factors)`, w2, u.gain);
+    }
+  }
 }
-log(
-  "\n| method | level | retain NLL | forget acc | retain acc | forget exact | truth ratio forget | truth ratio retain | forget quality (KS p) | MIA AUC |",
+await runner.release();
+await gen.release();
+const dir = join(a.out!, task.name);
+const stored: UnlearnResults = {
+  benchmark: task.name,
+  about: task.about,
+  forgetNll: { original: lo, retrained: hi },
+  results,
+  reapplied,
+  load: { start: loadStart, end: Deno.loadavg() },
+};
+const tmp = join(dir, `.${a.results!}.tmp`);
+await Deno.writeTextFile(tmp, JSON.stringify(stored, null, 1));
+await Deno.rename(tmp, join(dir, a.results!));
+log(`${name}: load average ${load(stored.load!.start)} at the start, ${load(stored.load!.end)} at the end`);
+log("\n" + unlearnTables(stored).join("\n"));
+console.log(
+  JSON.stringify({
+    benchmark: task.name,
+    forget_nll_original: lo,
+    forget_nll_retrained: hi,
+    runs: results.length,
+  }),
 );
-log("|---|---|---|---|---|---|---|---|---|---|");
-for (const r of results) {
-  log(
-    `| ${r.method} | ${r.level} | ${f(r.retainNll)} | ${f(r.forgetAcc)} | ${f(r.retainAcc)} | ${
-      f(r.forgetExact, 2)
-    } | ` +
-      `${f(r.truthRatioForget)} | ${f(r.truthRatioRetain)} | ${
-        r.forgetQuality === undefined ? "–" : r.forgetQuality.toExponential(1)
-      } | ${f(r.miaAuc)} |`,
-  );
-}
-console.log(JSON.stringify({ forget_nll_original: lo, forget_nll_retrained: hi, runs: results.length }));

@@ -49,8 +49,16 @@ export interface UnlearnSettings {
   evalEvery?: number;
   /** K-FADE: uphill Gauss-Newton steps (default 3). */
   kfadeSteps?: number;
-  /** K-FADE: retain KL one step may cause (default 0.05). */
+  /** K-FADE: retain KL one step may cause (default 0.05; with targetForgetLoss a cap on each step). */
   klBudget?: number;
+  /** K-FADE with targetForgetLoss: steps at most when klBudget shortens steps (default 2 × kfadeSteps). */
+  kfadeMaxSteps?: number;
+  /** K-FADE: retain corrections after each step (default 2; 0 = none). */
+  corrections?: number;
+  /** K-FADE: retain rows the correction's KL gradient is taken on (default 128). */
+  correctionRows?: number;
+  /** K-FADE: temperature the curvature's labels are sampled at (default 1). */
+  fisherTemperature?: number;
   /** K-FADE: plain K-FAC eigenvalues instead of EK-FAC's refit. */
   plainKfac?: boolean;
   /** K-FADE: damping = scale × mean eigenvalue (default 0.01). */
@@ -196,6 +204,8 @@ export interface CoresetSettings {
   align?: "row" | "class";
   /** cld: equal share per matched validation row ("matched", default), top-k over all rows ("global"), or per source ("proportional"). */
   budget?: "matched" | "global" | "proportional";
+  /** colm: per-row feature, "grad" (the last value projection's gradient, default) or "zo" (zeroth-order). */
+  feature?: "grad" | "zo";
   /** colm: zeroth-order perturbation ε (default 1e-3). */
   eps?: number;
   /** colm: random directions per estimate (default 1). */

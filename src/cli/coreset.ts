@@ -2,7 +2,7 @@
  * @module `coreset`: select k training rows and write `{"indices":[…], "scores":[…]}` (0-based row
  * indices into `--data`, best first, with their scores). `--method cld` scores rows by the
  * correlation of their loss differences with the validation rows' along a short fine-tuning run
- * (src/coreset/cld.ts); `--method colm` picks k rows whose Adam-normalized zeroth-order gradients
+ * (src/coreset/cld.ts); `--method colm` picks k rows whose Adam-normalized last-layer gradients
  * cover the data's by facility location, keeping every row of small sources (src/coreset/colm.ts;
  * the scores are the facility-location weights; kept small-source rows count against k but are
  * all returned, even past k). Rows' `source` fields are the classes/sources.
@@ -61,7 +61,9 @@ export async function coresetCommand(argv: string[]): Promise<{ k: number; rows:
       ? `coreset cld: ${n} rows, ${
         val!.examples.length
       } val rows, ${f.epochs} epochs × ${f.evalsPerEpoch} checkpoints`
-      : `coreset colm: ${n} rows, ${f.directions} direction(s), 2×${f.directions} forward passes`,
+      : f.feature === "zo"
+      ? `coreset colm: ${n} rows, ${f.directions} direction(s), 2×${f.directions} forward passes`
+      : `coreset colm: ${n} rows, last-layer gradients (one forward pass)`,
   );
   const t0 = performance.now();
   const sel = await selectCoreset({

@@ -1,13 +1,15 @@
 /**
  * @module CoLM — mini-batch coresets for data mixtures (Nguyen, Yang, Anand, Yang, Mirzasoleiman; ICLR 2025;
  * code BigML-CS-UCLA/CoLM, the "efficient" trainer): of a batch of N rows keep B = round(N·ratio) whose
- * gradients match the batch's (§8.2). Feature: the zeroth-order gradient of the last layer's value projection,
- * ĝ_i = (1/K) Σ_k z_k (ℓ_i(θ + εz_k) − ℓ_i(θ − εz_k)) / 2ε, z_k ~ N(0, I) fixed by `seed`; Adam-normalized,
- * u_i = m̂_i/(√v̂_i + ε_adam) (moments then ← the selected rows' mean); sparsified to the `zoDim` dims of
- * largest |mean u|; small sources kept whole; facility location per source, budget ∝ size (facility.ts).
- * Defaults [training_arguments.py]: ratio 0.5, ε 1e-3, zoDim 2560, cosine, β (0.9, 0.999), ε_adam 1e-8, K 1;
- * small sources `keepSources`, else those under 5 % of the rows [ours]. Both perturbed passes run the whole
- * model (the paper caches the activations below the last layer).
+ * gradients match the batch's (§8.2). Feature `grad` (default): each row's exact gradient of the last layer's
+ * value projection, from one forward pass and a backward through the last layer only (row_grad.ts; what the
+ * paper's cached activations buy), count-sketched to `maxDims`; `zo`: the paper's zeroth-order estimate
+ * ĝ_i = (1/K) Σ_k z_k (ℓ_i(θ + εz_k) − ℓ_i(θ − εz_k)) / 2ε, z_k ~ N(0, I) fixed by `seed` (two extra passes of
+ * the whole model per direction; with K = 1 every ĝ_i is a multiple of z_1). Then Adam-normalized,
+ * u_i = m̂_i/(√v̂_i + ε_adam) (moments then ← the selected rows' mean), the `zoDim` dims of largest |mean u|,
+ * small sources kept whole, facility location per source, budget ∝ size (facility.ts). Defaults
+ * [training_arguments.py]: ratio 0.5, ε 1e-3, zoDim 2560, cosine, β (0.9, 0.999), ε_adam 1e-8, K 1; small
+ * sources `keepSources`, else those under 5 % of the rows, and `grad` features [ours].
  */
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
@@ -17,10 +19,18 @@ import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import type { Selection } from "./cld.ts";
 import { groupBy, proportionalBudgets } from "./budgets.ts";
 import { facilityLocation, type Similarity, similarityMatrix } from "./facility.ts";
-import { RowLossRunner } from "./row_loss.ts";
+import { lastVProj, RowLossRunner } from "./row_loss.ts";
+import { RowGradRunner } from "./row_grad.ts";
+
+/** CoLM's per-row features. */
+export type ColmFeature = "grad" | "zo";
 
 /** CoLM hyper-parameters (defaults in the module header). */
 export interface ColmOptions {
+  /** Per-row feature: exact last-layer value-projection gradient ("grad", default) or the zeroth-order estimate ("zo"). */
+  feature?: ColmFeature;
+  /** "grad": count-sketch the gradient to at most this many dims (default 65536). */
+  maxDims?: number;
   /** Kept fraction of each large batch (small_batch_ratio, default 0.5). */
   ratio?: number;
   /** Zeroth-order perturbation size (mezo_eps, default 1e-3). */
@@ -172,10 +182,17 @@ export function colmPick(
 export class ColmSelector {
   readonly keep: Set<string>;
   readonly opts: ColmOptions;
-  readonly runner: RowLossRunner;
+  readonly feature: ColmFeature;
+  /** "zo": the per-row loss session with the perturbation input. */
+  readonly runner?: RowLossRunner;
+  /** "grad": the per-row gradient session of the last value projection. */
+  readonly grads?: RowGradRunner;
   readonly state: AdamFeatureState;
-  /** The fixed directions z_k over the value entries (drawn once from the seed). */
+  /** "zo": the fixed directions z_k over the value entries (drawn once from the seed); "grad": none. */
   readonly z: Float32Array[];
+  /** "grad": logical indices of the value entries, and their count-sketch bucket and sign (when sketched). */
+  readonly #values: Int32Array = new Int32Array(0);
+  readonly #sketch?: { bucket: Int32Array; sign: Float32Array };
 
   /** `allSources`: the source of every training row (decides which sources are small). */
   constructor(
@@ -187,27 +204,65 @@ export class ColmSelector {
     const ratio = o.ratio ?? 0.5;
     if (!(ratio > 0 && ratio <= 1)) throw new Error(`coreset ratio must be in (0, 1], got ${ratio}`);
     this.opts = { ...o, ratio };
+    this.feature = o.feature ?? "grad";
     this.keep = smallSources(allSources, o);
-    this.runner = new RowLossRunner(config, backend, true);
-    const P = this.runner.vproj!.entries.length;
+    const seed = o.seed ?? 0;
+    const vp = lastVProj(config);
+    let P: number;
+    if (this.feature === "grad") {
+      this.grads = new RowGradRunner(config, vp.module, backend);
+      const { dOut, dIn } = this.grads.dims;
+      // storage index → logical (out × in) index of each value entry
+      this.#values = vp.layout === "out_in"
+        ? vp.entries
+        : Int32Array.from(vp.entries, (e) => (e % dOut) * dIn + Math.floor(e / dOut));
+      const max = o.maxDims ?? 65536;
+      P = Math.min(this.#values.length, max);
+      if (this.#values.length > max) {
+        // count sketch: entry n → bucket h(n), sign s(n) (an integer hash of n and the seed)
+        const h = (n: number) => {
+          let x = Math.imul(n ^ (seed * 0x9e3779b1), 0x85ebca6b);
+          x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+          return (x ^ (x >>> 16)) >>> 0;
+        };
+        this.#sketch = {
+          bucket: Int32Array.from(this.#values, (_, n) => h(n) % max),
+          sign: Float32Array.from(this.#values, (_, n) => (h(n + 0x40000000) & 1 ? 1 : -1)),
+        };
+      }
+      this.z = [];
+    } else {
+      this.runner = new RowLossRunner(config, backend, true);
+      P = vp.entries.length;
+      const K = o.directions ?? 1;
+      this.z = Array.from({ length: K }, (_, k) => {
+        const r = normalRng(seed * 1009 + k + 1);
+        return Float32Array.from({ length: P }, () => r());
+      });
+    }
     this.state = { m: new Float32Array(P), v: new Float32Array(P), t: 0 };
-    const K = o.directions ?? 1, seed = o.seed ?? 0;
-    this.z = Array.from({ length: K }, (_, k) => {
-      const r = normalRng(seed * 1009 + k + 1);
-      return Float32Array.from({ length: P }, () => r());
-    });
   }
 
-  /** Per-row zeroth-order gradients ĝ_i of the last value projection (value entries only). */
+  /** Per-row features: the value-projection gradient ("grad"), or its zeroth-order estimate ("zo"). */
   async features(w: Weights, rows: Example[]): Promise<Float32Array[]> {
-    const vp = this.runner.vproj!, eps = this.opts.eps ?? 1e-3, K = this.z.length;
+    const bs = this.opts.forwardBatch ?? 16;
+    if (this.grads) {
+      const full = await this.grads.rowGrads(w, rows, bs), idx = this.#values, sk = this.#sketch;
+      return full.map((g) => {
+        if (!sk) return Float32Array.from(idx, (j) => g[j]);
+        const out = new Float32Array(this.state.m.length);
+        idx.forEach((j, n) => out[sk.bucket[n]] += sk.sign[n] * g[j]);
+        return out;
+      });
+    }
+    const vp = this.runner!.vproj!, eps = this.opts.eps ?? 1e-3, K = this.z.length;
     const g = rows.map(() => new Float32Array(vp.entries.length));
     const dw = new Float32Array(vp.shape[0] * vp.shape[1]);
     for (const z of this.z) {
       const c: Float64Array[] = [];
       for (const sign of [1, -1]) {
         vp.entries.forEach((e, j) => dw[e] = sign * eps * z[j]);
-        c.push(await this.runner.meanLosses(w, rows, this.opts.forwardBatch ?? 16, dw));
+        c.push(await this.runner!.meanLosses(w, rows, bs, dw));
       }
       rows.forEach((_, i) => {
         const ci = (c[0][i] - c[1][i]) / (2 * eps) / K;
@@ -233,6 +288,7 @@ export class ColmSelector {
 
   /** Free the compiled session. */
   async release(): Promise<void> {
-    await this.runner.release();
+    await this.runner?.release();
+    await this.grads?.release();
   }
 }

@@ -3,7 +3,7 @@
  * options (one zod schema, every field described; the CLI's flags, HTTP's snake_case fields), the
  * checks that name the bad field, and {@link selectCoreset}, which runs CLD (cld.ts: loss
  * trajectories of a short proxy run, correlation with the validation rows' loss differences, top-k)
- * or CoLM (colm.ts: Adam-normalized zeroth-order gradient features, facility location, small sources
+ * or CoLM (colm.ts: Adam-normalized last-layer gradient features, facility location, small sources
  * kept whole) over all candidate rows at once.
  */
 import { z } from "npm:zod@4.6.7";
@@ -33,6 +33,9 @@ export const CoresetOptionsSchema = z.object({
   ),
   budget: z.enum(["matched", "global", "proportional"]).default("matched").describe(
     "cld: an equal share of k per curve the rows were scored by (align row: per validation row; the paper's top-k per class), top-k over all rows, or per source in proportion to its size",
+  ),
+  feature: z.enum(["grad", "zo"]).default("grad").describe(
+    "colm: per-row feature: the exact gradient of the last value projection (grad) or the paper's zeroth-order estimate (zo)",
   ),
   eps: z.number().positive().default(1e-3).describe("colm: zeroth-order perturbation ε"),
   directions: z.number().int().positive().max(64).default(1).describe("colm: random directions per estimate"),

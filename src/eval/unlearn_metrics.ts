@@ -10,12 +10,20 @@
  *   1 − KL_f(retrain ‖ model) / KL_f(retrain ‖ orig).
  * - truth ratio, forget quality (KS p-value vs the retrained model's forget truth ratios), and the
  *   loss-based membership-inference AUC of forget rows (members) against holdout rows (non-members).
+ * - open-unlearning's figures (memorization.ts, mia.ts): exact memorization and extraction strength of the
+ *   forget answers, ROUGE-L recall of greedy answers, privleak (Min-K%++ AUC relative to the retrained
+ *   model's), and model utility = harmonic mean of the retain rows' probability exp(−avg NLL), ROUGE-L recall
+ *   and truth ratio (true better) — TOFU's retain triple (its real-authors and world-facts sets have no
+ *   counterpart here).
  */
 import { makeBatch } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { ModelRunner } from "../models/runner.ts";
 import type { Weights } from "../models/weights.ts";
-import { auc, ksTest, truthRatio, truthRatioAggregates } from "./unlearn_stats.ts";
+import type { Generator } from "../models/generate.ts";
+import { exactMemorization, extractionStrength, rougeL } from "./memorization.ts";
+import { miaAuc, minKppScore, minKppToken, privleak } from "./mia.ts";
+import { auc, harmonicMean, ksTest, truthRatio, truthRatioAggregates } from "./unlearn_stats.ts";
 
 /** Per-row outputs of a model on a set of rows. */
 export interface RowOutputs {
@@ -25,6 +33,10 @@ export interface RowOutputs {
   tokens: Int32Array;
   /** Answer tokens whose argmax is right, per row. */
   correct: Int32Array;
+  /** Per row, per answer token: 1 where the teacher-forced argmax is the answer token. */
+  hits: Uint8Array[];
+  /** Per row, per answer token: the Min-K%++ z-score (mia.ts). */
+  zpp: Float32Array[];
   /** Log-probabilities at each answer position (tokens × V), per row, when kept. */
   logp?: Float32Array[];
   /** Vocabulary size V. */
@@ -51,6 +63,8 @@ export async function rowOutputs(
     nll: new Float64Array(n),
     tokens: new Int32Array(n),
     correct: new Int32Array(n),
+    hits: [],
+    zpp: [],
     logp: o.keepDist ? [] : undefined,
     vocab: V,
   };
@@ -61,6 +75,8 @@ export async function rowOutputs(
       const keep: number[] = [];
       for (let t = 0; t < e.labels.length; t++) if (e.labels[t] !== -100) keep.push(t);
       const dist = o.keepDist ? new Float32Array(keep.length * V) : undefined;
+      const hits = new Uint8Array(keep.length), zpp = new Float32Array(keep.length);
+      const lp = new Float64Array(V);
       keep.forEach((t, k) => {
         const row = logits.subarray((r * b.T + t) * V, (r * b.T + t + 1) * V);
         let max = -Infinity, arg = 0;
@@ -69,10 +85,14 @@ export async function rowOutputs(
         for (let v = 0; v < V; v++) z += Math.exp(row[v] - max);
         const lse = max + Math.log(z), label = e.labels[t];
         out.nll[s + r] += lse - row[label];
-        if (arg === label) out.correct[s + r]++;
-        if (dist) { for (let v = 0; v < V; v++) dist[k * V + v] = row[v] - lse; }
+        if (arg === label) out.correct[s + r]++, hits[k] = 1;
+        for (let v = 0; v < V; v++) lp[v] = row[v] - lse;
+        zpp[k] = minKppToken(lp, label);
+        if (dist) dist.set(lp, k * V);
       });
       out.tokens[s + r] = keep.length;
+      out.hits.push(hits);
+      out.zpp.push(zpp);
       if (dist) out.logp!.push(dist);
     });
   }
@@ -131,6 +151,9 @@ export interface ModelEval {
   /** Per-row truth ratios (forget, retain); empty when the data has no perturbed answers. */
   trForget: number[];
   trRetain: number[];
+  /** Per-row ROUGE-L recall of the greedy answers (forget, retain); empty when not generated. */
+  rougeForget: number[];
+  rougeRetain: number[];
 }
 
 /** Tokenized evaluation rows: answers, and for truth ratios paraphrased + perturbed answers. */
@@ -154,14 +177,49 @@ async function truthRatios(runner: ModelRunner, w: Weights, para?: Example[], pe
 }
 
 /**
- * A model's outputs on every split (distributions kept where KL is computed).
+ * A row's prompt (the tokens before its first target) and answer (its targets, in order).
+ *
+ * @example
+ * ```ts
+ * promptAndAnswer({ inputIds: Int32Array.of(5, 6, 7, 8), labels: Int32Array.of(-100, 7, 8, -100), row: 0 });
+ * // { prompt: [5, 6], answer: [7, 8] }
+ * ```
+ */
+export function promptAndAnswer(e: Example): { prompt: number[]; answer: number[] } {
+  const first = e.labels.findIndex((l) => l !== -100);
+  if (first < 0) throw new Error(`row ${e.row}: no answer tokens`);
+  return {
+    prompt: Array.from(e.inputIds.subarray(0, first + 1)),
+    answer: Array.from(e.labels).filter((l) => l !== -100),
+  };
+}
+
+/** ROUGE-L recall of the greedy continuation (as many tokens as the answer) of each row's prompt. */
+export async function greedyRouge(gen: Generator, w: Weights, rows: Example[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const e of rows) {
+    const { prompt, answer } = promptAndAnswer(e);
+    const got = await gen.generate(w, prompt, { maxNewTokens: answer.length });
+    out.push(rougeL(answer, got).recall);
+  }
+  return out;
+}
+
+/**
+ * A model's outputs on every split (distributions kept where KL is computed); with `generator`, also the
+ * ROUGE-L recall of greedy answers to the forget and retain prompts.
  *
  * @example
  * ```ts ignore
- * const orig = await evaluateUnlearnModel(runner, original, rows);
+ * const orig = await evaluateUnlearnModel(runner, original, rows, new Generator(config, "lean"));
  * ```
  */
-export async function evaluateUnlearnModel(runner: ModelRunner, w: Weights, d: EvalRows): Promise<ModelEval> {
+export async function evaluateUnlearnModel(
+  runner: ModelRunner,
+  w: Weights,
+  d: EvalRows,
+  generator?: Generator,
+): Promise<ModelEval> {
   return {
     forget: await rowOutputs(runner, w, d.forget, { keepDist: true }),
     retain: await rowOutputs(runner, w, d.retain, { keepDist: true }),
@@ -169,6 +227,8 @@ export async function evaluateUnlearnModel(runner: ModelRunner, w: Weights, d: E
     stories: await rowOutputs(runner, w, d.stories, { keepDist: true }),
     trForget: await truthRatios(runner, w, d.forgetPara, d.forgetPert),
     trRetain: await truthRatios(runner, w, d.retainPara, d.retainPert),
+    rougeForget: generator ? await greedyRouge(generator, w, d.forget) : [],
+    rougeRetain: generator ? await greedyRouge(generator, w, d.retain) : [],
   };
 }
 
@@ -191,9 +251,31 @@ export interface UnlearnMetrics {
   klStoriesToOrig: number;
   truthRatioForget?: number;
   truthRatioRetain?: number;
+  /** KS p-value of the forget truth ratios against the retrained model's (open-unlearning forget_quality). */
   forgetQuality?: number;
+  /** Loss-based membership AUC (forget = members, holdout = non-members). */
   miaAuc: number;
+  /** Min-K%++ membership AUC (open-unlearning convention: 1 = forget rows exposed as members). */
+  minKppAuc: number;
+  /** ((1 − AUC) − (1 − AUC_retrained)) / (1 − AUC_retrained) · 100 on the Min-K%++ AUC. */
+  privleak: number;
+  /** Mean over forget rows of the share of answer tokens the teacher-forced argmax reproduces. */
+  exactMemorization: number;
+  /** Mean over forget rows of 1 − k* /|y| (memorization.ts). */
+  extractionStrength: number;
+  /** Mean over retain rows of exp(−avg answer NLL) (open-unlearning `probability`). */
+  retainProb: number;
+  /** Mean ROUGE-L recall of greedy answers (forget: MUSE VerbMem / KnowMem on the forget set). */
+  forgetRouge?: number;
+  retainRouge?: number;
+  /** Harmonic mean of retain probability, retain ROUGE-L and retain truth ratio (those measured). */
+  modelUtility: number;
 }
+
+const mean = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
+
+/** Min-K%++ attack scores of every row with answer tokens. */
+const minKppScores = (o: RowOutputs) => o.zpp.filter((z) => z.length > 0).map((z) => minKppScore(z));
 
 /**
  * Compare a model's outputs with the original's and the retrained model's.
@@ -208,6 +290,14 @@ export function unlearnMetrics(m: ModelEval, orig: ModelEval, retrain: ModelEval
   const fa = accuracy(m.forget), ra = accuracy(m.retain);
   const klF = klBetween(retrain.forget, m.forget), klF0 = klBetween(retrain.forget, orig.forget);
   const tr = m.trForget.length > 0;
+  const kpp = miaAuc(minKppScores(m.forget), minKppScores(m.holdout));
+  const kppGold = miaAuc(minKppScores(retrain.forget), minKppScores(retrain.holdout));
+  const answered = (o: RowOutputs) => o.hits.filter((h) => h.length > 0);
+  const retainProb = mean(
+    avgLosses(m.retain).filter((_, i) => m.retain.tokens[i] > 0).map((x) => Math.exp(-x)),
+  );
+  const truthRatioRetain = m.trRetain.length ? truthRatioAggregates(m.trRetain).trueBetter : undefined;
+  const retainRouge = m.rougeRetain.length ? mean(m.rougeRetain) : undefined;
   return {
     forgetNll: lf,
     retainNll: meanNll(m.retain),
@@ -221,10 +311,20 @@ export function unlearnMetrics(m: ModelEval, orig: ModelEval, retrain: ModelEval
     klForgetToRetrain: klF,
     klRetainToRetrain: klBetween(retrain.retain, m.retain),
     klRetainToOrig: klBetween(orig.retain, m.retain),
-    klStoriesToOrig: klBetween(orig.stories, m.stories),
+    klStoriesToOrig: m.stories.tokens.length ? klBetween(orig.stories, m.stories) : NaN,
     truthRatioForget: tr ? truthRatioAggregates(m.trForget).closerToOne : undefined,
-    truthRatioRetain: m.trRetain.length ? truthRatioAggregates(m.trRetain).trueBetter : undefined,
+    truthRatioRetain,
     forgetQuality: tr && retrain.trForget.length ? ksTest(m.trForget, retrain.trForget).pvalue : undefined,
     miaAuc: auc(avgLosses(m.forget).map((x) => -x), avgLosses(m.holdout).map((x) => -x)),
+    minKppAuc: kpp,
+    privleak: privleak(kpp, kppGold),
+    exactMemorization: mean(answered(m.forget).map(exactMemorization)),
+    extractionStrength: mean(answered(m.forget).map(extractionStrength)),
+    retainProb,
+    forgetRouge: m.rougeForget.length ? mean(m.rougeForget) : undefined,
+    retainRouge,
+    modelUtility: harmonicMean(
+      [retainProb, retainRouge, truthRatioRetain].filter((x): x is number => x !== undefined),
+    ),
   };
 }

@@ -7,6 +7,7 @@
  *   unlearned model and of the retrained model (scipy `ks_2samp`, two-sided; exact lattice-path count as
  *   scipy's `method="exact"` up to 10 000 combined samples, asymptotic Kolmogorov distribution beyond).
  * - membership-inference AUC: Mann–Whitney AUC of "member" scores against "non-member" scores (ties ½).
+ * - model utility (TOFU): the harmonic mean of utility figures.
  */
 
 /** Per-sample truth ratio from the correct answer's and the wrong answers' average token NLLs. */
@@ -103,4 +104,19 @@ export function auc(pos: readonly number[], neg: readonly number[]): number {
   let s = 0;
   for (const p of pos) for (const q of neg) s += p > q ? 1 : p === q ? 0.5 : 0;
   return s / (pos.length * neg.length);
+}
+
+/**
+ * Harmonic mean (open-unlearning's `hm_aggregate` for model utility; scipy `hmean`): 0 if any value is 0.
+ *
+ * @example
+ * ```ts
+ * harmonicMean([0.5, 1]); // 0.666…
+ * ```
+ */
+export function harmonicMean(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("harmonicMean: no values");
+  if (values.some((v) => !(v >= 0))) throw new Error(`harmonicMean: values must be ≥ 0, got ${values}`);
+  if (values.some((v) => v === 0)) return 0;
+  return values.length / values.reduce((a, v) => a + 1 / v, 0);
 }

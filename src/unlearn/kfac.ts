@@ -163,6 +163,8 @@ export interface FitOptions {
   seed?: number;
   /** Use the data's own labels (empirical Fisher) instead of sampled ones. Default false. */
   empirical?: boolean;
+  /** Sample the labels at this temperature (default 1: the model's own distribution, the true Fisher). */
+  temperature?: number;
   backend?: Backend;
 }
 
@@ -182,10 +184,10 @@ export class KfacFitter {
   }
 
   /** Labels sampled from the model at the batch's target positions (−100 elsewhere). */
-  async sampleLabels(w: Weights, b: Batch, seed: number): Promise<BigInt64Array> {
+  async sampleLabels(w: Weights, b: Batch, seed: number, temperature = 1): Promise<BigInt64Array> {
     this.#model ??= new ModelRunner(this.config, this.backend);
     const logits = await this.#model.logits(w, b);
-    return sampleLabels(logits.data as Float32Array, b, this.config.vocabSize, seed);
+    return sampleLabels(logits.data as Float32Array, b, this.config.vocabSize, seed, temperature);
   }
 
   /** A and S averaged over `batches` (see the module header for the normalisation). */
@@ -199,7 +201,7 @@ export class KfacFitter {
       for (let k = 0; k < samples; k++) {
         const labels = o.empirical
           ? b.labels
-          : await this.sampleLabels(w, b, (o.seed ?? 0) * 7919 + bi * 31 + k);
+          : await this.sampleLabels(w, b, (o.seed ?? 0) * 7919 + bi * 31 + k, o.temperature);
         const res = await s.run(weightFeeds(this.specs, w, tokenFeeds(b, labels)));
         if (k === 0) tokens += (res.tokens.data as Float32Array)[0];
         targets += (res.targets.data as Float32Array)[0];
@@ -232,7 +234,7 @@ export class KfacFitter {
     for (const [bi, b] of batches.entries()) {
       const labels = o.empirical
         ? b.labels
-        : await this.sampleLabels(w, b, (o.seed ?? 0) * 7919 + bi * 31 + 17);
+        : await this.sampleLabels(w, b, (o.seed ?? 0) * 7919 + bi * 31 + 17, o.temperature);
       const feeds = weightFeeds(this.specs, w, tokenFeeds(b, labels));
       for (const l of this.layers) {
         feeds[`QS:${l.module}`] = { dtype: "float32", shape: [l.dOut, l.dOut], data: eig.QS.get(l.module)! };

@@ -1,13 +1,13 @@
 /**
  * @module K-FADE (McKinney et al., "Gauss-Newton Unlearning for the LLM Era", SaTML 2026, arXiv 2602.10568;
- * algorithms.md §6): uphill Gauss-Newton steps on the forget loss in a retain-KL trust region,
+ * algorithms.md §6): uphill Gauss-Newton steps on the forget NLL L_f in a retain-KL trust region,
  *   maximise ∇L_fᵀΔ  s.t.  KL_retain(θ ‖ θ + Δ) ≤ ε   ⇒   Δ = η (F_r + λI)⁻¹ ∇L_f,
- * F_r the retain Fisher (= GGN) as K-FAC / EK-FAC (kfac.ts), L_f the mean token NLL of the forget answers, ε
- * the mean KL per retain answer token. η starts at √(2ε / PᵀF̂P), is then sized on the KL measured on retain
- * probe rows, and F̂ is refit before every later step (why: README "Unlearning"). The paper's code is not
- * public: steps, ε, refits and the step rule are [inferred] (§6.4). Defaults: EK-FAC, 3 steps, ε 0.05,
- * λ = 0.01·mean(Λ), 512 retain rows, every attention / MLP linear (§6.3). `targetForgetLoss`: step k sizes η
- * to reach k/K of the way there. Returns U = Σ η_k Δ_k for re-applying later (update.ts).
+ * F_r the retain Fisher as EK-FAC (kfac.ts) with labels sampled at `fisherTemperature`. Each step: η reaches
+ * the step's share of `targetForgetLoss` (the rest of the gap over the steps left) capped at the measured
+ * retain KL ε, or (no target) the largest η within ε; then retain corrections (retain_correction.ts), and F̂
+ * is refit before the next step. Where ε binds, more steps follow (up to `kfadeMaxSteps`, then one top-up).
+ * Why each part: README "Unlearning". [inferred] (§6.4). Defaults: 3 steps, ε 0.05, λ = 0.01·mean(Λ), T 1,
+ * 2 corrections.
  */
 import { z } from "npm:zod@4.6.7";
 import { batchesOf } from "../data/batch.ts";
@@ -27,13 +27,31 @@ import {
   kfacLayers,
   toLogical,
 } from "./kfac.ts";
+import { LossRunner } from "./losses.ts";
 import { Preconditioner } from "./precondition.ts";
+import { retainCorrection } from "./retain_correction.ts";
+import { measureAt, searchStep } from "./step_search.ts";
 
 /** K-FADE options. */
 export const KfadeOptionsSchema = z.object({
   kfadeSteps: z.number().int().positive().max(100).default(3).describe("uphill Gauss-Newton steps K"),
   klBudget: z.number().positive().default(0.05).describe(
-    "trust region ε: mean retain KL (nats per answer token) one step may cause, measured on probe rows",
+    "trust region ε: mean retain KL (nats per answer token) one step may cause, measured on probe rows " +
+      "before its correction (with --target-forget-loss: a cap on each step)",
+  ),
+  kfadeMaxSteps: z.number().int().positive().max(100).optional().describe(
+    "with --target-forget-loss: steps at most when ε shortens steps (default 2 × kfade-steps), then one " +
+      "top-up if the corrections gave back < 10 % of the forget gap",
+  ),
+  corrections: z.number().int().nonnegative().max(10).default(2).describe(
+    "retain corrections after each step (Gauss-Newton steps back towards the original retain outputs " +
+      "that keep the step's first-order forget gain); 0 = none",
+  ),
+  correctionRows: z.number().int().positive().default(128).describe(
+    "retain rows (of the fit rows) the correction's KL gradient is taken on",
+  ),
+  fisherTemperature: z.number().positive().max(100).default(1).describe(
+    "sample the curvature's labels at this temperature (1: the model's own distribution, the true Fisher)",
   ),
   plainKfac: z.boolean().default(false).describe(
     "skip EK-FAC's eigenvalue refit (plain K-FAC eigenvalues λ_S·λ_A)",
@@ -62,9 +80,17 @@ export interface KfadeStep {
   eta: number;
   /** ½η²PᵀFP: the K-FAC quadratic model's retain KL of the step. */
   predictedKl: number;
-  /** The step's measured mean KL(before ‖ after) on the retain probe rows (NaN when not measured). */
+  /** The step's measured mean KL(before ‖ after) on the retain probe rows, before its correction (NaN when not measured). */
   retainKl: number;
+  /** Forget NLL after the step (and its correction). */
   forgetLoss: number;
+  /** Forget NLL gained by the step (and its correction); NaN when not measured. */
+  gain?: number;
+  /** The retain-KL cap ε shortened the step. */
+  capped?: boolean;
+  /** KL_retain(original ‖ θ) on the probe rows after the step, before and after its correction. */
+  klToOriginal?: number;
+  klCorrected?: number;
 }
 
 /** Result of {@link kfade}. */
@@ -135,15 +161,21 @@ export async function fitCurvature(
   weights: Weights,
   rows: Example[],
   layers: KfacLayer[],
-  o: Pick<KfadeOptions, "fisherSamples" | "plainKfac">,
+  o: Pick<KfadeOptions, "fisherSamples" | "plainKfac"> & { fisherTemperature?: number },
   run: { batchSize?: number; seed?: number; backend?: Backend } = {},
 ): Promise<KfacEigen> {
   const fitter = new KfacFitter(config, layers, run.backend ?? DEFAULT_BACKEND);
   const batches = batchesOf(rows, run.batchSize ?? 16);
   let eig = eigenFactors(
-    await fitter.factors(weights, batches, { samples: o.fisherSamples, seed: run.seed }),
+    await fitter.factors(weights, batches, {
+      samples: o.fisherSamples,
+      seed: run.seed,
+      temperature: o.fisherTemperature,
+    }),
   );
-  if (!o.plainKfac) eig = await fitter.refit(weights, batches, eig, { seed: run.seed });
+  if (!o.plainKfac) {
+    eig = await fitter.refit(weights, batches, eig, { seed: run.seed, temperature: o.fisherTemperature });
+  }
   await fitter.release();
   return eig;
 }
@@ -169,114 +201,137 @@ export async function kfade(
   const layers = kfadeLayers(config, o.modules);
   const t0 = performance.now();
   const eig = run.eig ??
-    await fitCurvature(config, weights, retain.slice(0, o.fitRows), layers, o, { ...run, batchSize: bs });
+    await fitCurvature(config, weights, retain.slice(0, o.fitRows), layers, o, {
+      batchSize: bs,
+      seed: run.seed,
+      backend,
+    });
   const fitSeconds = (performance.now() - t0) / 1000;
   log(
     `kfade: ${o.plainKfac ? "K-FAC" : "EK-FAC"} on ${
       Math.min(o.fitRows, retain.length)
     } retain rows, ${layers.length} layers, ${fitSeconds.toFixed(1)} s`,
   );
-  let pre = new Preconditioner(eig, { damping: o.damping, dampingScale: o.dampingScale }, backend);
+  const damping = { damping: o.damping, dampingScale: o.dampingScale };
+  let pre = new Preconditioner(eig, damping, backend);
   const firstDamping = pre.damping;
   const names = new Set(layers.flatMap((l) => (l.bias ? [l.weight, l.bias] : [l.weight])));
   const runner = new ModelRunner(config, backend, (n) => names.has(n));
   const plain = new ModelRunner(config, backend);
+  const klRunner = new LossRunner(config, backend, (n) => names.has(n));
   const forgetLoss = async () => (await evaluateLoss(plain, weights, forget, bs)).loss;
   // retain probe for the measured trust region: rows the curvature was not fit on, when there are any
+  const fitRows = retain.slice(0, o.fitRows);
   const probe = (retain.length > o.fitRows ? retain.slice(o.fitRows) : retain).slice(0, o.probeRows);
+  const probeOutputs = () => rowOutputs(plain, weights, probe, { keepDist: true });
+  // the original weights (K-FADE changes only the layers': the rest is shared)
+  const origin: Weights = new Map([...weights].map(([n, v]) => [n, names.has(n) ? Float32Array.from(v) : v]));
+  const atOrigin = await probeOutputs();
+  const klToOriginal = async () => klBetween(atOrigin, await probeOutputs());
   const update = new Map([...names].map((n) => [n, new Float32Array(weights.get(n)!.length)]));
   const steps: KfadeStep[] = [];
+  const target = run.targetForgetLoss, start = await forgetLoss();
+  const maxSteps = target === undefined ? o.kfadeSteps : o.kfadeMaxSteps ?? 2 * o.kfadeSteps;
   try {
-    const start = await forgetLoss(), target = run.targetForgetLoss;
-    for (let k = 1; k <= o.kfadeSteps; k++) {
+    let fittedAt = 0;
+    // with a target, one top-up may follow the last step
+    while (steps.length < maxSteps + (target === undefined ? 0 : 1)) {
       run.signal?.throwIfAborted();
       const { loss, grads } = await forgetGradient(runner, weights, forget, bs);
       if (target !== undefined && loss >= target) break;
-      if (k > 1 && !o.noRefit) {
+      // a top-up (what corrections gave back, < 10 % of the gap) keeps the last fit: it moves too little to age it
+      const topUp = target !== undefined && steps.length > 0 && target - loss < 0.1 * (target - start);
+      if (steps.length >= maxSteps && !topUp) break;
+      if (steps.length > fittedAt && !o.noRefit && !topUp) {
         run.signal?.throwIfAborted();
         const t1 = performance.now();
         await pre.release();
-        const fresh = await fitCurvature(config, weights, retain.slice(0, o.fitRows), layers, o, {
+        const fresh = await fitCurvature(config, weights, fitRows, layers, o, {
           batchSize: bs,
-          seed: (run.seed ?? 0) + k,
+          seed: (run.seed ?? 0) + steps.length + 1,
           backend,
         });
-        pre = new Preconditioner(fresh, { damping: o.damping, dampingScale: o.dampingScale }, backend);
-        log(`kfade: refit the curvature at step ${k} (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
+        pre = new Preconditioner(fresh, damping, backend);
+        fittedAt = steps.length;
+        log(
+          `kfade: refit the curvature at step ${steps.length + 1} (${
+            ((performance.now() - t1) / 1000).toFixed(1)
+          } s)`,
+        );
       }
-      const { P, quad } = await pre.apply(toLogical(layers, grads));
+      const g = toLogical(layers, grads);
+      const { P, quad, lin } = await pre.apply(g);
       const dir = fromLogical(layers, P);
-      const eta0 = Math.sqrt((2 * o.klBudget) / Math.max(quad, 1e-30)); // the quadratic model's trust-region step
-      const here = await rowOutputs(plain, weights, probe, { keepDist: true });
-      const retainKl = async () =>
-        klBetween(here, await rowOutputs(plain, weights, probe, { keepDist: true }));
-      const eta = target !== undefined
-        ? await searchStep(
-          weights,
-          dir,
-          eta0,
-          start + ((target - start) * k) / o.kfadeSteps,
-          forgetLoss,
-          "reach",
-        )
-        : await searchStep(weights, dir, eta0, o.klBudget, retainKl, "stay-below");
+      const here = await probeOutputs();
+      const stepKl = async () => klBetween(here, await probeOutputs());
+      // first guesses: the quadratic model's trust-region step, or the first-order model reaching the goal
+      const etaKl = Math.sqrt((2 * o.klBudget) / quad);
+      let eta: number, capped = false;
+      if (target !== undefined) {
+        const goal = loss + (target - loss) / Math.max(1, o.kfadeSteps - steps.length);
+        eta = await searchStep(weights, dir, (goal - loss) / lin, goal, forgetLoss, "reach");
+        if ((await measureAt(weights, dir, eta, stepKl)) > o.klBudget) {
+          eta = await searchStep(weights, dir, eta, o.klBudget, stepKl, "stay-below");
+          capped = true;
+        }
+      } else eta = await searchStep(weights, dir, etaKl, o.klBudget, stepKl, "stay-below");
+      if (!(eta > 0)) {
+        log(`kfade: no step within the retain-KL budget ${o.klBudget} at step ${steps.length + 1}; stopping`);
+        break;
+      }
       addScaled(weights, dir, eta);
       addScaled(update, dir, eta);
-      const step = {
+      const step: KfadeStep = {
         eta,
         predictedKl: 0.5 * eta * eta * quad,
-        retainKl: await retainKl(),
-        forgetLoss: await forgetLoss(),
+        retainKl: await stepKl(),
+        forgetLoss: NaN,
+        capped,
       };
+      for (let c = 0; c < o.corrections; c++) {
+        const fix = await retainCorrection(
+          {
+            layers,
+            pre,
+            loss: klRunner,
+            plain,
+            origin,
+            rows: fitRows.slice(0, o.correctionRows),
+            batchSize: bs,
+            retainKl: klToOriginal,
+            forgetLoss,
+          },
+          weights,
+          P,
+          g,
+          lin,
+          loss,
+        );
+        step.klToOriginal ??= fix.klBefore;
+        step.klCorrected = fix.klAfter;
+        if (fix.eta === 0) break;
+        addScaled(update, fix.dir, fix.eta);
+      }
+      step.forgetLoss = await forgetLoss();
+      step.gain = step.forgetLoss - loss;
       steps.push(step);
-      run.onStep?.(k, step);
+      run.onStep?.(steps.length, step);
       log(
-        `kfade step ${k}: η ${eta.toExponential(3)}, retain KL ${step.retainKl.toFixed(4)} (K-FAC model ` +
-          `${step.predictedKl.toExponential(2)}), forget NLL ${loss.toFixed(4)} → ${
-            step.forgetLoss.toFixed(4)
-          }`,
+        `kfade step ${steps.length}: η ${eta.toExponential(3)}${capped ? " (capped by ε)" : ""}, retain KL ` +
+          `${step.retainKl.toFixed(4)} (K-FAC model ${step.predictedKl.toExponential(2)})` +
+          (step.klToOriginal === undefined
+            ? ""
+            : `, KL to the original ${step.klToOriginal.toFixed(4)} → ${
+              step.klCorrected!.toFixed(4)
+            } corrected`) +
+          `, forget NLL ${loss.toFixed(4)} → ${step.forgetLoss.toFixed(4)}`,
       );
     }
   } finally {
     await runner.release();
     await plain.release();
+    await klRunner.release();
     await pre.release();
   }
   return { update, steps, eig, damping: firstDamping, fitSeconds };
-}
-
-/**
- * η along `dir` where `crit(θ + ηΔ)` (increasing in η) meets `goal`: bracket by factors of 4 from `eta0`, then
- * 6 geometric bisections. "reach": the smallest bracketed η with crit ≥ goal; "stay-below": the largest with
- * crit ≤ goal. The weights are restored after each trial.
- */
-export async function searchStep(
-  w: Weights,
-  dir: Map<string, Float32Array>,
-  eta0: number,
-  goal: number,
-  crit: () => Promise<number>,
-  side: "reach" | "stay-below",
-): Promise<number> {
-  const saved = new Map([...dir.keys()].map((k) => [k, Float32Array.from(w.get(k)!)]));
-  const at = async (eta: number) => {
-    addScaled(w, dir, eta);
-    const c = await crit();
-    for (const [k, v] of saved) w.get(k)!.set(v);
-    return Number.isFinite(c) ? c : Infinity;
-  };
-  let lo = eta0, hi = eta0;
-  if ((await at(eta0)) < goal) {
-    for (let i = 0; i < 8 && (await at(hi *= 4)) < goal; i++) lo = hi;
-    if (lo === hi) return hi; // never reached the goal: take the largest step tried
-  } else {
-    for (let i = 0; i < 12 && (await at(lo /= 4)) >= goal; i++) hi = lo;
-    if (lo === hi) return side === "reach" ? hi : 0;
-  }
-  for (let i = 0; i < 6; i++) {
-    const mid = Math.sqrt(lo * hi);
-    if ((await at(mid)) < goal) lo = mid;
-    else hi = mid;
-  }
-  return side === "reach" ? hi : lo;
 }

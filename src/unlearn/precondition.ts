@@ -1,7 +1,8 @@
 /**
  * @module The Kronecker-factored preconditioner P(G) = (F + λI)⁻¹ vec(G) for F = Q_S Λ Q_Sᵀ ⊗ Q_A ⋯ in the
  * eigenbasis form of kronfluence (`factor/eigen.py`, algorithms.md §6.2):
- *   P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ,   λ = 0.1·mean(Λ) per layer (HEURISTIC_DAMPING_SCALE),
+ *   P(G) = Q_S [(Q_Sᵀ G Q_A) ⊘ (Λ + λ)] Q_Aᵀ,   λ = 0.1·mean(Λ) per layer (HEURISTIC_DAMPING_SCALE; floored,
+ *   see DAMPING_FLOOR),
  * with Λ = λ_S λ_Aᵀ (K-FAC) or the EK-FAC refit. Run as one onnxruntime graph over all layers; besides P it
  * returns ΔᵀFΔ (undamped, for the retain-KL trust region ½ΔᵀFΔ) and Gᵀ(F + λI)⁻¹G.
  */
@@ -28,7 +29,14 @@ export function buildPreconditionGraph(layers: KfacLayer[]): Record<string, Tens
   return out;
 }
 
-/** Damping: absolute λ, or λ = scale·mean(Λ) per layer. */
+/**
+ * Floor of a layer's mean eigenvalue in its damping, relative to the mean over all layers: a layer whose
+ * eigenvalues underflowed (f32 squares of tiny per-sequence gradients) is damped as one with 10⁻⁶ of the
+ * model's curvature.
+ */
+export const DAMPING_FLOOR = 1e-6;
+
+/** Damping: absolute λ, or λ = scale·max(mean(Λ), 10⁻⁶·mean over layers) per layer. */
 export interface DampingOptions {
   /** Absolute damping λ for every layer (overrides `dampingScale`). */
   damping?: number;
@@ -55,15 +63,21 @@ export class Preconditioner {
   #program?: Promise<Program>;
 
   constructor(readonly eig: KfacEigen, o: DampingOptions = {}, readonly backend: Backend = "wasm") {
-    for (const l of eig.layers) {
+    const means = new Map(eig.layers.map((l) => {
       const lam = eig.lambda.get(l.module)!;
       let mean = 0;
       for (const x of lam) mean += x;
-      mean /= lam.length;
-      const d = o.perLayer?.get(l.module) ?? o.damping ?? (o.dampingScale ?? 0.1) * mean;
-      if (!(d > 0) || !Number.isFinite(d)) {
-        throw new Error(`K-FAC damping for ${l.module} must be > 0, got ${d}`);
-      }
+      return [l.module, mean / lam.length];
+    }));
+    const all = [...means.values()].reduce((a, x) => a + x, 0) / Math.max(1, means.size);
+    const scale = o.dampingScale ?? 0.1;
+    for (const l of eig.layers) {
+      const lam = eig.lambda.get(l.module)!;
+      let d = o.perLayer?.get(l.module) ?? o.damping ??
+        scale * Math.max(means.get(l.module)!, DAMPING_FLOOR * all);
+      // eigenvalues that underflowed to 0 (a tiny model at random init) must not give λ = 0: with F̂ = 0 every
+      // direction is free, and λ only sets the length of P = G/λ, which the step search rescales anyway
+      if (!(d > 0) || !Number.isFinite(d)) d = all > 0 && Number.isFinite(all) ? scale * all : 1;
       this.damping.set(l.module, d);
       this.#den.set(l.module, lam.map((x) => x + d));
     }

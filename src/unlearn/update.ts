@@ -4,8 +4,9 @@
  * - delta: U = θ_unlearned − θ_original per changed tensor (safetensors, HF weight names);
  *   `applyDelta` gives θ' + s·U.
  * - recompute (K-FADE only): the retain-curvature eigenfactors (Q_S, Q_A, Λ per layer) plus each step's
- *   trust-region budget; `reapplyKfade` recomputes P(∇L_f(θ')) at the new weights with the stored factors
- *   and takes the same number of steps with the same predicted retain KL each (one forget gradient a step).
+ *   forget-NLL gain; `reapplyKfade` recomputes P(∇L_f(θ')) at the new weights with the stored factors and
+ *   takes the same number of steps, each line-searched to the same forget gain (one forget gradient and a few
+ *   forget evaluations a step; files without gains: each step sized to its predicted retain KL).
  * Metadata (`__metadata__`) records the format, method and layers.
  */
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
@@ -17,6 +18,8 @@ import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { fromLogical, type KfacEigen, type KfacLayer, toLogical } from "./kfac.ts";
 import { forgetGradient, type KfadeResult, type KfadeStep } from "./kfade.ts";
 import { Preconditioner } from "./precondition.ts";
+import { searchStep } from "./step_search.ts";
+import { evaluateLoss } from "../eval/loss.ts";
 
 const FORMAT = "posttrain-unlearn-update";
 const FACTORS = "posttrain-kfade-factors";
@@ -100,13 +103,22 @@ export async function saveKfadeFactors(path: string, r: KfadeResult): Promise<vo
     layers: JSON.stringify(r.eig.layers),
     damping: JSON.stringify(Object.fromEntries(r.damping)),
     steps: JSON.stringify(r.steps.map((s) => s.predictedKl)),
+    gains: JSON.stringify(r.steps.map((s) => s.gain ?? NaN)),
   });
+}
+
+/** Stored K-FADE factors: eigenbasis, damping and each step's predicted retain KL and forget gain. */
+export interface KfadeFactors {
+  eig: KfacEigen;
+  damping: Map<string, number>;
+  stepKl: number[];
+  stepGain?: number[];
 }
 
 /** Read K-FADE factors written by {@link saveKfadeFactors}. */
 export async function loadKfadeFactors(
   path: string,
-): Promise<{ eig: KfacEigen; damping: Map<string, number>; stepKl: number[] }> {
+): Promise<KfadeFactors> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata?.format !== FACTORS) {
     throw new Error(`${path}: not a K-FADE factor file (format ${metadata?.format})`);
@@ -126,12 +138,16 @@ export async function loadKfadeFactors(
     },
     damping: new Map(Object.entries(JSON.parse(metadata.damping) as Record<string, number>)),
     stepKl: JSON.parse(metadata.steps) as number[],
+    stepGain: metadata.gains
+      ? (JSON.parse(metadata.gains) as (number | null)[]).map((g) => g ?? NaN)
+      : undefined,
   };
 }
 
 /**
  * Re-apply K-FADE to (further-trained) `weights` in place with stored factors: for each stored step,
- * Δ = (F + λI)⁻¹∇L_f(θ') scaled to the step's predicted retain KL. Returns the steps.
+ * Δ = (F + λI)⁻¹∇L_f(θ') line-searched to the step's forget gain (or, without stored gains, scaled to its
+ * predicted retain KL). Returns the steps.
  *
  * @example
  * ```ts ignore
@@ -143,7 +159,7 @@ export async function reapplyKfade(
   config: DecoderConfig,
   weights: Weights,
   forget: Example[],
-  f: { eig: KfacEigen; damping: Map<string, number>; stepKl: number[] },
+  f: KfadeFactors,
   o: { backend?: Backend; batchSize?: number; log?: (s: string) => void } = {},
 ): Promise<KfadeStep[]> {
   const layers = f.eig.layers, backend = o.backend ?? DEFAULT_BACKEND;
@@ -157,14 +173,29 @@ export async function reapplyKfade(
   const runner = new ModelRunner(config, backend, (n) => names.has(n));
   const pre = new Preconditioner(f.eig, { perLayer: f.damping }, backend);
   const steps: KfadeStep[] = [];
+  const plain = new ModelRunner(config, backend), bs = o.batchSize ?? 16;
+  const forgetLoss = async () => (await evaluateLoss(plain, weights, forget, bs)).loss;
   for (const [k, kl] of f.stepKl.entries()) {
-    const { loss, grads } = await forgetGradient(runner, weights, forget, o.batchSize ?? 16);
-    const { P, quad } = await pre.apply(toLogical(layers, grads));
-    const eta = Math.sqrt((2 * kl) / Math.max(quad, 1e-30));
-    addScaled(weights, fromLogical(layers, P), eta);
-    steps.push({ eta, predictedKl: kl, retainKl: NaN, forgetLoss: loss });
-    o.log?.(`reapply step ${k + 1}: forget NLL before ${loss.toFixed(4)}, η ${eta.toExponential(3)}`);
+    const { loss, grads } = await forgetGradient(runner, weights, forget, bs);
+    const { P, quad, lin } = await pre.apply(toLogical(layers, grads));
+    const dir = fromLogical(layers, P), gain = f.stepGain?.[k];
+    const eta = gain !== undefined && Number.isFinite(gain) && gain > 0
+      ? await searchStep(weights, dir, gain / lin, loss + gain, forgetLoss, "reach")
+      : Math.sqrt((2 * kl) / Math.max(quad, 1e-30));
+    addScaled(weights, dir, eta);
+    const after = await forgetLoss();
+    steps.push({
+      eta,
+      predictedKl: 0.5 * eta * eta * quad,
+      retainKl: NaN,
+      forgetLoss: after,
+      gain: after - loss,
+    });
+    o.log?.(
+      `reapply step ${k + 1}: forget NLL ${loss.toFixed(4)} → ${after.toFixed(4)}, η ${eta.toExponential(3)}`,
+    );
   }
+  await plain.release();
   await pre.release();
   await runner.release();
   return steps;

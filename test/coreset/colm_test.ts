@@ -107,7 +107,7 @@ for (
     const cfg = make();
     const w = initParams(paramSpecs(cfg), 7);
     const rows = randomRows(cfg.vocabSize, 4, 3);
-    const sel = new ColmSelector(cfg, rows.map(() => "a"), { eps: 3e-3, seed: 5 }, "node");
+    const sel = new ColmSelector(cfg, rows.map(() => "a"), { feature: "zo", eps: 3e-3, seed: 5 }, "node");
     const g = await sel.features(w, rows);
     const vp = lastVProj(cfg), z = sel.z[0];
     const exact = new ModelRunner(cfg, "node", (n) => n === vp.weight);
@@ -120,6 +120,38 @@ for (
     }
     await exact.release();
     await sel.release();
+  });
+
+  Deno.test(`CoLM features (${arch}): "grad" is each row's exact gradient of the last value projection`, async () => {
+    const cfg = make();
+    const w = initParams(paramSpecs(cfg), 7);
+    const rows = randomRows(cfg.vocabSize, 5, 4);
+    const sel = new ColmSelector(cfg, rows.map(() => "a"), {}, "node");
+    assert.equal(sel.feature, "grad");
+    const g = await sel.features(w, rows);
+    const vp = lastVProj(cfg);
+    const exact = new ModelRunner(cfg, "node", (n) => n === vp.weight);
+    for (const [i, e] of rows.entries()) {
+      const b = makeBatch([e]);
+      const full = (await exact.lossAndGrad(w, b, 1 / b.targetTokens)).grads.get(vp.weight)!;
+      assertClose(g[i], Float32Array.from(vp.entries, (idx) => full[idx]), {
+        atol: 1e-6,
+        rtol: 1e-4,
+        label: `row ${i}`,
+      });
+    }
+    // a count sketch keeps inner products on average: its Gram matrix tracks the exact one
+    const small = new ColmSelector(cfg, rows.map(() => "a"), { maxDims: 64 }, "node");
+    const s = await small.features(w, rows);
+    assert.equal(s[0].length, 64);
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((t, x, j) => t + x * b[j], 0);
+    for (let i = 0; i < rows.length; i++) {
+      const rel = Math.abs(dot(s[i], s[i]) - dot(g[i], g[i])) / dot(g[i], g[i]);
+      assert.ok(rel < 0.6, `sketched norm² off by ${rel}`);
+    }
+    await exact.release();
+    await sel.release();
+    await small.release();
   });
 }
 

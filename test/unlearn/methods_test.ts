@@ -144,6 +144,7 @@ Deno.test("K-FADE steps along (F_r + λI)⁻¹∇L_f, not ∇L_f, touches only l
     fitRows: 8,
     probeRows: 4,
     klBudget: 0.02,
+    corrections: 0,
   }, { backend: "node" });
   const kf = r.kfade!;
   assert.equal(kf.steps.length, 1);
