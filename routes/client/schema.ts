@@ -811,10 +811,27 @@ export interface components {
              */
             kfade_steps?: number;
             /**
-             * @description trust region ε: mean retain KL (nats per answer token) one step may cause, measured on probe rows
+             * @description trust region ε: mean retain KL (nats per answer token) one step may cause, measured on probe rows before its correction (with --target-forget-loss: a cap on each step)
              * @default 0.05
              */
             kl_budget?: number;
+            /** @description with --target-forget-loss: steps at most when ε shortens steps (default 2 × kfade-steps), then one top-up if the corrections gave back < 10 % of the forget gap */
+            kfade_max_steps?: number;
+            /**
+             * @description retain corrections after each step (Gauss-Newton steps back towards the original retain outputs that keep the step's first-order forget gain); 0 = none
+             * @default 2
+             */
+            corrections?: number;
+            /**
+             * @description retain rows (of the fit rows) the correction's KL gradient is taken on
+             * @default 128
+             */
+            correction_rows?: number;
+            /**
+             * @description sample the curvature's labels at this temperature (1: the model's own distribution, the true Fisher)
+             * @default 1
+             */
+            fisher_temperature?: number;
             /**
              * @description skip EK-FAC's eigenvalue refit (plain K-FAC eigenvalues λ_S·λ_A)
              * @default false
@@ -1094,6 +1111,12 @@ export interface components {
              * @enum {string}
              */
             budget?: "matched" | "global" | "proportional";
+            /**
+             * @description colm: per-row feature: the exact gradient of the last value projection (grad) or the paper's zeroth-order estimate (zo)
+             * @default grad
+             * @enum {string}
+             */
+            feature?: "grad" | "zo";
             /**
              * @description colm: zeroth-order perturbation ε
              * @default 0.001
