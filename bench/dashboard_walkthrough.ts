@@ -8,13 +8,10 @@
  *   deno task start &   # or any posttrain server with the built-in model
  *   deno run -A bench/dashboard_walkthrough.ts [http://127.0.0.1:8000/]
  */
-import puppeteer from "puppeteer-core";
+import { launchChromium } from "../src/build/chromium.ts";
 const base = Deno.args[0] ?? "http://127.0.0.1:8000/";
 const dir = await Deno.makeTempDir();
-const browser = await puppeteer.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", `--user-data-dir=${dir}`],
-});
+const browser = await launchChromium(dir);
 const page = await browser.newPage();
 page.on("pageerror", (e) => console.log("pageerror:", String(e)));
 await page.setViewport({ width: 1280, height: 900 });

@@ -16,7 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import puppeteer from "npm:puppeteer-core@25.16.0";
+import { launchChromium } from "../src/build/chromium.ts";
 import { buildWorker } from "../src/build/worker.ts";
 import { buildBrowser } from "../src/build/browser.ts";
 import { startWorkerd } from "../src/build/worker_serve.ts";
@@ -156,20 +156,7 @@ async function chromiumRow(web: string) {
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
   const profile = await Deno.makeTempDir({ prefix: "posttrain-bench-chromium-" });
   const before = new Set(renderers());
-  const browser = await puppeteer.launch({
-    executablePath: Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium",
-    headless: true,
-    protocolTimeout: 1_800_000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--user-data-dir=${profile}`,
-    ],
-  });
+  const browser = await launchChromium(profile, { protocolTimeout: 1_800_000 });
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${server.addr.port}/playground`);

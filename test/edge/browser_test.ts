@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import puppeteer from "npm:puppeteer-core@25.16.0";
+import { chromiumMissing, launchChromium } from "../../src/build/chromium.ts";
 import { buildBrowser } from "../../src/build/browser.ts";
 import { buildWorker } from "../../src/build/worker.ts";
 import { startWorkerd, workerdBinary } from "../../src/build/worker_serve.ts";
@@ -23,28 +23,7 @@ import {
   tinyModel,
 } from "./_edge.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const ignore = skipUnless(
-  "Chromium",
-  await Deno.stat(CHROMIUM).then(() => undefined, () => `no ${CHROMIUM} (apt-get install chromium)`),
-);
-
-/** Chromium as the edge brief asks: headless, no GPU, no network chatter, a fresh profile. */
-export async function launchChromium(profile: string) {
-  return await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--user-data-dir=${profile}`,
-    ],
-  });
-}
+const ignore = skipUnless("Chromium", await chromiumMissing());
 
 Deno.test({
   name:

@@ -12,44 +12,19 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Browser, Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
+import { CHROMIUM, chromiumMissing, launchChromium } from "../../src/build/chromium.ts";
 import { startServer } from "./_server.ts";
 import { ROWS, sha256, tinyModelDir } from "./_app.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "s3cret-token";
 
-async function hasChromium(): Promise<boolean> {
-  try {
-    return (await Deno.stat(CHROMIUM)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const haveBrowser = await hasChromium();
+const haveBrowser = (await chromiumMissing()) === undefined;
 if (!haveBrowser) {
   if (Deno.env.get("CI") === "true") {
     throw new Error(`${CHROMIUM} is missing (.ci/run installs Debian's chromium)`);
   }
   console.error(`dashboard test skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
-}
-
-async function launch(profile: string): Promise<Browser> {
-  const { default: puppeteer } = await import("puppeteer-core");
-  return await puppeteer.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--user-data-dir=${profile}`,
-    ],
-  });
 }
 
 /** Poll `fn` in Deno until it returns a truthy value. */
@@ -95,7 +70,7 @@ Deno.test({
       POSTTRAIN_BACKEND: "node",
       POSTTRAIN_CHUNK_STEPS: "10",
     });
-    const browser = await launch(join(dir, "profile"));
+    const browser = await launchChromium(join(dir, "profile"));
     const api = (path: string, init: RequestInit = {}) =>
       fetch(`${srv.url}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } });
     try {
