@@ -4,26 +4,20 @@
  * which tests and benchmarks use), so nothing needs this repository's deno.json.
  */
 import assert from "node:assert/strict";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { ROWS, tinyModelDir } from "./routes/_app.ts";
+import { ROOT, tsFiles } from "./_source.ts";
 
-const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
-
-/** Every .ts file of the library and its entry points (what an importer of mod.ts may load). */
-async function libraryFiles(dir = ROOT): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const p = join(dir, e.name);
-    const rel = relative(ROOT, p);
-    if (e.isDirectory && ["src", "routes", "wasm"].includes(rel.split("/")[0])) {
-      out.push(...await libraryFiles(p));
-    } else if (
-      e.isFile && p.endsWith(".ts") && (rel.includes("/") || rel === "mod.ts" || rel === "main.ts")
-    ) {
-      out.push(p);
-    }
-  }
-  return out;
+/** Every .ts file of the library and its entry points (what an importer of mod.ts may load), absolute. */
+async function libraryFiles(): Promise<string[]> {
+  const rel = [
+    ...await tsFiles("src"),
+    ...await tsFiles("routes"),
+    ...await tsFiles("wasm"),
+    "mod.ts",
+    "main.ts",
+  ];
+  return rel.map((f) => join(ROOT, f));
 }
 
 /** Import specifiers of code (JSDoc examples left out: they show how a user imports). */

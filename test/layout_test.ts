@@ -5,19 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
-
-const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
-
-/** Every .ts file under `dir` (relative to the root). */
-async function tsFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(join(ROOT, dir))) {
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...await tsFiles(p));
-    else if (e.name.endsWith(".ts")) out.push(p);
-  }
-  return out;
-}
+import { ROOT, tsFiles } from "./_source.ts";
 
 /** Relative imports of a file (static, re-exports and dynamic with a literal), resolved against the root. */
 async function importsOf(file: string): Promise<string[]> {

@@ -4,13 +4,12 @@
  * `Deno`; files go through `io/storage.ts`, environment and memory through `util/host.ts`.
  */
 import assert from "node:assert/strict";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
+import { ROOT, tsFiles } from "../_source.ts";
 import { MemoryStorage, MountStorage, readText, setStorage, storage } from "../../src/io/storage.ts";
 import { loadModel } from "../../src/models/load.ts";
 import { host, setHost } from "../../src/util/host.ts";
 import { tinyModelDir } from "../routes/_app.ts";
-
-const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "../..");
 
 /** Where `Deno.` may appear: Deno's own entry points and adapters. */
 const ALLOWED = [
@@ -22,16 +21,6 @@ const ALLOWED = [
   "src/io/fs_storage.ts",
   "src/util/host_deno.ts",
 ];
-
-async function tsFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(join(ROOT, dir))) {
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...await tsFiles(p));
-    else if (e.name.endsWith(".ts")) out.push(p);
-  }
-  return out;
-}
 
 /** Source without comments (JSDoc examples may show Deno usage) and without string contents. */
 function code(src: string): string {
