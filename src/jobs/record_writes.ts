@@ -20,25 +20,32 @@ export function progressWriter(
   seen: (rec: JobRecord | undefined, ok: boolean) => void,
 ) {
   let pending: Partial<JobProgress> | undefined, writing: Promise<void> | undefined;
+  // `writing` is cleared in the same synchronous run as the loop's last check of `pending`, so a
+  // push can never land between the two and be left unwritten (a cleared flag in a `.finally`
+  // handler ran a few microtasks later: a push in that window started no drain).
   const drain = async () => {
     while (pending) {
       const p = pending;
       pending = undefined;
-      const { rec, ok } = await writeHeld(
-        store,
-        id,
-        lease.holder,
-        lease.ms,
-        (j) => ({ ...j, progress: { ...j.progress, ...p } }),
-      );
-      seen(rec, ok);
+      try {
+        const { rec, ok } = await writeHeld(
+          store,
+          id,
+          lease.holder,
+          lease.ms,
+          (j) => ({ ...j, progress: { ...j.progress, ...p } }),
+        );
+        seen(rec, ok);
+      } catch (e) {
+        console.error(`job ${id}: progress: ${(e as Error).message}`);
+      }
     }
+    writing = undefined;
   };
   return {
     push(p: Partial<JobProgress>): void {
       pending = { ...pending, ...p };
-      writing ??= drain().catch((e) => console.error(`job ${id}: progress: ${(e as Error).message}`))
-        .finally(() => (writing = undefined));
+      writing ??= drain();
     },
     async flush(): Promise<void> {
       while (writing) await writing;
