@@ -22,6 +22,7 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   artifact_not_found: 404,
   job_finished: 409,
   job_not_finished: 409,
+  job_in_use: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

@@ -59,7 +59,7 @@ export const JobSchema = z.object({
 
 /** The public view of a record (runner bookkeeping dropped). */
 export function jobView(j: JobRecord): z.infer<typeof JobSchema> {
-  const { state: _s, version: _v, history: _h, lease: _l, ...rest } = j;
+  const { state: _s, version: _v, history: _h, lease: _l, uses: _u, ...rest } = j;
   return { ...rest, result: j.result ?? {} };
 }
 
@@ -173,14 +173,18 @@ export function jobsRoutes(runner: JobRunner): OpenAPIHono {
       summary: "Cancel a queued or running job (it stops at its next step); remove a finished one",
       description: "On a queued or running job: cancels it and answers it canceled. On a job that has " +
         "ended (succeeded, failed, canceled): removes its record and every file of it (request, " +
-        "checkpoints, artifacts) and answers the record as it was; the job is then gone (404).",
+        "checkpoints, artifacts) and answers the record as it was; the job is then gone (404). A job whose " +
+        "output a queued or running job reads (its `adapter`) is kept until that one ends (409 job_in_use).",
       security: [{ Bearer: [] }],
       request: { params: IdParam },
       responses: {
         200: json(JobSchema, "the job, canceled (or, when it had ended, as it was before its removal)"),
         401: BODY_ERRORS[401],
         404: errorResponse("no such job"),
-        409: errorResponse("the job succeeded or failed while it was being canceled"),
+        409: errorResponse(
+          "the job succeeded or failed while it was being canceled, or a job not yet ended reads its output " +
+            "(as its adapter: job_in_use)",
+        ),
       },
     }),
     async (c) => {

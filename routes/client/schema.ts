@@ -72,7 +72,7 @@ export interface paths {
         post?: never;
         /**
          * Cancel a queued or running job (it stops at its next step); remove a finished one
-         * @description On a queued or running job: cancels it and answers it canceled. On a job that has ended (succeeded, failed, canceled): removes its record and every file of it (request, checkpoints, artifacts) and answers the record as it was; the job is then gone (404).
+         * @description On a queued or running job: cancels it and answers it canceled. On a job that has ended (succeeded, failed, canceled): removes its record and every file of it (request, checkpoints, artifacts) and answers the record as it was; the job is then gone (404). A job whose output a queued or running job reads (its `adapter`) is kept until that one ends (409 job_in_use).
          */
         delete: operations["cancelJob"];
         options?: never;
@@ -1529,7 +1529,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the job succeeded or failed while it was being canceled */
+            /** @description the job succeeded or failed while it was being canceled, or a job not yet ended reads its output (as its adapter: job_in_use) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -154,6 +154,7 @@ export class JobRunner {
       created_at: t,
       updated_at: t,
       progress: { step: 0, steps },
+      ...(refs.uses.length ? { uses: refs.uses } : {}),
       version: 0,
     };
     await this.store.create(job);

@@ -68,6 +68,8 @@ export interface JobRecord {
   result?: Record<string, number>;
   error?: JobError;
   artifacts?: ArtifactInfo[];
+  /** Jobs whose output this one reads (its `adapter`): not removed while this one has not ended. */
+  uses?: string[];
   /** Set by a cancel request; the runner stops at the next step. */
   cancel_requested?: boolean;
   /** Times the job was picked up again after a restart or by another instance. */

@@ -95,7 +95,7 @@ function methodProblem(req: FinetuneJob, config: DecoderConfig): PosttrainError 
 }
 
 /**
- * The model dir and adapters a request runs on; errors are {@link PosttrainError}s naming the field.
+ * The model dir and adapters a request runs on, and the jobs whose output they are (`uses`); errors are {@link PosttrainError}s naming the field.
  *
  * @example
  * ```ts ignore
@@ -106,15 +106,16 @@ export async function resolveRefs(
   req: { type: string; model: string; adapter?: string },
   models: ModelRegistry,
   resolveAdapter: AdapterResolver,
-): Promise<{ modelDir: string; adapters: string[] }> {
+): Promise<{ modelDir: string; adapters: string[]; uses: string[] }> {
   let modelDir = await models.resolve(req.model);
-  const adapters: string[] = [];
+  const adapters: string[] = [], uses: string[] = [];
   if (req.type !== "finetune" && req.adapter) {
     const a = await resolveAdapter(req.adapter, req.model);
     if (a.kind === "model") modelDir = a.dir;
     else adapters.push(a.dir);
+    uses.push(req.adapter);
   }
-  return { modelDir, adapters };
+  return { modelDir, adapters, uses };
 }
 
 /**

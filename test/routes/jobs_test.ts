@@ -7,6 +7,7 @@ import { writeModel } from "../cli/_cli.ts";
 import { tinyLlama } from "../models/_tiny.ts";
 import { readSafetensors, toFloat32 } from "../../src/io/safetensors.ts";
 import { saveModelDir } from "../../src/io/hf_dir.ts";
+import { sweepFinished } from "../../src/jobs/retention.ts";
 import { toHfConfig } from "../../src/models/config.ts";
 import { paramSpecs } from "../../src/models/model.ts";
 
@@ -209,6 +210,33 @@ Deno.test("jobs: cancel stops a running job within a chunk, a queued one at once
     assert.equal((await t.app.request(`/v1/jobs/${ok.id}/artifacts`)).status, 404);
     await assert.rejects(Deno.stat(join(t.dir, "data", "jobs", ok.id)));
     assert.equal((await t.app.request(`/v1/jobs/${ok.id}`, { method: "DELETE" })).status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("jobs: a job a queued one reads as its adapter is kept (409 job_in_use, retention too) until that one ends", async () => {
+  const t = await testApp({ chunkSteps: 1000, concurrency: 1 });
+  try {
+    const ft = await waitJob(
+      t.app,
+      (await (await post(t.app, "/v1/jobs", { ...FT, steps: 2, method: "lora" })).json()).id,
+    );
+    assert.equal(ft.status, "succeeded", JSON.stringify(ft.error));
+    const blocker = await (await post(t.app, "/v1/jobs", { ...FT, steps: 100_000 })).json();
+    const ev =
+      await (await post(t.app, "/v1/jobs", { type: "eval", model: "tiny", adapter: ft.id, data: ROWS }))
+        .json();
+    const del = await t.app.request(`/v1/jobs/${ft.id}`, { method: "DELETE" });
+    assert.equal(del.status, 409);
+    const err = (await del.json()).error;
+    assert.deepEqual([err.code, err.path], ["job_in_use", "id"]);
+    assert.match(err.message, new RegExp(ev.id));
+    assert.deepEqual(await sweepFinished(t.runner.store, t.runner.files, Date.now() + 60_000), []);
+    assert.equal((await t.app.request(`/v1/jobs/${ft.id}/artifacts`)).status, 200);
+    for (const id of [blocker.id, ev.id]) await t.app.request(`/v1/jobs/${id}`, { method: "DELETE" });
+    assert.equal((await t.app.request(`/v1/jobs/${ft.id}`, { method: "DELETE" })).status, 200);
+    assert.equal((await t.app.request(`/v1/jobs/${ft.id}`)).status, 404);
   } finally {
     await t.close();
   }
