@@ -475,10 +475,27 @@ export const scatterAddRows = (g: Tensor, ids: Tensor, like: Tensor): Tensor =>
   apply("scatter_add_rows", [g, ids, like]);
 OPS.scatter_add_rows = {
   infer: ([g, , like]) => ({ dtype: g.dtype, shape: [...like.shape] }),
-  lower: (e, _t, [g, ids, like]) => {
-    const zeros = e.node("ConstantOfShape", [e.node("Shape", [like])]); // default value: float 0;
-    const idx = e.node("Unsqueeze", [ids, e.i64([-1])]);
-    return e.node("ScatterND", [zeros, idx, g], { reduction: { s: "add" } });
+  // onnxruntime runs ScatterND's updates in parallel (CPU, and WASM with threads), so under reduction
+  // "add" rows with the same id race and updates are lost. The rows of each distinct id are summed first,
+  // a one-hot [U, N] matmul over the Unique ids (U ≤ N rows), and those sums, whose ids are distinct, are
+  // scattered: U·N·row multiply-adds, deterministic.
+  lower: (e, t, [g, ids, like]) => {
+    const r = t.inputs[1].rank;
+    const flat = e.node("Reshape", [
+      t.inputs[1].dtype === "int64" ? ids : e.node("Cast", [ids], { to: { i: 7 } }),
+      e.i64([-1]),
+    ]);
+    const uniq = e.node("Unique", [flat], { sorted: { i: 1 } });
+    const hit = e.node("Equal", [
+      e.node("Unsqueeze", [uniq, e.i64([1])]),
+      e.node("Unsqueeze", [flat, e.i64([0])]),
+    ]);
+    const oneHot = e.node("Cast", [hit], { to: { i: ONNX_DTYPE[t.dtype] } });
+    const sums = e.node("MatMul", [oneHot, e.node("Flatten", [g], { axis: { i: r } })]); // [U, row]
+    const rowShape = e.node("Shape", [like], { start: { i: 1 } });
+    const updates = e.node("Reshape", [sums, e.node("Concat", [e.i64([-1]), rowShape], { axis: { i: 0 } })]);
+    const zeros = e.node("ConstantOfShape", [e.node("Shape", [like])]); // default value: float 0
+    return e.node("ScatterND", [zeros, e.node("Unsqueeze", [uniq, e.i64([-1])]), updates]);
   },
   vjp: (gg, t) => [gatherRows(gg, t.inputs[1]), undefined, undefined],
 };
