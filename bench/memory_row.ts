@@ -3,7 +3,7 @@
  * loads or builds the model as the row says, runs a few optimizer steps, prints one JSON line
  * `{"row","backend","peak_rss_mb","tokens_per_s","steps"}`.
  *
- *   deno run -A bench/memory_row.ts --row default-lora|default-full|smollm-qgalore|smollm-qlora4 --backend lean
+ *   deno run -A bench/memory_row.ts --row default-lora|default-lora-int8|default-lora-int4|default-full|smollm-qgalore|smollm-qlora4 --backend lean
  *
  * The smollm rows build SmolLM-135M's shape with random weights one tensor at a time (quantized ones go
  * straight to codes, and on lean straight into device memory), so no full-precision copy of the model
@@ -69,15 +69,17 @@ async function smollmWeights(quantize: ReadonlyMap<string, QuantSpec>) {
 }
 
 async function run(): Promise<Trainer> {
-  if (a.row === "default-lora" || a.row === "default-full") {
+  if (a.row.startsWith("default-")) {
     const rows = await readJsonl("data/new_facts.train.jsonl");
-    const method = a.row === "default-lora" ? "lora" : "full";
+    const method = a.row === "default-full" ? "full" : "lora";
+    // default-lora-int8 / -int4: the same LoRA over a base quantized as it loads (`--base-bits`)
+    const baseBits = a.row.endsWith("-int8") ? 8 : a.row.endsWith("-int4") ? 4 : undefined;
     const p = await prepareFinetune({
       modelDir: "models/default",
       rows,
       method,
       backend,
-      options: { batchSize: 4, steps, rank: 8, lr: 1e-3 },
+      options: { batchSize: 4, steps, rank: 8, lr: 1e-3, ...(baseBits ? { baseBits } : {}) },
     });
     return p.trainer;
   }

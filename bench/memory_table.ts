@@ -3,13 +3,13 @@
  * fresh process (bench/memory_row.ts), beside the `plan` of the same run and the target; prints a
  * Markdown table and one JSON line.
  *
- *   deno task bench:memory [--rows default-lora,default-full,smollm-qgalore,smollm-qlora4]
- *                          [--backends lean,wasm,node] [--steps 4]
+ *   deno task bench:memory [--rows default-lora,default-lora-int8,default-lora-int4,default-full,
+ *                                  smollm-qgalore,smollm-qlora4] [--backends lean,wasm,node] [--steps 4]
  *
- * Rows: the built-in model on data/new_facts.train.jsonl (text rows: the tokenizer counts) — LoRA r8 and
- * full AdamW at batch 4; SmolLM-135M's shape at B1×T128 — Q-GaLore (INT8 weights, rank 128, 8-bit
- * moments, no clipping as the official scripts, frozen embedding) and LoRA r8 over an INT4 base (INT8
- * embedding). `wasm` runs onnxruntime-web at one thread. Lean rows run with `--v8-flags=
+ * Rows: the built-in model on data/new_facts.train.jsonl (text rows: the tokenizer counts) — LoRA r8 over
+ * the float base and over an INT8 / INT4 base quantized as it loads (`--base-bits`), and full AdamW, at
+ * batch 4; SmolLM-135M's shape at B1×T128 — Q-GaLore (INT8 weights, rank 128, 8-bit moments, no clipping
+ * as the official scripts, frozen embedding) and LoRA r8 over an INT4 base (INT8 embedding). `wasm` runs onnxruntime-web at one thread. Lean rows run with `--v8-flags=
  * --max-semi-space-size=1` (a young generation of 1 MB: what an edge isolate's budget calls for).
  */
 import { parseArgs } from "node:util";
@@ -20,7 +20,10 @@ import type { Backend } from "../src/runtime/backend.ts";
 
 const { values: a } = parseArgs({
   options: {
-    rows: { type: "string", default: "default-lora,default-full,smollm-qgalore,smollm-qlora4" },
+    rows: {
+      type: "string",
+      default: "default-lora,default-lora-int8,default-lora-int4,default-full,smollm-qgalore,smollm-qlora4",
+    },
     backends: { type: "string", default: "lean,wasm,node" },
     steps: { type: "string", default: "4" },
   },
@@ -28,6 +31,8 @@ const { values: a } = parseArgs({
 
 const TARGET_MB: Record<string, number> = {
   "default-lora": 100,
+  "default-lora-int8": 100,
+  "default-lora-int4": 100,
   "default-full": 200,
   "smollm-qgalore": 512,
   "smollm-qlora4": 256,
@@ -38,13 +43,15 @@ async function planOf(row: string, backend: Backend): Promise<PlanRequest> {
   if (row.startsWith("default")) {
     const { config } = await loadModelFor("models/default", "node");
     // the longest row of data/new_facts.train.jsonl, padded as lean pads (steps of 16)
+    const baseBits = row.endsWith("-int8") ? 8 : row.endsWith("-int4") ? 4 : undefined;
     return {
       config,
-      method: row === "default-lora" ? "lora" : "full",
+      method: row === "default-full" ? "full" : "lora",
       batchSize: 4,
       seqLen: 80,
       backend,
       text: true,
+      ...(baseBits ? { baseBits: baseBits as 4 | 8 } : {}),
     };
   }
   const { config } = shapeConfig("smollm");

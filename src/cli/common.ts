@@ -20,11 +20,22 @@ export const CommonFlags = z.object({
   adapter: z.string().optional().describe("LoRA adapter dir(s), comma-separated, merged into the weights"),
 });
 
-/** The zod type under optional/default wrappers ("number", "boolean", "string", …). */
+type Def = { type: string; innerType?: z.ZodType; options?: z.ZodType[]; values?: unknown[] };
+const defOf = (t: z.ZodType | undefined) => (t as unknown as { def?: Def } | undefined)?.def;
+
+/**
+ * The zod type under optional/default wrappers ("number", "boolean", "string", …); a literal or a union of
+ * literals that are all numbers (`4 | 8`) is "number" too, so its flag's value is parsed as one.
+ */
 function baseType(t: z.ZodType | undefined): string | undefined {
-  let def = (t as unknown as { def?: { type: string; innerType?: z.ZodType } })?.def;
+  let def = defOf(t);
   while (def && (def.type === "default" || def.type === "optional" || def.type === "nullable")) {
-    def = (def.innerType as unknown as { def?: { type: string; innerType?: z.ZodType } })?.def;
+    def = defOf(def.innerType);
+  }
+  const numericLiteral = (d: Def | undefined): boolean =>
+    d?.type === "literal" && (d.values ?? []).every((v) => typeof v === "number");
+  if (numericLiteral(def) || (def?.type === "union" && def.options!.every((o) => numericLiteral(defOf(o))))) {
+    return "number";
   }
   return def?.type;
 }

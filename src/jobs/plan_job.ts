@@ -114,6 +114,9 @@ export async function planJob(
         rank: req.rank,
         targets: req.targets === undefined ? undefined : splitList(req.targets),
         gradAccum: req.grad_accum,
+        maxGradNorm: req.max_grad_norm,
+        momentBits: req.moment_bits,
+        ...(req.method === "lora" && req.base_bits ? { baseBits: req.base_bits } : {}),
       }, extra);
       return done(
         plan,

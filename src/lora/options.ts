@@ -34,6 +34,10 @@ export const LoraOptionsSchema = z.object({
   calibrationRows: z.number().int().positive().max(4096).default(8).describe(
     "sensitivity: training rows the Hessian diagonal is estimated on",
   ),
+  baseBits: z.union([z.literal(4), z.literal(8)]).optional().describe(
+    "quantize the frozen base (QLoRA-style): attention / MLP weights in 4 or 8 bits (groups of 64 / 256), the " +
+      "token embedding in 8; read inside the matmul kernels. Default: the base as stored",
+  ),
 });
 /** Parsed LoRA options. */
 export type LoraOptionsParsed = z.infer<typeof LoraOptionsSchema>;

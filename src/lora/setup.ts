@@ -10,6 +10,8 @@ import { isLoraParam, loraAdapter, type LoraConfig, LoraConfigSchema } from "./l
 import { saveAdapter } from "./peft.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
 import { quantizedSource, QuantizedWeights, type QuantSpec } from "../optim/int8_weights.ts";
+import { type LoadedModel, loadModelFor } from "../models/load.ts";
+import type { Backend } from "../runtime/backend.ts";
 
 /**
  * PEFT's default targets per model type (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`); PEFT has
@@ -50,7 +52,61 @@ export interface LoraSetup {
 }
 
 /**
- * Add fresh adapter weights (A Kaiming-uniform, B zero) to `weights` and return the setup.
+ * A model dir loaded for LoRA over a quantized base ({@link quantizedBase}): each base weight is read into
+ * one scratch array and quantized at once (on `lean` its codes go straight into the device's memory), so no
+ * float copy of the quantized weights ever exists; the other weights (norms) load as `loadModelFor` loads
+ * them. `model.weights` holds those; `base` holds them too, with the codes.
+ *
+ * @example
+ * ```ts ignore
+ * const { model, base } = await loadQuantizedBase("models/default", "lean", 8);
+ * const lora = setupLora(model.config, model.weights, { rank: 8 }, 0, base);
+ * ```
+ */
+export async function loadQuantizedBase(
+  dir: string,
+  backend: Backend,
+  bits: 4 | 8,
+): Promise<{ model: LoadedModel; base: QuantizedWeights }> {
+  const base = new QuantizedWeights();
+  const device = backend === "lean"
+    ? await (await import("../runtime/lean/program.ts")).sharedDevice()
+    : undefined;
+  let specs: Map<string, QuantSpec> | undefined, scratch = new Float32Array(0);
+  const model = await loadModelFor(dir, backend, {
+    place: (n, name, config) => {
+      specs ??= quantizedBase(config, bits);
+      if (!specs.has(name)) return device ? device.float32(n) : new Float32Array(n);
+      if (scratch.length < n) scratch = new Float32Array(n);
+      return scratch.subarray(0, n);
+    },
+    take: (name, data) => {
+      const q = specs!.get(name);
+      if (!q) return false;
+      if (device) {
+        // codes allocated on the device first: quantizing writes them in place, no host copy to move
+        const groups = Math.ceil(data.length / q.groupSize);
+        base.codes.set(name, {
+          bits: q.bits,
+          groupSize: q.groupSize,
+          length: data.length,
+          data: device.uint8(Math.ceil((groups * q.groupSize * q.bits) / 8)),
+          scales: device.float32(groups),
+          zeros: device.uint8(groups),
+        });
+      }
+      base.store(name, data, q.groupSize, 0, false, q.bits);
+      return true;
+    },
+  });
+  for (const [k, v] of model.weights) base.set(k, v);
+  return { model, base };
+}
+
+/**
+ * Add fresh adapter weights (A Kaiming-uniform, B zero) to `weights` and return the setup. Over a
+ * quantized base (`base`): 4 or 8 quantizes the base weights of `weights` here ({@link quantizedBase}); a
+ * store from {@link loadQuantizedBase} is used as it is, the adapter added to it. Train `setup.weights`.
  *
  * @example
  * ```ts ignore
@@ -63,18 +119,25 @@ export function setupLora(
   weights: Weights,
   cfg: Partial<LoraConfig>,
   seed = 0,
-  baseBits?: 4 | 8,
+  base?: 4 | 8 | QuantizedWeights,
 ): LoraSetup {
   const lc = LoraConfigSchema.parse({ ...cfg, targets: cfg.targets ?? defaultTargets(config) });
   const specs = paramSpecs(config, loraAdapter(lc)).filter((s) => isLoraParam(s.name));
   if (specs.length === 0) {
     throw new Error(`--targets: ${lc.targets.join(",")} match no linear layer of this ${config.arch} model`);
   }
-  for (const [k, v] of initParams(specs, seed)) weights.set(k, v);
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
   const model: LoraSetup["model"] = { trainable: isLoraParam, adapter: loraAdapter(lc, { train: true }) };
   let trained = weights;
-  if (baseBits) {
+  if (base instanceof QuantizedWeights) {
+    // quantized as it was loaded (loadQuantizedBase): the adapter goes beside the codes
+    for (const [k, v] of initParams(specs, seed)) base.set(k, v);
+    const quant = new Map([...base.codes].map(([n, q]) => [n, { bits: q.bits, groupSize: q.groupSize }]));
+    model.int8 = { source: quantizedSource(quant), groupSize: 0 };
+    trained = base;
+  } else for (const [k, v] of initParams(specs, seed)) weights.set(k, v);
+  if (typeof base === "number") {
+    const baseBits = base;
     const specs = quantizedBase(config, baseBits);
     const qw = new QuantizedWeights(weights);
     for (const [n, q] of specs) {

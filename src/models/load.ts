@@ -11,6 +11,16 @@ import { join } from "../io/path.ts";
 import { exists, readText } from "../io/storage.ts";
 import type { Backend } from "../runtime/session.ts";
 
+/**
+ * Where {@link loadModel} reads each weight: `place` allocates its array (e.g. in a lean device's memory),
+ * and `take`, when it returns true, keeps the weight out of the returned map (the caller took it: e.g.
+ * quantized it, so `place` could hand out one scratch array for every such weight).
+ */
+export interface PlaceOptions {
+  place?: (numel: number, name: string, config: DecoderConfig) => Float32Array;
+  take?: (name: string, data: Float32Array, config: DecoderConfig) => boolean;
+}
+
 /** A model ready to run: config, weights by HF name, its dir. */
 export interface LoadedModel {
   config: DecoderConfig;
@@ -31,11 +41,8 @@ export interface LoadedModel {
  * console.log(m.config.layers, m.weights.size);
  * ```
  */
-export async function loadModel(
-  dir: string,
-  opts: { place?: (numel: number) => Float32Array } = {},
-): Promise<LoadedModel> {
-  if (opts.place) return await loadModelInto(dir, opts.place);
+export async function loadModel(dir: string, opts: PlaceOptions = {}): Promise<LoadedModel> {
+  if (opts.place) return await loadModelInto(dir, opts);
   const md = await loadModelDir(dir);
   const config = parseConfig(md.config, join(dir, "config.json"));
   if (config.arch === "gpt2" && md.weights.has("transformer.wte.weight")) config.prefix = "transformer.";
@@ -53,25 +60,36 @@ export async function loadModel(
 
 /**
  * Load a model for a backend: on `lean`, each weight is read from the file straight into the device's
- * memory (programs read it in place, and no host copy exists); elsewhere as {@link loadModel}.
+ * memory (programs read it in place, and no host copy exists); elsewhere as {@link loadModel}. `opts`
+ * overrides where weights go (see {@link PlaceOptions}).
  *
  * @example
  * ```ts ignore
  * const m = await loadModelFor("./my-model", "lean");
  * ```
  */
-export async function loadModelFor(dir: string, backend: Backend): Promise<LoadedModel> {
-  if (backend !== "lean") return await loadModel(dir);
+export async function loadModelFor(
+  dir: string,
+  backend: Backend,
+  opts: PlaceOptions = {},
+): Promise<LoadedModel> {
+  if (backend !== "lean") {
+    return await loadModel(
+      dir,
+      opts.take ? { place: (n) => new Float32Array(n), ...opts } : {},
+    );
+  }
   const { sharedDevice } = await import("../runtime/lean/program.ts");
   const device = await sharedDevice();
-  return await loadModel(dir, { place: (n) => device.float32(n) });
+  return await loadModel(dir, { place: (n) => device.float32(n), ...opts });
 }
 
 /**
- * {@link loadModel} with each weight read straight from the file into an array `place` allocates (e.g.
- * in a lean device's memory), so the weights are never held twice.
+ * {@link loadModel} with each weight read straight from the file into an array `opts.place` allocates
+ * (e.g. in a lean device's memory), so the weights are never held twice.
  */
-async function loadModelInto(dir: string, place: (numel: number) => Float32Array): Promise<LoadedModel> {
+async function loadModelInto(dir: string, opts: PlaceOptions): Promise<LoadedModel> {
+  const place = opts.place!;
   const rawConfig = JSON.parse(await readText(join(dir, "config.json")));
   const config = parseConfig(rawConfig, join(dir, "config.json"));
   const { tensors, close } = await openModelWeights(dir);
@@ -84,10 +102,10 @@ async function loadModelInto(dir: string, place: (numel: number) => Float32Array
       if (t.shape.join(",") !== s.shape.join(",")) {
         throw new Error(`${dir}: weight ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
       }
-      const dst = place(s.shape.reduce((a, b) => a * b, 1));
+      const dst = place(s.shape.reduce((a, b) => a * b, 1), s.name, config);
       if (t.dtype === "F32") await t.read(new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
       else dst.set(toFloat32({ dtype: t.dtype, shape: t.shape, data: await t.read() }));
-      weights.set(s.name, dst);
+      if (!opts.take?.(s.name, dst, config)) weights.set(s.name, dst);
     }
     const hasTokenizer = await exists(join(dir, "tokenizer.json"));
     return { config, rawConfig, weights, dir, hasTokenizer };

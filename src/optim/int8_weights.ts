@@ -19,6 +19,10 @@ export type { QuantizedSource };
 
 /** Values quantized per kernel call by {@link QuantizedWeights.storeFrom} (a multiple of the group size). */
 const QUANT_CHUNK = 1 << 20;
+/** The same for deterministic rounding, which does not depend on the chunking. */
+const QUANT_CHUNK_DETERMINISTIC = 1 << 16;
+/** The float chunk {@link QuantizedWeights.storeFrom} fills (shared by every call). */
+let scratch = new Float32Array(0);
 
 /** Codes in the form the graph reads (see the module doc): padded to whole groups. */
 export function feedForm(q: Quantized): Uint8Array {
@@ -52,7 +56,7 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     stochastic = true,
     bits: 4 | 8 = 8,
   ): void {
-    this.storeFrom(name, w.length, (off, dst) => dst.set(w.subarray(off, off + dst.length)), {
+    this.#quantize(name, w.length, (off, n) => w.subarray(off, off + n), {
       groupSize,
       seed,
       stochastic,
@@ -71,6 +75,22 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     fill: (offset: number, dst: Float32Array) => void,
     o: { groupSize: number; seed: number; stochastic?: boolean; bits?: 4 | 8 },
   ): void {
+    this.#quantize(name, length, (off, n) => {
+      // one scratch chunk for every call: a fresh one per tensor piled up tens of MB of garbage
+      if (scratch.length < n) scratch = new Float32Array(n);
+      const x = scratch.subarray(0, n);
+      fill(off, x);
+      return x;
+    }, o);
+  }
+
+  /** Quantize the values `chunk(offset, n)` gives, a chunk of whole groups at a time, into `name`'s codes. */
+  #quantize(
+    name: string,
+    length: number,
+    chunk: (offset: number, n: number) => Float32Array,
+    o: { groupSize: number; seed: number; stochastic?: boolean; bits?: 4 | 8 },
+  ): void {
     const bits = o.bits ?? 8, gs = o.groupSize, groups = Math.ceil(length / gs);
     const bytes = Math.ceil((groups * gs * bits) / 8), prev = this.codes.get(name);
     const q: Quantized = prev && prev.bits === bits && prev.groupSize === gs && prev.length === length
@@ -83,11 +103,11 @@ export class QuantizedWeights extends Map<string, Float32Array> {
         scales: new Float32Array(groups),
         zeros: new Uint8Array(groups),
       };
-    const chunk = Math.max(gs, Math.floor(QUANT_CHUNK / gs) * gs),
-      buf = new Float32Array(Math.min(chunk, length));
-    for (let off = 0, c = 0; off < length; off += chunk, c++) {
-      const n = Math.min(chunk, length - off), x = buf.subarray(0, n);
-      fill(off, x);
+    // deterministic rounding is the same in any chunking: small chunks keep the kernels' memory small
+    const most = o.stochastic ?? true ? QUANT_CHUNK : QUANT_CHUNK_DETERMINISTIC;
+    const step = Math.max(gs, Math.floor(most / gs) * gs);
+    for (let off = 0, c = 0; off < length; off += step, c++) {
+      const x = chunk(off, Math.min(step, length - off));
       const part = kernels().quantize(x, {
         bits,
         groupSize: gs,

@@ -70,6 +70,8 @@ export interface LoraOptions {
   sensitivityEstimator?: "gnb" | "hutchinson";
   /** Sensitivity: calibration rows (default 8). */
   calibrationRows?: number;
+  /** Quantize the frozen base to 4 or 8 bits (QLoRA-style; default: the base as stored). */
+  baseBits?: 4 | 8;
 }
 // The explicit interface (JSR: no inferred types in the public API) must list exactly the schema's
 // options: a field added to MethodOptionsSchema fails this check until it is added above.
@@ -88,6 +90,7 @@ export interface ResolvedFinetune {
     rankBudget?: number;
     sensitivityEstimator: "gnb" | "hutchinson";
     calibrationRows: number;
+    baseBits?: 4 | 8;
   };
   /** Methods galore, qgalore, dct: the projection options, the update gap resolved for the method. */
   lowRank?: LowRankOptions & { updateGap: number };
@@ -128,6 +131,7 @@ export function resolveFinetune(
       ...(o.rankBudget ? { rankBudget: o.rankBudget } : {}),
       sensitivityEstimator: o.sensitivityEstimator,
       calibrationRows: o.calibrationRows,
+      ...(o.baseBits ? { baseBits: o.baseBits } : {}),
     };
   } else if (m !== "full") {
     const { targets, ...rest } = pick(options, LowRankOptionsSchema.shape);

@@ -11,7 +11,7 @@ import { encodeFor } from "../data/load.ts";
 import { Trainer } from "./trainer.ts";
 import { colmHooks, type CoresetTrainOptions, resolveIndices, rowSources } from "../coreset/train_hooks.ts";
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
-import { defaultTargets, type LoraSetup, setupLora } from "../lora/setup.ts";
+import { defaultTargets, loadQuantizedBase, type LoraSetup, setupLora } from "../lora/setup.ts";
 import { sensitivityRanks } from "../lora/sensitivity.ts";
 import { setupLowRank } from "./lowrank_setup.ts";
 import { PosttrainError } from "../errors.ts";
@@ -88,12 +88,17 @@ export async function prepareFinetune(o: {
   const options = resolveFinetune(o.method, o.options);
   const { train, coreset: cs } = options;
   const backend = o.backend ?? DEFAULT_BACKEND;
-  const model = await loadModelFor(o.modelDir, o.backend ?? DEFAULT_BACKEND);
+  // LoRA over a quantized base: quantized while it loads, unless sensitivity needs the float base first
+  const quantizeOnLoad = options.lora?.baseBits && options.lora.rankAllocation === "uniform";
+  const { model, base } = quantizeOnLoad
+    ? await loadQuantizedBase(o.modelDir, backend, options.lora!.baseBits!)
+    : { model: await loadModelFor(o.modelDir, backend), base: undefined };
   const picked = await selectRows(cs.dataIndices, o.rows, await encodeFor(model, o.rows, o.truncate));
   const { examples } = picked;
   let lora: LoraSetup | undefined;
   if (options.lora) {
-    const { config, rankAllocation, rankBudget, sensitivityEstimator, calibrationRows } = options.lora;
+    const { config, rankAllocation, rankBudget, sensitivityEstimator, calibrationRows, baseBits } =
+      options.lora;
     let rankPattern: Record<string, number> = {};
     if (rankAllocation === "sensitivity") {
       const sens = await sensitivityRanks(
@@ -107,7 +112,7 @@ export async function prepareFinetune(o: {
       );
       rankPattern = Object.fromEntries(sens.ranks);
     }
-    lora = setupLora(model.config, model.weights, { ...config, rankPattern }, train.seed);
+    lora = setupLora(model.config, model.weights, { ...config, rankPattern }, train.seed, base ?? baseBits);
   }
   const lowRank = options.lowRank && options.method !== "full" && options.method !== "lora"
     ? setupLowRank(options.method, model.config, model.weights, options.lowRank)
@@ -143,7 +148,8 @@ export async function prepareFinetune(o: {
  */
 export async function saveTrained(out: string, p: PreparedFinetune, baseModel: string): Promise<void> {
   const { model, trainer, lora } = p;
-  if (lora) return await lora.save(out, model.weights, baseModel);
+  // trainer.weights: the adapter as trained (over a quantized base it lives beside the codes, not in model.weights)
+  if (lora) return await lora.save(out, trainer.weights, baseModel);
   // trainer.weights: for Q-GaLore the INT8 store, dequantized here for the written model
   await saveModel(out, model, trainer.weights);
 }

@@ -23,6 +23,8 @@ const CASES: Record<string, unknown>[] = [
   { method: "lora" },
   { method: "lora", rank: 16, loraDropout: 0.1, rslora: true, targets: "q_proj,k_proj" },
   { method: "lora", rankAllocation: "sensitivity", rankBudget: 24, calibrationRows: 4 },
+  { method: "lora", baseBits: 4 }, // a union of number literals: the CLI parses the flag as a number
+  { method: "lora", baseBits: 8, rankAllocation: "sensitivity", rankBudget: 24 },
   {
     method: "full",
     steps: 3,
@@ -34,6 +36,7 @@ const CASES: Record<string, unknown>[] = [
     optimizer: "sophia",
     seed: 7,
     coreset: "colm",
+    momentBits: 8,
   },
 ];
 

@@ -163,6 +163,16 @@ export class LeanDevice {
     return view;
   }
 
+  /** A zeroed byte array in device memory (e.g. quantized codes); freed when it is garbage-collected. */
+  uint8(n: number): Uint8Array {
+    const r = this.alloc(n);
+    const view = new Uint8Array(this.memory.buffer, r.offset, n);
+    view.fill(0);
+    this.#storedBytes += r.bytes;
+    this.#registry.register(view, r);
+    return view;
+  }
+
   /**
    * Move a weights map into device memory in place: each entry becomes a device view (host copies can
    * then be collected). Entries already on the device stay.
