@@ -474,6 +474,8 @@ export interface components {
              * @default 8
              */
             calibration_rows?: number;
+            /** @description quantize the frozen base (QLoRA-style): attention / MLP weights in 4 or 8 bits (groups of 64 / 256), the token embedding in 8; read inside the matmul kernels. Default: the base as stored */
+            base_bits?: 4 | 8;
             /** @description module-name suffixes, a list or comma-separated: LoRA's (default PEFT's per model type: q_proj,v_proj; GPT-2 c_attn; Phi-3 qkv_proj), or the weights GaLore / Q-GaLore / DCT project (default every attention and MLP linear) */
             targets?: string | string[];
             /** @description GaLore / Q-GaLore / DCT: steps between subspace refreshes (default 200; DCT 1) */
