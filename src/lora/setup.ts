@@ -72,33 +72,49 @@ export async function loadQuantizedBase(
   const device = backend === "lean"
     ? await (await import("../runtime/lean/program.ts")).sharedDevice()
     : undefined;
-  let specs: Map<string, QuantSpec> | undefined, scratch = new Float32Array(0);
+  let specs: Map<string, QuantSpec> | undefined, scratch: Float32Array = new Float32Array(0);
+  let scratchBlock: { offset: number; bytes: number } | undefined;
+  const start = (config: DecoderConfig) => {
+    specs = quantizedBase(config, bits);
+    if (!device) return;
+    // every code array first, then the float scratch on top: freed after the load, its pages become the
+    // bottom of what is allocated next (the arena), so the scratch costs no memory of its own
+    let most = 0;
+    for (const p of paramSpecs(config)) {
+      const q = specs.get(p.name);
+      if (!q) continue;
+      const n = p.shape.reduce((a, b) => a * b, 1), groups = Math.ceil(n / q.groupSize);
+      most = Math.max(most, n);
+      base.codes.set(p.name, {
+        bits: q.bits,
+        groupSize: q.groupSize,
+        length: n,
+        data: device.uint8(Math.ceil((groups * q.groupSize * q.bits) / 8), 4),
+        scales: device.float32(groups),
+        zeros: device.uint8(groups),
+      });
+    }
+    scratchBlock = device.alloc(4 * most);
+    scratch = device.f32(scratchBlock.offset, most);
+  };
   const model = await loadModelFor(dir, backend, {
     place: (n, name, config) => {
-      specs ??= quantizedBase(config, bits);
-      if (!specs.has(name)) return device ? device.float32(n) : new Float32Array(n);
+      if (!specs) start(config);
+      // the other weights (norms) on the host: the trainer moves them to the device on its first step
+      if (!specs!.has(name)) return new Float32Array(n);
       if (scratch.length < n) scratch = new Float32Array(n);
       return scratch.subarray(0, n);
     },
     take: (name, data) => {
       const q = specs!.get(name);
       if (!q) return false;
-      if (device) {
-        // codes allocated on the device first: quantizing writes them in place, no host copy to move
-        const groups = Math.ceil(data.length / q.groupSize);
-        base.codes.set(name, {
-          bits: q.bits,
-          groupSize: q.groupSize,
-          length: data.length,
-          data: device.uint8(Math.ceil((groups * q.groupSize * q.bits) / 8)),
-          scales: device.float32(groups),
-          zeros: device.uint8(groups),
-        });
-      }
-      base.store(name, data, q.groupSize, 0, false, q.bits);
+      const codes = base.codes.get(name);
+      if (device && codes) device.quantizeInto(data, codes);
+      else base.store(name, data, q.groupSize, 0, false, q.bits);
       return true;
     },
   });
+  if (device && scratchBlock) device.free(scratchBlock);
   for (const [k, v] of model.weights) base.set(k, v);
   return { model, base };
 }

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { prepareFinetune, saveTrained } from "../../src/train/prepare.ts";
-import { QuantizedWeights } from "../../src/optim/int8_weights.ts";
+import { feedForm, QuantizedWeights } from "../../src/optim/int8_weights.ts";
+import { loadQuantizedBase } from "../../src/lora/setup.ts";
 import { sharedDevice } from "../../src/runtime/lean/program.ts";
 import { parseSafetensors, toFloat32 } from "../../src/io/safetensors.ts";
 import { ROWS, tinyModelDir } from "../routes/_app.ts";
@@ -63,3 +64,19 @@ for (const backend of ["lean", "node"] as const) {
     }
   });
 }
+
+Deno.test("loadQuantizedBase: lean's in-device quantization gives the host path's codes, bit for bit", async () => {
+  const dir = await tinyModelDir(join(await Deno.makeTempDir(), "m"));
+  for (const bits of [8, 4] as const) {
+    const lean = (await loadQuantizedBase(dir, "lean", bits)).base,
+      host = (await loadQuantizedBase(dir, "node", bits)).base;
+    assert.deepEqual([...lean.codes.keys()].sort(), [...host.codes.keys()].sort());
+    for (const [name, q] of host.codes) {
+      const l = lean.codes.get(name)!;
+      assert.deepEqual(feedForm(l), feedForm(q), `${name}: codes`);
+      assert.deepEqual(l.scales, q.scales, `${name}: scales`);
+      assert.deepEqual(l.zeros, q.zeros, `${name}: zeros`);
+    }
+    assert.deepEqual([...lean.keys()].sort(), [...host.keys()].sort(), "the float weights (norms)");
+  }
+});

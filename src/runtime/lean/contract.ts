@@ -183,6 +183,19 @@ export interface LeanKernels {
     bits: number,
     groupSize: number,
   ): void;
+  /**
+   * Group-quantize x[0..len) with deterministic rounding (src/linalg/quant.ts: asymmetric min-max, `bits` 4
+   * packed or 8): codes to q (≥ 4 bytes of slack past the codes), a scale and a zero point per group.
+   */
+  quantize(
+    x: number,
+    len: number,
+    bits: number,
+    group: number,
+    q: number,
+    scales: number,
+    zeros: number,
+  ): void;
   /** out[ids[i], :] += g[i, :] (caller zero-fills out, which has outRows rows). */
   scatterAddRows(g: number, ids: number, out: number, nIds: number, rowLen: number, outRows: number): void;
   /** out[r] = x[r, idx[r]] for x [rows, n]. */

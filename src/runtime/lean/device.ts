@@ -163,14 +163,39 @@ export class LeanDevice {
     return view;
   }
 
-  /** A zeroed byte array in device memory (e.g. quantized codes); freed when it is garbage-collected. */
-  uint8(n: number): Uint8Array {
-    const r = this.alloc(n);
+  /**
+   * A zeroed byte array in device memory (e.g. quantized codes), with `slack` bytes allocated past its end;
+   * freed when it is garbage-collected.
+   */
+  uint8(n: number, slack = 0): Uint8Array {
+    const r = this.alloc(n + slack);
     const view = new Uint8Array(this.memory.buffer, r.offset, n);
     view.fill(0);
     this.#storedBytes += r.bytes;
     this.#registry.register(view, r);
     return view;
+  }
+
+  /**
+   * Quantize `x` (a view into this memory) with deterministic rounding into `q`'s arrays (views into this
+   * memory too, `q.data` from {@link uint8} with 4 bytes of slack): no copy crosses the memory's boundary.
+   */
+  quantizeInto(
+    x: Float32Array,
+    q: { bits: 4 | 8; groupSize: number; data: Uint8Array; scales: Float32Array; zeros: Uint8Array },
+  ): void {
+    for (const a of [x, q.data, q.scales, q.zeros]) {
+      if (!this.owns(a)) throw new Error("quantizeInto: every array must live in the device's memory");
+    }
+    this.kernels.quantize(
+      x.byteOffset,
+      x.length,
+      q.bits,
+      q.groupSize,
+      q.data.byteOffset,
+      q.scales.byteOffset,
+      q.zeros.byteOffset,
+    );
   }
 
   /**

@@ -271,6 +271,17 @@ export class WasmLeanKernels implements LeanKernels {
       0;
     if (bad) badIndex("gatherRowsQ", bad, this.#id(ids, bad - 1), tableRows);
   }
+  quantize(
+    x: number,
+    len: number,
+    bits: number,
+    group: number,
+    q: number,
+    scales: number,
+    zeros: number,
+  ): void {
+    this.#x.quantize(x, len, bits, group, 0, 0, q, scales, zeros);
+  }
   scatterAddRows(g: number, ids: number, out: number, nIds: number, rowLen: number, outRows: number): void {
     const bad = this.#x.lean_scatter_add_rows(g, ids, out, nIds, rowLen, outRows) >>> 0;
     if (bad) badIndex("scatterAddRows", bad, this.#id(ids, bad - 1), outRows);

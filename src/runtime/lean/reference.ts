@@ -28,6 +28,7 @@ import {
   rmsNormRef,
   ropeRef,
 } from "./reference_fused.ts";
+import { quantize as quantizeRef } from "../../linalg/quant.ts";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -404,6 +405,25 @@ export class ReferenceLeanKernels implements LeanKernels {
         f32[out / 4 + i * rowLen + j] = (q - u8[zeros + g]) * f32[scales / 4 + g];
       }
     }
+  }
+  quantize(
+    x: number,
+    len: number,
+    bits: number,
+    group: number,
+    q: number,
+    scales: number,
+    zeros: number,
+  ): void {
+    const { f32, u8 } = this.#m;
+    const r = quantizeRef(f32.slice(x / 4, x / 4 + len), {
+      bits: bits as 4 | 8,
+      groupSize: group,
+      stochastic: false,
+    });
+    u8.set(r.data, q);
+    f32.set(r.scales, scales / 4);
+    u8.set(r.zeros, zeros);
   }
   scatterAddRows(g: number, ids: number, out: number, nIds: number, rowLen: number, outRows: number): void {
     this.#checkIds("scatterAddRows", ids, nIds, outRows);

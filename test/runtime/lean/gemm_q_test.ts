@@ -1,4 +1,4 @@
-/** Lean gemmQ (INT8 / INT4 group-quantized B) and packInt4 against the reference and quant.ts. */
+/** Lean gemmQ (INT8 / INT4 group-quantized B), quantize and packInt4 against the reference and quant.ts. */
 import assert from "node:assert/strict";
 import { dequantize, packInt4, quantize, unpackInt4 } from "../../../src/linalg/quant.ts";
 import { randn } from "../../_util.ts";
@@ -71,5 +71,25 @@ Deno.test("lean gatherRowsQ: rows of an INT8 / INT4 table (ragged groups) = rows
       });
       p.close(out, ids.length * len, `int${bits} group ${groupSize}`, 1e-6, 1e-6);
     }
+  }
+});
+
+Deno.test("lean quantize: INT8 and INT4, ragged groups and odd lengths: WASM = reference = linalg quantize, bit for bit", async () => {
+  const p = await pair(1);
+  for (const [bits, group, len] of [[8, 256, 1000], [8, 64, 64], [4, 64, 333], [4, 32, 1024]] as const) {
+    p.reset();
+    const x = p.rnd(len, -3, 2), groups = Math.ceil(len / group);
+    const bytes = Math.ceil((groups * group * bits) / 8);
+    const q = p.junk(bytes + 4), s = p.junk(4 * groups), z = p.junk(groups);
+    p.both((k) => k.quantize(x, len, bits, group, q, s, z));
+    const label = `bits ${bits}, group ${group}, ${len} values`;
+    const want = quantize(p.f32(x, len, "wasm"), { bits, groupSize: group, stochastic: false });
+    const n = bits === 8 ? len : Math.ceil(len / 2);
+    assert.deepEqual(p.u8(q, n, "wasm"), want.data.subarray(0, n), `${label}: codes`);
+    assert.deepEqual(p.f32(s, groups, "wasm"), want.scales, `${label}: scales`);
+    assert.deepEqual(p.u8(z, groups, "wasm"), want.zeros, `${label}: zeros`);
+    p.same(q, n, `${label}: codes (reference)`);
+    p.same(s, 4 * groups, `${label}: scales (reference)`);
+    p.same(z, groups, `${label}: zeros (reference)`);
   }
 });
