@@ -37,14 +37,15 @@ export async function saveCheckpoint(dir: string, trainer: Trainer): Promise<voi
     await fs.mkdir(tmp);
     const trainable = trainer.runner.trainable ?? (() => true);
     const qw = trainer.weights instanceof QuantizedWeights ? trainer.weights : undefined;
-    // frozen base weights stay out; INT8 weights are saved as their exact codes
+    // frozen base weights stay out (a quantized frozen base too: it is quantized again as it loads);
+    // trained INT8 weights (Q-GaLore) are saved as their exact codes
     const own = new Map(
       [...trainer.weights.keys()].filter((k) => trainable(k) && !qw?.codes.has(k)).map((
         k,
       ) => [k, trainer.weights.get(k)!]),
     );
     const codes: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-    for (const k of qw?.codes.keys() ?? []) {
+    for (const k of [...(qw?.codes.keys() ?? [])].filter(trainable)) {
       for (const [part, a] of Object.entries(qw!.exportCodes(k))) {
         codes[`int8.${part}.${k}`] = { dtype: "F32", shape: [a.length], data: a };
       }

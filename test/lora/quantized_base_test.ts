@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { prepareFinetune, saveTrained } from "../../src/train/prepare.ts";
 import { feedForm, QuantizedWeights } from "../../src/optim/int8_weights.ts";
 import { loadQuantizedBase } from "../../src/lora/setup.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { sharedDevice } from "../../src/runtime/lean/program.ts";
 import { parseSafetensors, toFloat32 } from "../../src/io/safetensors.ts";
 import { ROWS, tinyModelDir } from "../routes/_app.ts";
@@ -79,4 +80,31 @@ Deno.test("loadQuantizedBase: lean's in-device quantization gives the host path'
     }
     assert.deepEqual([...lean.keys()].sort(), [...host.keys()].sort(), "the float weights (norms)");
   }
+});
+
+Deno.test("LoRA over a quantized base: a checkpoint holds the adapter, not the frozen codes, and resumes exactly", async () => {
+  const tmp = await Deno.makeTempDir();
+  const dir = await tinyModelDir(join(tmp, "m"));
+  const make = () =>
+    prepareFinetune({
+      modelDir: dir,
+      rows: ROWS,
+      method: "lora",
+      backend: "lean",
+      options: { steps: 4, batchSize: 2, lr: 0.02, rank: 4, baseBits: 4 },
+    });
+  const whole = await make();
+  const want = await losses(whole, 4);
+  await whole.trainer.release();
+  const first = await make();
+  await losses(first, 2);
+  const ck = join(tmp, "ck");
+  await saveCheckpoint(ck, first.trainer);
+  await first.trainer.release();
+  const names = [...parseSafetensors(await Deno.readFile(join(ck, "weights.safetensors"))).keys()];
+  assert.ok(names.length > 0 && names.every((n) => n.includes("lora_")), `checkpoint weights: ${names}`);
+  const resumed = await make();
+  await loadCheckpoint(ck, resumed.trainer);
+  assert.deepEqual(await losses(resumed, 2), want.slice(2));
+  await resumed.trainer.release();
 });
