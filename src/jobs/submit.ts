@@ -95,7 +95,8 @@ function methodProblem(req: FinetuneJob, config: DecoderConfig): PosttrainError 
 }
 
 /**
- * The model dir and adapters a request runs on, and the jobs whose output they are (`uses`); errors are {@link PosttrainError}s naming the field.
+ * The model dir and adapters a request runs on, and the jobs whose output they are (`uses`); errors are
+ * {@link PosttrainError}s naming the field.
  *
  * @example
  * ```ts ignore
