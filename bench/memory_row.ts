@@ -7,7 +7,10 @@
  *
  * The smollm rows build SmolLM-135M's shape with random weights one tensor at a time (quantized ones go
  * straight to codes, and on lean straight into device memory), so no full-precision copy of the model
- * ever exists, and train on random tokens B1×T128.
+ * ever exists, and train on random tokens B1×T128. `smollm-dir-lora-int4` is the user's path instead: a
+ * SmolLM-shaped model dir on disk (BF16 safetensors, as HF ships it; written first by
+ * `--row smollm-dir-write --dir D` in a process of its own) fine-tuned by `prepareFinetune` with
+ * `baseBits: 4`, as `train --method lora --base-bits 4` does.
  */
 import { parseArgs } from "node:util";
 import { prepareFinetune } from "../src/train/prepare.ts";
@@ -23,6 +26,9 @@ import { isLoraParam, loraAdapter, LoraConfigSchema } from "../src/lora/lora.ts"
 import type { Backend } from "../src/runtime/session.ts";
 import { peakRssMb } from "../src/util/rss.ts";
 import { randomTokenRows, shapeConfig } from "./shapes.ts";
+import { saveModelDir } from "../src/io/hf_dir.ts";
+import { f32ToBf16 } from "../src/io/safetensors.ts";
+import { toHfConfig } from "../src/models/config.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -30,6 +36,7 @@ const { values: a } = parseArgs({
     backend: { type: "string", default: "lean" },
     steps: { type: "string", default: "4" },
     rank: { type: "string" },
+    dir: { type: "string" },
   },
 });
 const backend = a.backend as Backend, steps = Number(a.steps);
@@ -120,7 +127,40 @@ async function run(): Promise<Trainer> {
     };
     return new Trainer(config, weights, examples, { batchSize: 1, steps, lr: 1e-3 }, backend, model);
   }
+  if (a.row === "smollm-dir-lora-int4") {
+    const { config, seq } = shapeConfig("smollm");
+    const rows = randomTokenRows(config.vocabSize, 1, seq).map((r) => ({ input_ids: [...r.inputIds] }));
+    const p = await prepareFinetune({
+      modelDir: a.dir!,
+      rows,
+      method: "lora",
+      backend,
+      options: { batchSize: 1, steps, rank: Number(a.rank ?? 8), lr: 1e-3, baseBits: 4 },
+    });
+    return p.trainer;
+  }
   throw new Error(`--row: unknown row ${a.row}`);
+}
+
+/** A SmolLM-shaped model dir of random BF16 weights at `dir` (kept when it is there). */
+async function writeSmollmDir(dir: string): Promise<void> {
+  if (await Deno.stat(dir).then(() => true, () => false)) return;
+  const { config } = shapeConfig("smollm");
+  const tensors = new Map(
+    paramSpecs(config).map((s, i) => {
+      const randn = normalRng(2000 + i), n = s.shape.reduce((x, y) => x * y, 1);
+      const w = new Float32Array(n);
+      if (s.init === "ones" || s.init === "zeros") w.fill(s.init === "ones" ? 1 : 0);
+      else for (let j = 0; j < n; j++) w[j] = randn() * ("normal" in s.init ? s.init.normal : 0.02);
+      return [s.name, { dtype: "BF16" as const, shape: s.shape, data: f32ToBf16(w) }];
+    }),
+  );
+  await saveModelDir(dir, toHfConfig(config), tensors);
+}
+
+if (a.row === "smollm-dir-write") {
+  await writeSmollmDir(a.dir!);
+  Deno.exit(0);
 }
 
 const trainer = await run();

@@ -9,10 +9,13 @@
  * Rows: the built-in model on data/new_facts.train.jsonl (text rows: the tokenizer counts) — LoRA r8 over
  * the float base and over an INT8 / INT4 base quantized as it loads (`--base-bits`), and full AdamW, at
  * batch 4; SmolLM-135M's shape at B1×T128 — Q-GaLore (INT8 weights, rank 128, 8-bit moments, no clipping
- * as the official scripts, frozen embedding) and LoRA r8 over an INT4 base (INT8 embedding). `wasm` runs onnxruntime-web at one thread. Lean rows run with `--v8-flags=
+ * as the official scripts, frozen embedding) and LoRA r8 over an INT4 base (INT8 embedding), built in
+ * memory (smollm-qlora4) and, as a user runs it, from a BF16 model dir on disk through `--base-bits 4`
+ * (smollm-dir-lora-int4; the dir, 270 MB, is written once to $TMPDIR/posttrain-bench-smollm-bf16). `wasm` runs onnxruntime-web at one thread. Lean rows run with `--v8-flags=
  * --max-semi-space-size=1` (a young generation of 1 MB: what an edge isolate's budget calls for).
  */
 import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { type PlanRequest, planRun } from "../src/train/plan.ts";
 import { loadModelFor } from "../src/models/load.ts";
 import { shapeConfig } from "./shapes.ts";
@@ -22,7 +25,8 @@ const { values: a } = parseArgs({
   options: {
     rows: {
       type: "string",
-      default: "default-lora,default-lora-int8,default-lora-int4,default-full,smollm-qgalore,smollm-qlora4",
+      default:
+        "default-lora,default-lora-int8,default-lora-int4,default-full,smollm-qgalore,smollm-qlora4,smollm-dir-lora-int4",
     },
     backends: { type: "string", default: "lean,wasm,node" },
     steps: { type: "string", default: "4" },
@@ -36,6 +40,7 @@ const TARGET_MB: Record<string, number> = {
   "default-full": 200,
   "smollm-qgalore": 512,
   "smollm-qlora4": 256,
+  "smollm-dir-lora-int4": 256,
 };
 
 /** The plan request of a row (the same run memory_row.ts makes). */
@@ -65,7 +70,17 @@ async function planOf(row: string, backend: Backend): Promise<PlanRequest> {
       momentBits: 8,
       frozen: ["embed_tokens"],
     }
-    : { config, method: "lora", batchSize: 1, seqLen: 128, backend, baseBits: 4 };
+    : { config, method: "lora", batchSize: 1, seqLen: 128, backend, baseBits: 4 }; // both LoRA-over-INT4 rows
+}
+
+/** The SmolLM-shaped BF16 model dir of the smollm-dir rows, written once by a process of its own. */
+const smollmDir = join(Deno.env.get("TMPDIR") ?? "/tmp", "posttrain-bench-smollm-bf16");
+if (a.rows!.split(",").some((r) => r.startsWith("smollm-dir"))) {
+  const w = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bench/memory_row.ts", "--row", "smollm-dir-write", "--dir", smollmDir],
+    stderr: "inherit",
+  }).output();
+  if (!w.success) throw new Error(`writing ${smollmDir} failed`);
 }
 
 const results: Record<string, unknown>[] = [];
@@ -89,6 +104,8 @@ for (const row of a.rows!.split(",")) {
         backend,
         "--steps",
         a.steps!,
+        "--dir",
+        smollmDir,
       ],
       stdout: "piped",
       stderr: "inherit",

@@ -183,6 +183,8 @@ export interface LazyTensor {
   shape: number[];
   /** Read the tensor's bytes into `dst` (byteLength = the tensor's), or a new array. */
   read(dst?: Uint8Array): Promise<Uint8Array>;
+  /** Read `dst.byteLength` of the tensor's bytes from byte `offset` of its data into `dst`. */
+  readAt(offset: number, dst: Uint8Array): Promise<Uint8Array>;
 }
 
 /**
@@ -224,6 +226,14 @@ export async function openSafetensors(
             throw new Error(`${e.name}: read into ${dst.byteLength} bytes, needs ${want}`);
           }
           return readAt(h.dataStart + e.begin, dst ?? new Uint8Array(want));
+        },
+        readAt: (offset, dst) => {
+          if (!(offset >= 0) || offset + dst.byteLength > e.end - e.begin) {
+            throw new Error(
+              `${e.name}: bytes [${offset}, ${offset + dst.byteLength}) are outside the tensor`,
+            );
+          }
+          return readAt(h.dataStart + e.begin + offset, dst);
         },
       });
     }

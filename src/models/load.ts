@@ -3,7 +3,7 @@
  * builders use (GPT-2 keys with or without "transformer."; buffers such as `attn.bias` ignored).
  */
 import { loadModelDir, openModelWeights, saveModelDir } from "../io/hf_dir.ts";
-import { toFloat32 } from "../io/safetensors.ts";
+import { DTYPE_SIZE, toFloat32 } from "../io/safetensors.ts";
 import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
 import type { Weights } from "./weights.ts";
@@ -12,13 +12,19 @@ import { exists, readText } from "../io/storage.ts";
 import type { Backend } from "../runtime/session.ts";
 
 /**
- * Where {@link loadModel} reads each weight: `place` allocates its array (e.g. in a lean device's memory),
- * and `take`, when it returns true, keeps the weight out of the returned map (the caller took it: e.g.
- * quantized it, so `place` could hand out one scratch array for every such weight).
+ * Where {@link loadModel} reads each weight: `place` allocates its array (e.g. in a lean device's memory);
+ * `take` may take a weight instead, reading it in pieces with `read(offset, dst)` (values from `offset`,
+ * as f32 whatever the file's dtype: e.g. to quantize it a chunk at a time); a weight it takes (resolves
+ * true) is not in the returned map.
  */
 export interface PlaceOptions {
   place?: (numel: number, name: string, config: DecoderConfig) => Float32Array;
-  take?: (name: string, data: Float32Array, config: DecoderConfig) => boolean;
+  take?: (
+    name: string,
+    numel: number,
+    read: (offset: number, dst: Float32Array) => Promise<void>,
+    config: DecoderConfig,
+  ) => Promise<boolean>;
 }
 
 /** A model ready to run: config, weights by HF name, its dir. */
@@ -96,16 +102,34 @@ async function loadModelInto(dir: string, opts: PlaceOptions): Promise<LoadedMod
   try {
     if (config.arch === "gpt2" && tensors.has("transformer.wte.weight")) config.prefix = "transformer.";
     const weights: Weights = new Map();
+    let raw = new Uint8Array(0);
     for (const s of paramSpecs(config)) {
       const t = tensors.get(s.name);
       if (!t) throw new Error(`${dir}: weight ${s.name} is missing from the safetensors files`);
       if (t.shape.join(",") !== s.shape.join(",")) {
         throw new Error(`${dir}: weight ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
       }
-      const dst = place(s.shape.reduce((a, b) => a * b, 1), s.name, config);
-      if (t.dtype === "F32") await t.read(new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
-      else dst.set(toFloat32({ dtype: t.dtype, shape: t.shape, data: await t.read() }));
-      if (!opts.take?.(s.name, dst, config)) weights.set(s.name, dst);
+      const numel = s.shape.reduce((a, b) => a * b, 1);
+      const read = async (offset: number, dst: Float32Array) => {
+        const size = DTYPE_SIZE[t.dtype];
+        if (t.dtype === "F32") {
+          await t.readAt(4 * offset, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+        } else if (t.dtype === "BF16") {
+          // through one reused buffer, widened in place: a weight read in many chunks leaves no garbage
+          if (raw.length < 2 * dst.length) raw = new Uint8Array(2 * dst.length);
+          await t.readAt(2 * offset, raw.subarray(0, 2 * dst.length));
+          const half = new Uint16Array(raw.buffer, 0, dst.length);
+          const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+          for (let i = 0; i < dst.length; i++) bits[i] = half[i] << 16;
+        } else {
+          const data = await t.readAt(size * offset, new Uint8Array(size * dst.length));
+          dst.set(toFloat32({ dtype: t.dtype, shape: [dst.length], data }));
+        }
+      };
+      if (await opts.take?.(s.name, numel, read, config)) continue;
+      const dst = place(numel, s.name, config);
+      await read(0, dst);
+      weights.set(s.name, dst);
     }
     const hasTokenizer = await exists(join(dir, "tokenizer.json"));
     return { config, rawConfig, weights, dir, hasTokenizer };

@@ -12,6 +12,8 @@ import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { sharedDevice } from "../../src/runtime/lean/program.ts";
 import { parseSafetensors, toFloat32 } from "../../src/io/safetensors.ts";
 import { ROWS, tinyModelDir } from "../routes/_app.ts";
+import { writeModel } from "../cli/_cli.ts";
+import { tinyLlama } from "../models/_tiny.ts";
 
 const losses = async (p: Awaited<ReturnType<typeof prepareFinetune>>, n: number) => {
   const out: number[] = [];
@@ -66,8 +68,10 @@ for (const backend of ["lean", "node"] as const) {
   });
 }
 
-Deno.test("loadQuantizedBase: lean's in-device quantization gives the host path's codes, bit for bit", async () => {
-  const dir = await tinyModelDir(join(await Deno.makeTempDir(), "m"));
+Deno.test("loadQuantizedBase: lean's in-device quantization, a chunk at a time, gives the host path's codes, bit for bit", async () => {
+  // an embedding of 4100 × 32 values: two whole 65,536-value chunks and a ragged one
+  const dir = join(await Deno.makeTempDir(), "m");
+  await writeModel(dir, { ...tinyLlama(), vocabSize: 4100, hidden: 32, ffn: 64 });
   for (const bits of [8, 4] as const) {
     const lean = (await loadQuantizedBase(dir, "lean", bits)).base,
       host = (await loadQuantizedBase(dir, "node", bits)).base;
