@@ -1,7 +1,7 @@
 /**
  * @module Weights as every layer above the models passes them: float32 tensors by HF name, the
- * graph side of weights that enter a graph in another form (INT8 codes dequantized inside it), and
- * adding a scaled update to them.
+ * graph side of weights that enter a graph in another form (INT8 codes dequantized inside it), adding a
+ * scaled update to them, and summing gradients over batches.
  */
 import type { HostTensor } from "../runtime/session.ts";
 import type { WeightSource } from "./params.ts";
@@ -29,5 +29,23 @@ export function addScaled(w: Weights, d: Map<string, Float32Array>, s: number): 
   for (const [k, v] of d) {
     const t = w.get(k)!;
     for (let i = 0; i < t.length; i++) t[i] += s * v[i];
+  }
+}
+
+/**
+ * acc[k] += g[k] for every tensor of `g` (one `acc` lacks is added as a copy): gradients summed over batches.
+ *
+ * @example
+ * ```ts
+ * const acc = new Map<string, Float32Array>();
+ * accumulate(acc, new Map([["a", Float32Array.of(1, 2)]]));
+ * accumulate(acc, new Map([["a", Float32Array.of(1, 1)]])); // acc.get("a") = [2, 3]
+ * ```
+ */
+export function accumulate(acc: Map<string, Float32Array>, g: Map<string, Float32Array>): void {
+  for (const [k, v] of g) {
+    const a = acc.get(k);
+    if (!a) acc.set(k, Float32Array.from(v));
+    else for (let i = 0; i < v.length; i++) a[i] += v[i];
   }
 }

@@ -14,7 +14,7 @@ import { batchesOf } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";
-import { addScaled, type Weights } from "../models/weights.ts";
+import { accumulate, addScaled, type Weights } from "../models/weights.ts";
 import { evaluateLoss } from "../eval/loss.ts";
 import { klBetween, rowOutputs } from "../eval/unlearn_metrics.ts";
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
@@ -138,11 +138,7 @@ export async function forgetGradient(runner: ModelRunner, w: Weights, rows: Exam
   for (const b of batchesOf(rows, batchSize)) {
     const r = await runner.lossAndGrad(w, b, 1 / total);
     loss += r.lossSum;
-    for (const [k, g] of r.grads) {
-      const a = acc.get(k);
-      if (!a) acc.set(k, Float32Array.from(g));
-      else for (let i = 0; i < g.length; i++) a[i] += g[i];
-    }
+    accumulate(acc, r.grads);
   }
   return { loss, grads: acc };
 }

@@ -11,7 +11,7 @@
 import { batchesOf } from "../data/batch.ts";
 import type { Example } from "../data/example.ts";
 import type { ModelRunner } from "../models/runner.ts";
-import { addScaled, type Weights } from "../models/weights.ts";
+import { accumulate, addScaled, type Weights } from "../models/weights.ts";
 import { fromLogical, type KfacLayer, toLogical } from "./kfac.ts";
 import type { LossRunner } from "./losses.ts";
 import type { Preconditioner } from "./precondition.ts";
@@ -53,11 +53,7 @@ async function retainKlGradient(c: CorrectionContext, w: Weights): Promise<Map<s
   for (const b of batches) {
     const ref = (await c.plain.logits(c.origin, b)).data as Float32Array;
     const r = await c.loss.kl(w, b, ref, 1 / Math.max(1, total));
-    for (const [k, g] of r.grads) {
-      const a = acc.get(k);
-      if (!a) acc.set(k, Float32Array.from(g));
-      else for (let i = 0; i < g.length; i++) a[i] += g[i];
-    }
+    accumulate(acc, r.grads);
   }
   return acc;
 }

@@ -12,7 +12,7 @@ import { z } from "npm:zod@4.6.7";
 import type { Example } from "../data/example.ts";
 import type { DecoderConfig } from "../models/config.ts";
 import { ModelRunner } from "../models/runner.ts";
-import type { Weights } from "../models/weights.ts";
+import { accumulate, type Weights } from "../models/weights.ts";
 import { type Backend, DEFAULT_BACKEND } from "../runtime/backend.ts";
 import { batchesOf } from "../data/batch.ts";
 
@@ -34,11 +34,7 @@ async function summedGradient(runner: ModelRunner, w: Weights, rows: Example[], 
   for (const b of batchesOf(rows, batchSize)) {
     if (b.targetTokens === 0) continue;
     const { grads } = await runner.lossAndGrad(w, b, 1 / b.targetTokens);
-    for (const [k, g] of grads) {
-      const a = acc.get(k);
-      if (!a) acc.set(k, Float32Array.from(g));
-      else for (let i = 0; i < g.length; i++) a[i] += g[i];
-    }
+    accumulate(acc, grads);
   }
   return acc;
 }
