@@ -9,7 +9,7 @@ import type { QuantizedSource, Weights } from "../models/weights.ts";
 import { isLoraParam, loraAdapter, type LoraConfig, LoraConfigSchema } from "./lora.ts";
 import { saveAdapter } from "./peft.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
-import { quantizedSource, QuantizedWeights, type QuantSpec } from "../optim/int8_weights.ts";
+import { fedBytes, quantizedSource, QuantizedWeights, type QuantSpec } from "../optim/int8_weights.ts";
 import { type LoadedModel, loadModelFor } from "../models/load.ts";
 import type { Backend } from "../runtime/backend.ts";
 
@@ -101,7 +101,7 @@ export async function loadQuantizedBase(
         bits: q.bits,
         groupSize: q.groupSize,
         length: numel,
-        data: device.uint8(Math.ceil((groups * q.groupSize * q.bits) / 8), 4),
+        data: device.uint8(fedBytes(numel, q.groupSize, q.bits), 4),
         scales: device.float32(groups),
         zeros: device.uint8(groups),
       };

@@ -24,9 +24,21 @@ const QUANT_CHUNK_DETERMINISTIC = 1 << 16;
 /** The float chunk {@link QuantizedWeights.storeFrom} fills (shared by every call). */
 let scratch = new Float32Array(0);
 
+/**
+ * Bytes of `length` values' codes in the form the graph reads: padded to whole groups of `groupSize`.
+ *
+ * @example
+ * ```ts
+ * fedBytes(1000, 256, 4); // 512: 4 groups of 256 values, 2 per byte
+ * ```
+ */
+export function fedBytes(length: number, groupSize: number, bits: number): number {
+  return Math.ceil((Math.ceil(length / groupSize) * groupSize * bits) / 8);
+}
+
 /** Codes in the form the graph reads (see the module doc): padded to whole groups. */
 export function feedForm(q: Quantized): Uint8Array {
-  const n = Math.ceil((q.scales.length * q.groupSize * q.bits) / 8);
+  const n = fedBytes(q.scales.length * q.groupSize, q.groupSize, q.bits);
   if (q.data.length === n) return q.data;
   const p = new Uint8Array(n);
   p.set(q.data);
@@ -92,7 +104,7 @@ export class QuantizedWeights extends Map<string, Float32Array> {
     o: { groupSize: number; seed: number; stochastic?: boolean; bits?: 4 | 8 },
   ): void {
     const bits = o.bits ?? 8, gs = o.groupSize, groups = Math.ceil(length / gs);
-    const bytes = Math.ceil((groups * gs * bits) / 8), prev = this.codes.get(name);
+    const bytes = fedBytes(length, gs, bits), prev = this.codes.get(name);
     const q: Quantized = prev && prev.bits === bits && prev.groupSize === gs && prev.length === length
       ? prev
       : {
@@ -226,7 +238,7 @@ export function quantizedSource(
     const spec = specs.get(name);
     if (!spec) return undefined;
     const numel = shape.reduce((a, b) => a * b, 1), groups = Math.ceil(numel / spec.groupSize);
-    const q = input(`${name}#q`, "uint8", [Math.ceil((groups * spec.groupSize * spec.bits) / 8)]);
+    const q = input(`${name}#q`, "uint8", [fedBytes(numel, spec.groupSize, spec.bits)]);
     const s = input(`${name}#scale`, "float32", [groups]), z = input(`${name}#zero`, "uint8", [groups]);
     return dequantizeOp(q, s, z, shape, spec.bits);
   };

@@ -14,7 +14,7 @@ import type { LinearAdapter, WeightSource } from "../models/params.ts";
 import { isLoraParam, loraAdapter, LoraConfigSchema } from "../lora/lora.ts";
 import { defaultTargets, quantizedBase } from "../lora/setup.ts";
 import { lowRankTargets } from "../optim/lowrank.ts";
-import { quantizedSource, type QuantSpec } from "../optim/int8_weights.ts";
+import { fedBytes, quantizedSource, type QuantSpec } from "../optim/int8_weights.ts";
 import type { Backend } from "../runtime/session.ts";
 
 /** Budgets a plan is checked against, in MiB (Cloudflare / Vercel Edge, Supabase, Deno Deploy). */
@@ -81,8 +81,7 @@ const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Quantized bytes of a weight: codes (½ or 1 byte each) + one f32 scale and u8 zero per group. */
 function quantBytes(n: number, bits: 4 | 8, groupSize: number): number {
-  const groups = Math.ceil(n / groupSize);
-  return Math.ceil((groups * groupSize * bits) / 8) + 5 * groups;
+  return fedBytes(n, groupSize, bits) + 5 * Math.ceil(n / groupSize);
 }
 
 /**
