@@ -420,11 +420,12 @@ export function f32ToBf16(src: ArrayLike<number>): Uint16Array {
 }
 
 /**
- * bfloat16 bits -> f32 (exact).
+ * bfloat16 bits -> f32 (exact), into `out` when given (src.length values), else a new array.
  * @example bf16ToF32(Uint16Array.of(0x3f80)) // Float32Array [1]
  */
-export function bf16ToF32(src: ArrayLike<number>): Float32Array {
-  const out = new Uint32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
-  return new Float32Array(out.buffer);
+export function bf16ToF32(src: ArrayLike<number>, out?: Float32Array): Float32Array {
+  const dst = out ?? new Float32Array(src.length);
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+  return dst;
 }

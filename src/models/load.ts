@@ -3,7 +3,7 @@
  * builders use (GPT-2 keys with or without "transformer."; buffers such as `attn.bias` ignored).
  */
 import { loadModelDir, openModelWeights, saveModelDir } from "../io/hf_dir.ts";
-import { DTYPE_SIZE, toFloat32 } from "../io/safetensors.ts";
+import { bf16ToF32, DTYPE_SIZE, toFloat32 } from "../io/safetensors.ts";
 import { type DecoderConfig, parseConfig } from "./config.ts";
 import { paramSpecs } from "./model.ts";
 import type { Weights } from "./weights.ts";
@@ -82,7 +82,7 @@ export async function loadModelFor(
   if (backend !== "lean") {
     return await loadModel(
       dir,
-      opts.take ? { place: (n) => new Float32Array(n), ...opts } : {},
+      opts.take || opts.place ? { place: (n) => new Float32Array(n), ...opts } : {},
     );
   }
   const { sharedDevice } = await import("../runtime/lean/program.ts");
@@ -118,9 +118,7 @@ async function loadModelInto(dir: string, opts: PlaceOptions): Promise<LoadedMod
           // through one reused buffer, widened in place: a weight read in many chunks leaves no garbage
           if (raw.length < 2 * dst.length) raw = new Uint8Array(2 * dst.length);
           await t.readAt(2 * offset, raw.subarray(0, 2 * dst.length));
-          const half = new Uint16Array(raw.buffer, 0, dst.length);
-          const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
-          for (let i = 0; i < dst.length; i++) bits[i] = half[i] << 16;
+          bf16ToF32(new Uint16Array(raw.buffer, 0, dst.length), dst);
         } else {
           const data = await t.readAt(size * offset, new Uint8Array(size * dst.length));
           dst.set(toFloat32({ dtype: t.dtype, shape: [dst.length], data }));
