@@ -18,6 +18,13 @@ import { startServer } from "./_server.ts";
 import { ROWS, sha256, tinyModelDir } from "./_app.ts";
 
 const TOKEN = "s3cret-token";
+/**
+ * How long any one wait may take: a slow or busy machine must not fail the test, only a stall may
+ * (the server itself waits up to 60 s for a canceled job to stop).
+ */
+const WAIT = 120_000;
+/** The steps of the job that is canceled: the most a job may ask for. */
+const LONG_STEPS = 1_000_000;
 
 const haveBrowser = (await chromiumMissing()) === undefined;
 if (!haveBrowser) {
@@ -28,7 +35,7 @@ if (!haveBrowser) {
 }
 
 /** Poll `fn` in Deno until it returns a truthy value. */
-async function until<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
+async function until<T>(fn: () => Promise<T>, what: string, ms = WAIT): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await fn();
@@ -73,20 +80,27 @@ Deno.test({
     const browser = await launchChromium(join(dir, "profile"));
     const api = (path: string, init: RequestInit = {}) =>
       fetch(`${srv.url}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } });
+    // how long each part took, and the server's log: printed when the test fails
+    const t0 = Date.now();
+    const marks: string[] = [];
+    const mark = (what: string) => marks.push(`${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
     try {
       const page = await browser.newPage();
+      page.setDefaultTimeout(WAIT);
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       await page.setViewport({ width: 1280, height: 860 });
       await page.goto(`${srv.url}/#/new/finetune`, { waitUntil: "networkidle0" });
       // reads need the token too (POSTTRAIN_TOKEN, reads not public): the first one asks for it, once
       await page.waitForSelector("#token-dialog[open]");
+      mark("page loaded");
       await page.type("#token-input", TOKEN);
       await page.keyboard.press("Enter");
       await page.waitForSelector('#f-model option[value="tiny"]');
       await page.select("#f-model", "tiny");
       await page.select("#f-method", '"lora"');
-      await fill(page, "#f-steps", "5000");
+      // long enough that no slow browser sees it end before the Cancel press (≈ 4,000 steps/min here)
+      await fill(page, "#f-steps", String(LONG_STEPS));
       await fill(page, "#f-lr", "0.01");
       await fill(page, "#f-batch_size", "3");
 
@@ -110,6 +124,7 @@ Deno.test({
       // good rows: the plan appears, with the budgets it fits; submit from the keyboard
       await fill(page, "#f-data", rows.join("\n"));
       await page.waitForSelector("#plan .plan .fits");
+      mark("plan shown");
       const planned = await page.$eval("#plan .plan", (e) => Number((e as HTMLElement).dataset.total));
       const apiPlan = await (await api("/v1/plan", {
         method: "POST",
@@ -119,7 +134,7 @@ Deno.test({
           model: "tiny",
           method: "lora",
           data: ROWS,
-          steps: 5000,
+          steps: LONG_STEPS,
           lr: 0.01,
           batch_size: 3,
         }),
@@ -129,6 +144,7 @@ Deno.test({
       await page.focus("#job-form button[type=submit]");
       await page.keyboard.press("Enter");
       await page.waitForFunction(() => location.hash.startsWith("#/jobs/"));
+      mark("job submitted");
       const longId = await page.evaluate(() => location.hash.split("/")[2]);
 
       // the loss curve gains points while the job runs
@@ -138,20 +154,25 @@ Deno.test({
         );
       const status = () => page.evaluate(() => document.querySelector(".job-head .badge")?.textContent);
       const first = await until(async () => (await points()) || 0, "the first loss points");
+      mark("first loss points");
       const later = await until(async () => {
         const n = await points();
         return n > first ? n : 0;
       }, "more loss points");
       assert.equal(await status(), "running", `points ${first} → ${later} while running`);
+      mark("more loss points");
       await page.screenshot({ path: join(shots, "dashboard-job-running.png"), fullPage: true });
 
       // cancel with the button, from the keyboard
+      assert.equal(await page.$eval("#cancel", (b) => (b as HTMLButtonElement).hidden), false);
       await page.focus("#cancel");
       await page.keyboard.press("Enter");
+      mark("cancel pressed");
       await page.waitForFunction(() =>
         document.querySelector(".job-head .badge")?.textContent === "canceled"
       );
       assert.equal((await (await api(`/v1/jobs/${longId}`)).json()).status, "canceled");
+      mark("canceled");
 
       // a short job to the end: download an artifact in the browser, compare its sha256 with the API's
       const res = await api("/v1/jobs", {
@@ -172,9 +193,7 @@ Deno.test({
       const cdp = await page.createCDPSession();
       await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
       await page.goto(`${srv.url}/#/jobs/${id}`, { waitUntil: "networkidle0" });
-      await page.waitForSelector('#artifacts button[data-artifact="adapter_model.safetensors"]', {
-        timeout: 60_000,
-      });
+      await page.waitForSelector('#artifacts button[data-artifact="adapter_model.safetensors"]');
       await page.click('#artifacts button[data-artifact="adapter_model.safetensors"]');
       const file = join(downloads, "adapter_model.safetensors");
       const bytes: Uint8Array = await until(async () => {
@@ -187,6 +206,7 @@ Deno.test({
       const listed = (await (await api(`/v1/jobs/${id}/artifacts`)).json()).data
         .find((a: { name: string }) => a.name === "adapter_model.safetensors");
       assert.equal(await sha256(bytes), listed.sha256);
+      mark("artifact downloaded");
       await page.waitForFunction(() =>
         document.querySelector(".verify.ok")?.textContent?.includes("verified")
       );
@@ -202,6 +222,7 @@ Deno.test({
       await page.waitForSelector("#models-table tbody tr");
       assert.match(await page.$eval("#models-table tbody", (e) => e.textContent!), /tiny.*llama/s);
       await page.screenshot({ path: join(shots, "dashboard-overview.png"), fullPage: true });
+      mark("overview");
 
       // phone width: nothing wider than the screen
       await page.setViewport({ width: 390, height: 844, isMobile: true });
@@ -217,6 +238,10 @@ Deno.test({
       }
       await page.screenshot({ path: join(shots, "dashboard-phone.png"), fullPage: true });
       assert.deepEqual(errors, []);
+    } catch (e) {
+      mark("failed");
+      console.error(`dashboard test, parts:\n${marks.join("\n")}\nserver log:\n${srv.log()}`);
+      throw e;
     } finally {
       await browser.close();
       await srv.stop();
