@@ -147,13 +147,25 @@ export async function renderJob(root, id, _params, signal) {
   };
   await drawEnd();
   if (!TERMINAL.includes(job.status)) {
+    // a fast job sends hundreds of progress events a second: each is taken in at once, but the page
+    // is drawn at most once a frame (a redraw per event kept the tab busy and unresponsive)
+    let frame = 0;
+    const paint = () => {
+      frame = 0;
+      redraw();
+      drawHead();
+    };
     (async () => {
       for await (const ev of events(`v1/jobs/${id}/events`, signal)) {
         job = ev.data;
         add(job.progress);
-        redraw();
-        drawHead();
-        if (ev.event !== "progress") await drawEnd();
+        if (ev.event === "progress") {
+          frame ||= requestAnimationFrame(paint);
+          continue;
+        }
+        cancelAnimationFrame(frame);
+        paint();
+        await drawEnd();
       }
     })().catch((e) => {
       if (!signal.aborted) head.append(h("p", { class: "error" }, `event stream: ${e.message}`));

@@ -163,6 +163,15 @@ Deno.test({
       mark("more loss points");
       await page.screenshot({ path: join(shots, "dashboard-job-running.png"), fullPage: true });
 
+      // the page keeps up with a job that streams hundreds of progress events a second: after 10 s of
+      // them it shows the step the server had reached, at once (with a redraw per event it fell further
+      // behind every second, and answered nothing meanwhile: 75 s late after 5,000 steps)
+      await new Promise((r) => setTimeout(r, 10_000));
+      const serverStep = (await (await api(`/v1/jobs/${longId}`)).json()).progress.step;
+      const shown = () => page.$eval(".job-head progress", (e) => (e as HTMLProgressElement).value);
+      await until(async () => (await shown()) >= serverStep, `the page to show step ${serverStep}`, 10_000);
+      mark("kept up");
+
       // cancel with the button, from the keyboard
       assert.equal(await page.$eval("#cancel", (b) => (b as HTMLButtonElement).hidden), false);
       await page.focus("#cancel");
