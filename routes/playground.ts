@@ -115,11 +115,20 @@ $("go").onclick = async () => {
     const body = { type: "finetune", model: "default", method: "lora", data, steps: +$("steps").value,
       rank: +$("rank").value, lr: +$("lr").value, batch_size: +$("batch").value, seed: +$("seed").value };
     $("status").textContent = "Loading the model and the kernels…";
+    // every step is kept; the page is drawn at most once a frame, however fast the steps come
+    let last, frame = 0;
+    const paint = () => {
+      frame = 0;
+      draw(losses);
+      $("status").textContent = "step " + last.step + " / " + body.steps + ": loss " + last.loss.toFixed(4) + ", " + Math.round(last.tokensPerS) + " tokens/s";
+    };
     const res = await run(body, (s) => {
       losses.push(s.loss);
-      draw(losses);
-      $("status").textContent = "step " + s.step + " / " + body.steps + ": loss " + s.loss.toFixed(4) + ", " + Math.round(s.tokensPerS) + " tokens/s";
+      last = s;
+      frame ||= requestAnimationFrame(paint);
     });
+    cancelAnimationFrame(frame);
+    draw(losses);
     $("status").textContent = "Done in " + (res.ms / 1000).toFixed(1) + " s: loss " + res.losses[0].toFixed(4) + " → " + res.losses.at(-1).toFixed(4) + ".";
     for (const [name, bytes] of Object.entries(res.raw)) {
       const a = document.createElement("a");
