@@ -4,7 +4,8 @@
  * downloaded) against the real server (main.ts) with a bearer token and a tiny model: the token is
  * asked for once, a malformed row and a row the server refuses are each shown beside their row, a
  * LoRA job submitted through the form (from the keyboard) draws a loss curve that gains points while
- * it runs and is canceled with the Cancel button, a second one's artifact is downloaded and its
+ * it runs (the page keeping up with the job's step, however fast events come) and is canceled with
+ * the Cancel button, a second one's artifact is downloaded and its
  * sha256 equals the API's, and no page is wider than a phone. With POSTTRAIN_SCREENSHOTS=DIR the
  * screenshots go to DIR (docs/ holds the ones the README shows); else to a temp dir.
  * Without /usr/bin/chromium the test is skipped with a message, except in CI (CI=true), where
@@ -60,7 +61,7 @@ async function noWiderThanViewport(page: Page, what: string): Promise<void> {
 
 Deno.test({
   name:
-    "dashboard in Chromium: token asked once (reads are private), row errors beside the rows, a LoRA job's loss curve grows while it runs, cancel, artifact sha256 = the API's, phone width",
+    "dashboard in Chromium: token asked once (reads are private), row errors beside the rows, a LoRA job's loss curve grows while it runs and the page keeps up with its step, cancel, artifact sha256 = the API's, phone width",
   ignore: !haveBrowser,
   sanitizeResources: false,
   sanitizeOps: false,
