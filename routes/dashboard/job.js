@@ -5,6 +5,7 @@
 import { api, events, token, url } from "./api.js";
 import { badge, fmtBytes, fmtNum, fmtSeconds, fmtTime, h, progressBar, section, sha256Hex } from "./ui.js";
 import { QUICKSTART } from "./quickstart.js";
+import { Curve } from "./curve.js";
 
 const TERMINAL = ["succeeded", "failed", "canceled"];
 const CURVES = {
@@ -129,12 +130,10 @@ export async function renderJob(root, id, _params, signal) {
   );
 
   // curve data: the history so far, then every progress event
-  const cols = { step: [], loss: [], lr: [], grad_norm: [], tokens_per_s: [], forget_loss: [] };
-  const redraw = () => curves.forEach((c) => c.set(cols.step, cols[c.key]));
+  const points = new Curve(["step", "loss", "lr", "grad_norm", "tokens_per_s", "forget_loss"]);
+  const redraw = () => curves.forEach((c) => c.set(points.cols.step, points.cols[c.key]));
   const add = (p) => {
-    if (p.loss === undefined && p.forget_loss === undefined) return;
-    while (cols.step.length && cols.step.at(-1) >= p.step) for (const k in cols) cols[k].pop();
-    for (const k in cols) cols[k].push(p[k] ?? null);
+    if (p.loss !== undefined || p.forget_loss !== undefined) points.add(p);
   };
   const hist = await api(`v1/jobs/${id}/history`, { signal });
   for (const pt of hist.data) add(Object.fromEntries(hist.columns.map((c, i) => [c, pt[i]])));

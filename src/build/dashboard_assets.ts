@@ -38,6 +38,7 @@ async function sources(): Promise<Map<string, string>> {
       "ui.js",
       "form.js",
       "job.js",
+      "curve.js",
     ]
   ) {
     files.set(f, await Deno.readTextFile(join(SRC, f)));
