@@ -14,7 +14,7 @@ import type { JobRecord } from "../../src/jobs/store.ts";
 import { ROWS, tinyModelDir } from "./_app.ts";
 import { followSse, type Server, startServer } from "./_server.ts";
 
-const JOBS = 30, STEPS = 8;
+const JOBS = 30, STEPS = 16;
 const LRS = [0.01, 0.012, 0.014, 0.016, 0.018, 0.02, 0.022, 0.024, 0.026, 0.028];
 const spec = (i: number) => ({ steps: STEPS, lr: LRS[i % LRS.length], batch_size: 2, warmup: 1 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,19 +56,28 @@ Deno.test("multi-instance: 3 servers on one store, one SIGKILLed mid-job: 30 job
     const followed = ids.filter((_, i) => i % 3 === 2).map((id) =>
       followSse(`${servers[1].url}/v1/jobs/${id}/events`)
     );
+    // awaited below; a failure before then stops the servers and ends these streams: not a second error
+    for (const f of followed) f.catch(() => {});
     kv = await Deno.openKv(kvPath);
     // kill server 0 while it holds a running job past its first checkpoint
     const victim = servers[0], mark = `-${victim.proc.pid}-`;
     let killedIn: JobRecord | undefined;
     for (let i = 0; i < 3000 && !killedIn; i++) {
       killedIn = (await records(kv)).find((j) =>
-        j.status === "running" && j.lease?.holder.includes(mark) && (j.progress.checkpoint_step ?? 0) >= 2
+        j.status === "running" && j.lease?.holder.includes(mark) && (j.progress.checkpoint_step ?? 0) >= 2 &&
+        (j.progress.step ?? 0) <= STEPS / 2
       );
       if (!killedIn) await sleep(5);
     }
     assert.ok(killedIn, `server 0 never ran a job:\n${victim.log()}`);
     await victim.kill();
     const tKill = Date.now();
+    // what the victim was running when it died, read now that its state is frozen: the job seen above
+    // may have ended in the moments before the kill (its last steps take milliseconds)
+    const interrupted = (await records(kv)).filter((j) =>
+      j.status === "running" && j.lease?.holder.includes(mark)
+    );
+    assert.ok(interrupted.length > 0, "the victim was running no job when it was killed");
     let all: JobRecord[] = [];
     for (let i = 0; i < 1200; i++) {
       all = await records(kv);
@@ -82,17 +91,25 @@ Deno.test("multi-instance: 3 servers on one store, one SIGKILLed mid-job: 30 job
       assert.equal(j.status, "succeeded", `${j.id}: ${j.status} ${JSON.stringify(j.error)}`);
       assert.equal(j.result!.steps, STEPS);
     }
-    // exactly once: one success write per job across the three servers (the killed one's log included)
+    // exactly once: one success write per job across the three servers (the killed one's log included;
+    // a job the victim finished may lack its line: the kill can land between the record write and the log)
     const logs = servers.map((s) => s.log()).join("\n");
     for (const id of ids) {
       const n = logs.split("\n").filter((l) => l.startsWith(`posttrain: job ${id} succeeded`)).length;
-      assert.equal(n, 1, `job ${id} succeeded ${n} times`);
+      const byVictim = all.find((j) => j.id === id)!.lease!.holder.includes(mark);
+      if (byVictim) assert.ok(n <= 1, `job ${id} succeeded ${n} times`);
+      else assert.equal(n, 1, `job ${id} succeeded ${n} times`);
     }
-    // the killed server's jobs were taken over by the others and resumed from their checkpoints
+    // the jobs the killed server was running were taken over by the others and resumed from their checkpoints
     const taken = all.filter((j) => (j.resumes ?? 0) > 0);
-    const rec = all.find((j) => j.id === killedIn!.id)!;
-    assert.ok(!rec.lease!.holder.includes(mark), "the killed server's running job was finished by another");
-    assert.ok(rec.resumes! >= 1, JSON.stringify(rec));
+    for (const { id } of interrupted) {
+      const rec = all.find((j) => j.id === id)!;
+      assert.ok(
+        !rec.lease!.holder.includes(mark),
+        `${id}, running on the killed server, was finished by another`,
+      );
+      assert.ok(rec.resumes! >= 1, JSON.stringify(rec));
+    }
     for (const j of all) {
       assert.ok(!j.lease!.holder.includes(mark) || j.finished_at! < new Date(tKill).toISOString());
     }
@@ -139,8 +156,8 @@ Deno.test("multi-instance: 3 servers on one store, one SIGKILLed mid-job: 30 job
     );
     assert.ok(elsewhere.length > 0, "some followed job ran on another instance");
     console.log(
-      `multi-instance: 3 instances, ${JOBS} jobs, 1 SIGKILL (job ${killedIn.id} at checkpoint ` +
-        `${killedIn.progress.checkpoint_step}/${STEPS}), ${taken.length} job(s) taken over, ` +
+      `multi-instance: 3 instances, ${JOBS} jobs, 1 SIGKILL (seen running job ${killedIn.id} at checkpoint ` +
+        `${killedIn.progress.checkpoint_step}/${STEPS}; ${interrupted.length} interrupted), ${taken.length} job(s) taken over, ` +
         `${all.length} succeeded once each, weights identical to one run; ` +
         `${((tDone - t0) / 1000).toFixed(1)} s in all, ${
           ((tDone - tKill) / 1000).toFixed(1)
