@@ -100,7 +100,7 @@ Deno.test({
       await page.waitForSelector('#f-model option[value="tiny"]');
       await page.select("#f-model", "tiny");
       await page.select("#f-method", '"lora"');
-      // long enough that no slow browser sees it end before the Cancel press (≈ 4,000 steps/min here)
+      // long enough that no slow browser sees it end before the Cancel press (5,000 ran out in ≈ 27 s here)
       await fill(page, "#f-steps", String(LONG_STEPS));
       await fill(page, "#f-lr", "0.01");
       await fill(page, "#f-batch_size", "3");
